@@ -1,0 +1,59 @@
+# Two commands do everything on a fresh machine:
+#   make test-vm   install what is missing, fetch the kernel source, build the
+#                  variants, boot them, run the matrix, print the verdicts
+#   make test      the test suite, VM tests included
+# Slices:  make test-vm VARIANT=base WORKLOAD=extending
+#          make build VARIANT=fixed
+# Your own tree: make test-vm KERNEL_SRC=~/linux  (built as it is)
+
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
+# the host tools the harness needs, as Debian packages
+APT_PACKAGES := qemu-system-x86 qemu-utils btrfs-progs fio xfsprogs liburing-dev \
+	libaio-dev flex bison bc libelf-dev libssl-dev cpio ccache git make gcc \
+	binutils perl xz-utils kmod
+comma := ,
+VARIANT_ARGS  = $(foreach v,$(subst $(comma), ,$(VARIANT)),--variant $(v))
+WORKLOAD_ARGS = $(foreach w,$(subst $(comma), ,$(WORKLOAD)),--workload $(w))
+PATCH_ARGS    = $(foreach p,$(subst $(comma), ,$(PATCH)),--patch $(p))
+
+.PHONY: setup host-packages build test-vm test bench parse-log clean-results
+
+setup: host-packages $(VENV)/.installed
+
+host-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "setup: installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+build: setup
+	$(PY) -m harness build $(VARIANT_ARGS) $(PATCH_ARGS)
+
+test-vm: setup
+	$(PY) -m harness run $(VARIANT_ARGS) $(WORKLOAD_ARGS) $(PATCH_ARGS)
+
+test: setup
+	$(PY) -m pytest -ra tests
+
+bench: setup
+	$(PY) benchmarks/bench_build.py
+	$(PY) benchmarks/bench_vm.py
+	$(PY) benchmarks/bench_parse.py
+
+parse-log: setup
+	$(PY) -m harness parse-log $(LOG)
+
+clean-results:
+	rm -rf results

@@ -1,0 +1,221 @@
+"""Out-of-tree kernel builds, one directory per (source commit, extra
+patches, config) key, sharing one ccache.  A key that is already built is a
+no-op; a new key is seeded from a finished build of the same tree and config
+so that only the files that differ are recompiled."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness import kconfig, proc
+from harness import source as sourcemod
+from harness.errors import HarnessError, InfraError
+from harness.paths import cache_dir
+
+BUILD_TOOLS = ("make", "gcc", "flex", "bison", "bc", "cpio", "perl", "ccache", "git")
+BUILD_TIMEOUT = 3600
+STAMP = "harness-build.json"
+DEFAULT_EXPECTED_UNITS = 1500     # compile units of a cold build, until measured
+SEEDED_EXPECTED_UNITS = 40        # a seeded build recompiles a handful
+COMPILE_RE = re.compile(r"^\s+(CC|AS|LD|AR|HOSTCC)\s")
+
+
+@dataclass
+class Build:
+    variant: str
+    key: str
+    commit: str
+    config_hash: str
+    dir: Path
+    seconds: float
+    cached: bool
+    units: int = 0
+
+    @property
+    def bzimage(self) -> Path:
+        return self.dir / "arch/x86/boot/bzImage"
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "harness-build.log"
+
+    @property
+    def vmlinux(self) -> Path:
+        return self.dir / "vmlinux"
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["dir"] = str(self.dir)
+        return d
+
+
+def build_key(source_label: str, commit: str, extra_hashes: list[str],
+              config_hash: str) -> str:
+    h = hashlib.sha256("\0".join([source_label, commit, config_hash, *extra_hashes]).encode())
+    return h.hexdigest()[:16]
+
+
+def _file_hash(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+
+
+def builds_root() -> Path:
+    env = os.environ.get("HARNESS_BUILDS")
+    return Path(env).resolve() if env else cache_dir() / "builds"
+
+
+def _read_stamp(d: Path) -> dict | None:
+    try:
+        return json.loads((d / STAMP).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _seed_from(root: Path, srctree: Path, config_hash: str, exclude: Path) -> Path | None:
+    """The most recent finished build of the same tree and config."""
+    best = None
+    for d in root.iterdir() if root.exists() else []:
+        st = _read_stamp(d)
+        if d != exclude and st and st.get("srctree") == str(srctree) \
+                and st.get("config_hash") == config_hash:
+            if best is None or st.get("finished", 0) > best[0]:
+                best = (st.get("finished", 0), d)
+    return best[1] if best else None
+
+
+class Progress:
+    """Compile units done against the expected count, and elapsed time; a
+    live bar on a terminal, a line every 15 s otherwise (CI logs)."""
+
+    def __init__(self, label: str, expected: int):
+        self.label, self.expected, self.done = label, max(expected, 1), 0
+        self.start = time.monotonic()
+        self.last_print = 0.0
+        self.tty = sys.stderr.isatty()
+        self.bar = None
+        if self.tty:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RP,
+                                       TextColumn, TimeElapsedColumn)
+            self.bar = RP(TextColumn("[bold]{task.description}"), BarColumn(),
+                          MofNCompleteColumn(), TextColumn("files"),
+                          TimeElapsedColumn(), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(label, total=self.expected)
+
+    def line(self, text: str) -> None:
+        if COMPILE_RE.match(text):
+            self.done += 1
+            if self.bar:
+                self.bar.update(self.task, completed=min(self.done, self.expected))
+            elif time.monotonic() - self.last_print > 15:
+                self.last_print = time.monotonic()
+                print(f"  {self.label}: {self.done}/{self.expected} files, "
+                      f"{time.monotonic() - self.start:.0f} s", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.stop()
+
+
+def make_env() -> dict:
+    ccache = cache_dir() / "ccache"
+    ccache.mkdir(parents=True, exist_ok=True)
+    return {"CCACHE_DIR": os.environ.get("CCACHE_DIR", str(ccache)),
+            "CCACHE_BASEDIR": str(cache_dir()),
+            "CCACHE_MAXSIZE": os.environ.get("CCACHE_MAXSIZE", "5G"),
+            "KBUILD_BUILD_TIMESTAMP": "harness", "KBUILD_BUILD_USER": "harness",
+            "KBUILD_BUILD_HOST": "harness", "LC_ALL": "C"}
+
+
+def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
+          jobs: int | None = None, progress=print) -> Build:
+    """Build `variant`'s bzImage (or find it built).  Raises InfraError when
+    the kernel does not build, HarnessError for bad input."""
+    fragments = fragments or kconfig.default_fragments()
+    chash = kconfig.config_hash(fragments)
+    kconfig.wanted(fragments)                       # bad fragment: fail early
+    commit = sourcemod.commit_of(variant)
+    cacheable = not commit.endswith("-dirty") and not commit.startswith("nogit-")
+    key = build_key(str(variant.source.path), commit,
+                    [_file_hash(p.path) for p in variant.extra], chash)
+    root = builds_root()
+    bdir = root / f"{variant.label}-{key}"
+    stamp = _read_stamp(bdir)
+    t0 = time.monotonic()
+    if cacheable and stamp and stamp.get("key") == key and (bdir / "arch/x86/boot/bzImage").exists():
+        return Build(variant.label, key, stamp["commit"], chash, bdir,
+                     time.monotonic() - t0, True, stamp.get("units", 0))
+
+    proc.require_tools(*BUILD_TOOLS)
+    proc.require_headers("/usr/include/libelf.h", "/usr/include/openssl/ssl.h")
+    proc.require_space(root, 3, "a kernel build")
+    lockdir = variant.source.path / ".git" if variant.source.is_git else cache_dir()
+    with sourcemod.locked(lockdir / "harness-build.lock"):
+        srctree = sourcemod.checkout(variant)
+        bdir.mkdir(parents=True, exist_ok=True)
+        (bdir / STAMP).unlink(missing_ok=True)
+        seed = _seed_from(root, srctree, chash, bdir) if not (bdir / ".config").exists() else None
+        if seed is not None:
+            progress(f"{variant.label}: seeding build tree from {seed.name}")
+            proc.run(["cp", "-a", "--reflink=auto", f"{seed}/.", bdir], timeout=900,
+                     what="copying the seed build tree")
+            (bdir / STAMP).unlink(missing_ok=True)
+        env = make_env()
+        log_path = bdir / "harness-build.log"
+        with open(log_path, "w") as log:
+            log.write(f"# source {variant.source.label}\n# commit {variant.commit}\n")
+            try:
+                kconfig.configure(srctree, bdir, fragments, log, env)
+            except HarnessError as e:
+                raise InfraError(str(e)) from None
+            progress(f"building {variant.label} ({(variant.commit or '')[:12]}) in {bdir}")
+            bar = Progress(f"build {variant.label}",
+                           SEEDED_EXPECTED_UNITS if seed else _expected_units(root, chash))
+            try:
+                rc = proc.stream(["make", "-C", srctree, f"O={bdir}",
+                                  f"-j{jobs or os.cpu_count() or 2}",
+                                  "CC=ccache gcc", "bzImage"],
+                                 timeout=BUILD_TIMEOUT, env=env, log=log,
+                                 on_line=bar.line)
+            finally:
+                bar.close()
+        if rc != 0:
+            tail = _first_error(log_path)
+            if "No space left on device" in tail:
+                raise HarnessError(f"disk full while building {variant.label}: {tail}; "
+                                   "free space or set HARNESS_CACHE elsewhere")
+            raise InfraError(f"build of {variant.label} failed (make exit {rc}): {tail}; "
+                             f"log: {log_path}")
+        seconds = time.monotonic() - t0
+        st = {"key": key, "commit": variant.commit, "config_hash": chash,
+              "srctree": str(srctree), "units": bar.done, "seconds": seconds,
+              "finished": time.time(), "variant": variant.label,
+              "cold": seed is None}
+        (bdir / STAMP).write_text(json.dumps(st, indent=1) + "\n")
+    return Build(variant.label, key, variant.commit or commit, chash, bdir,
+                 seconds, False, bar.done)
+
+
+def _expected_units(root: Path, chash: str) -> int:
+    """Units of the largest finished cold build with this config."""
+    best = 0
+    for d in root.iterdir() if root.exists() else []:
+        st = _read_stamp(d)
+        if st and st.get("config_hash") == chash and st.get("cold"):
+            best = max(best, st.get("units", 0))
+    return best or DEFAULT_EXPECTED_UNITS
+
+
+def _first_error(log_path: Path) -> str:
+    lines = log_path.read_text(errors="replace").splitlines()
+    for ln in lines:
+        if re.search(r"(error:|Error \d|No space left)", ln):
+            return ln.strip()[:300]
+    return (lines[-1].strip() if lines else "no output")[:300]

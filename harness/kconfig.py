@@ -1,0 +1,132 @@
+"""Kernel configuration: guest-config/kconfig/*.config fragments merged onto
+`make tinyconfig` with the tree's own scripts/kconfig/merge_config.sh, then
+`make olddefconfig`; afterwards every option a fragment asks for is checked
+in .config, and a dropped one is an error naming its Kconfig dependency."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from harness import proc
+from harness.errors import HarnessError
+from harness.paths import GUEST_CONFIG
+
+BASE_TARGET = "tinyconfig"
+OPTION_RE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
+UNSET_RE = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
+
+
+def default_fragments() -> list[Path]:
+    return sorted((GUEST_CONFIG / "kconfig").glob("*.config"))
+
+
+def parse(text: str) -> dict[str, str]:
+    """Options of a fragment or .config: name -> value ('n' when unset)."""
+    out = {}
+    for line in text.splitlines():
+        line = line.strip()
+        m = OPTION_RE.match(line)
+        if m:
+            out[m.group(1)] = m.group(2).strip('"') if m.group(2).startswith('"') else m.group(2)
+            continue
+        m = UNSET_RE.match(line)
+        if m:
+            out[m.group(1)] = "n"
+    return out
+
+
+def wanted(fragments: list[Path]) -> dict[str, str]:
+    """What the fragments ask for; a later fragment overrides an earlier one."""
+    want: dict[str, str] = {}
+    for f in fragments:
+        if not f.is_file():
+            raise HarnessError(f"config fragment {f}: no such file")
+        want.update(parse(f.read_text()))
+    return want
+
+
+def config_hash(fragments: list[Path], arch: str = "x86_64") -> str:
+    h = hashlib.sha256(f"{BASE_TARGET}\0{arch}\0".encode())
+    for f in fragments:
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    option: str
+    want: str
+    got: str          # "n" when absent from .config
+
+    def describe(self, srctree: Path | None = None) -> str:
+        what = "was dropped (now unset)" if self.got == "n" else f"is {self.got}"
+        text = f"{self.option}={self.want} {what}"
+        if srctree is not None:
+            text += "; " + dependency_hint(srctree, self.option)
+        return text
+
+
+def verify(config_text: str, want: dict[str, str]) -> list[Mismatch]:
+    have = parse(config_text)
+    return [Mismatch(k, v, have.get(k, "n")) for k, v in want.items()
+            if have.get(k, "n") != v]
+
+
+def find_symbol(srctree: Path, option: str) -> tuple[Path, list[str]] | None:
+    """(Kconfig file, its 'depends on' lines) for a CONFIG_ option."""
+    name = option.removeprefix("CONFIG_")
+    start = re.compile(rf"^\s*(menu)?config\s+{re.escape(name)}\s*$")
+    for dirpath, dirnames, filenames in os.walk(srctree):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for fn in filenames:
+            if not fn.startswith("Kconfig"):
+                continue
+            path = Path(dirpath) / fn
+            lines = path.read_text(errors="replace").splitlines()
+            for i, line in enumerate(lines):
+                if start.match(line):
+                    deps = []
+                    for nxt in lines[i + 1:]:
+                        s = nxt.strip()
+                        if re.match(r"^(menu)?config\s|^(end)?(menu|choice|if)\b|^source\s", s):
+                            break
+                        if s.startswith("depends on"):
+                            deps.append(s[len("depends on"):].strip())
+                    return path.relative_to(srctree), deps
+    return None
+
+
+def dependency_hint(srctree: Path, option: str) -> str:
+    found = find_symbol(srctree, option)
+    if found is None:
+        return "no such option in this tree's Kconfig"
+    path, deps = found
+    if not deps:
+        return f"see {path} (no direct 'depends on'; check its menu/choice)"
+    return f"it depends on {' && '.join(f'({d})' if '||' in d else d for d in deps)} ({path})"
+
+
+def configure(srctree: Path, outdir: Path, fragments: list[Path], log: IO[str],
+              make_env: dict) -> str:
+    """Write outdir/.config; return its text, or raise naming what was lost."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    make = ["make", "-C", srctree, f"O={outdir}"]
+    proc.run(make + [BASE_TARGET], log=log, timeout=600, env=make_env,
+             what=f"make {BASE_TARGET}")
+    proc.run([srctree / "scripts/kconfig/merge_config.sh", "-m", "-O", outdir,
+              outdir / ".config", *fragments], cwd=srctree, log=log,
+             timeout=300, env=make_env, what="merge_config.sh")
+    proc.run(make + ["olddefconfig"], log=log, timeout=600, env=make_env,
+             what="make olddefconfig")
+    text = (outdir / ".config").read_text()
+    bad = verify(text, wanted(fragments))
+    if bad:
+        first = bad[0].describe(srctree)
+        more = f" (and {len(bad) - 1} more: {', '.join(m.option for m in bad[1:])})" \
+            if len(bad) > 1 else ""
+        raise HarnessError(f"kconfig: {first}{more}")
+    return text

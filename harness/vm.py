@@ -1,0 +1,220 @@
+"""Boot a kernel in QEMU with the host root over virtio-9p (read-only) and a
+fresh btrfs image as virtio-blk (format=raw, cache=none); stream the serial
+console to disk and through the monitor; always end the VM.
+
+Why QEMU directly and not virtme-ng: the test disk must be attached with
+format=raw,cache=none (virtme-ng's --disk sets neither), the console must be
+a raw serial line we can send a break + sysrq-w to, the guest's verdict has
+to come from the console rather than a virtio-serial exit code, and the
+accelerator must be chosen by a boot probe (virtme-ng only checks that
+/dev/kvm exists, and on these hosts /dev/kvm cannot run ordinary kernels).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import proc
+from harness.errors import InfraError
+from harness.kernel_reports import Finding, parse
+from harness.monitor import Monitor
+from harness.paths import cache_dir
+from harness.workload import GUEST_INIT, Workload
+
+QEMU = "qemu-system-x86_64"
+MEMORY_MB = 768
+DISK_SIZE = "1G"
+HUNG_TASK_SECS = 10          # the guest's hung_task_timeout_secs
+HARD_DEADLINE = 240.0        # no VM runs longer than this, whatever happens
+SYSRQ_CAPTURE = 2.0          # seconds of console kept after sysrq-w
+PROBE_DEADLINE = 12.0
+
+
+@dataclass
+class VmRun:
+    name: str
+    accel: str
+    console_log: Path
+    disk: Path
+    reason: str                      # done | report | no-progress | boot-timeout | deadline | eof
+    times: dict
+    rc: int | None
+    done_rc: int | None
+    errors: list
+    findings: list[Finding] = field(default_factory=list)
+    sysrq: bool = False
+    fsck: str | None = None          # None: not run; "" clean; else the complaint
+    progress: int = 0
+    tail: str = ""                   # last console lines, for boot failures
+
+
+def cmdline(extra: list[str]) -> str:
+    return " ".join([
+        "console=ttyS0", "loglevel=7", "panic=-1", "reboot=t",
+        "root=/dev/root", "rootfstype=9p",
+        "rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=262144", "ro",
+        f"init={GUEST_INIT}", f"HARNESS_HUNG={HUNG_TASK_SECS}", *extra])
+
+
+def qemu_command(kernel: Path, disk: Path | None, accel: str, extra: list[str]) -> list[str]:
+    cmd = [QEMU, "-nodefaults", "-no-reboot", "-display", "none",
+           "-serial", "mon:stdio", "-m", str(MEMORY_MB), "-smp", "1",
+           "-kernel", str(kernel), "-append", cmdline(extra),
+           "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,"
+                     "multidevs=remap",
+           "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=/dev/root",
+           "-device", "virtio-rng-pci"]
+    cmd += ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else ["-accel", "tcg"]
+    if disk is not None:
+        cmd += ["-drive", f"file={disk},if=none,id=testdisk,format=raw,cache=none",
+                "-device", "virtio-blk-pci,drive=testdisk"]
+    return cmd
+
+
+def make_disk(path: Path) -> Path:
+    proc.require_tools("mkfs.btrfs")
+    path.unlink(missing_ok=True)
+    proc.run(["truncate", "-s", DISK_SIZE, path], timeout=30)
+    proc.run(["mkfs.btrfs", "-q", "-f", path], timeout=120, what="mkfs.btrfs")
+    return path
+
+
+def fsck(disk: Path) -> str:
+    """'' when `btrfs check --readonly` is clean, else its first complaint."""
+    cp = proc.run(["btrfs", "check", "--readonly", disk], timeout=300, check=False)
+    if cp.returncode == 0:
+        return ""
+    lines = [ln for ln in (cp.stdout or "").splitlines() if ln.strip()]
+    bad = [ln for ln in lines if "error" in ln.lower() or "ERROR" in ln]
+    return (bad or lines or ["btrfs check failed"])[0][:200]
+
+
+def run(name: str, kernel: Path, workload: Workload | None, outdir: Path, accel: str,
+        hard_deadline: float = HARD_DEADLINE, keep_disk: bool = False,
+        boot_deadline: float = 90.0) -> VmRun:
+    """Boot `kernel`, run `workload`, return what happened.  The VM is ended
+    on every path out of here (verdict, deadline, exception, Ctrl-C)."""
+    proc.require_tools(QEMU)
+    if not kernel.exists():
+        raise InfraError(f"no kernel image at {kernel}")
+    outdir.mkdir(parents=True, exist_ok=True)
+    disk = make_disk(outdir / f"{name}.img") if workload else None
+    log_path = outdir / f"{name}.console.log"
+    mon = Monitor(boot_deadline=boot_deadline,
+                  progress_deadline=workload.progress_deadline if workload else 30.0)
+    extra = workload.kernel_args if workload else ["HARNESS_WORKLOAD=probe"]
+    reason, sysrq = "deadline", False
+    with open(log_path, "wb") as log:
+        console = proc.spawn_console(qemu_command(kernel, disk, accel, extra), log)
+        start = time.monotonic()
+        mon.start(start)
+        try:
+            while True:
+                now = time.monotonic()
+                if now - start > hard_deadline:
+                    reason = "deadline"
+                    break
+                try:
+                    data = console.read(0.1)
+                except EOFError:
+                    reason = "done" if "done" in mon.times else "eof"
+                    break
+                mon.feed(data, time.monotonic())
+                why = mon.stop_reason(time.monotonic())
+                if why == "done":
+                    # the guest reboots itself; give it a moment to exit
+                    _drain(console, mon, 5.0)
+                    reason = "done"
+                    break
+                if why:
+                    reason = why
+                    break
+            if reason in ("report", "no-progress", "deadline"):
+                sysrq = _sysrq_blocked(console, mon)
+        finally:
+            mon.times["end"] = time.monotonic() - start
+            console.close()
+            mon.close()
+    text = log_path.read_text(errors="replace")
+    findings = parse(text)
+    tail = " | ".join(ln.strip() for ln in text.strip().splitlines()[-3:])[:300]
+    run_ = VmRun(name, accel, log_path, disk or Path(), reason, mon.times, mon.rc,
+                 mon.done_rc, mon.errors, findings, sysrq, None, mon.progress, tail)
+    if disk is not None:
+        if reason == "done" and not [f for f in findings if f.is_bug]:
+            run_.fsck = fsck(disk)
+        if not keep_disk and reason == "done" and run_.fsck == "":
+            disk.unlink(missing_ok=True)
+    return run_
+
+
+def _drain(console: proc.Console, mon: Monitor, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            mon.feed(console.read(0.1), time.monotonic())
+        except EOFError:
+            return
+
+
+def _sysrq_blocked(console: proc.Console, mon: Monitor) -> bool:
+    """Serial break + 'w': the kernel dumps its blocked tasks to the log."""
+    if not console.alive():
+        return False
+    console.send(b"\x01b")          # QEMU mux escape: send a break
+    time.sleep(0.3)
+    console.send(b"w")
+    _drain(console, mon, SYSRQ_CAPTURE)
+    return True
+
+
+# --------------------------------------------------------------- accelerator
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def choose_accel(kernel: Path, workdir: Path, progress=print) -> str:
+    """'kvm' only if a probe boot under KVM reaches userspace in time.
+
+    /dev/kvm existing is not enough (here it is a paravirtual KVM that
+    cannot run ordinary kernels: QEMU fails at once or hangs silently), so
+    the probe boots the real kernel with a deadline; the answer is cached
+    for this host boot."""
+    forced = os.environ.get("HARNESS_ACCEL")
+    if forced in ("kvm", "tcg"):
+        return forced
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "tcg"
+    cache = cache_dir() / "accel.json"
+    try:
+        saved = json.loads(cache.read_text())
+        if saved.get("boot_id") == _boot_id():
+            return saved["accel"]
+    except (OSError, ValueError, KeyError):
+        pass
+    t0 = time.monotonic()
+    r = run("kvm-probe", kernel, None, workdir, "kvm", hard_deadline=PROBE_DEADLINE,
+            boot_deadline=PROBE_DEADLINE)
+    accel = "kvm" if "booted" in r.times else "tcg"
+    progress(f"KVM probe: {'works' if accel == 'kvm' else 'no userspace within deadline'} "
+             f"({time.monotonic() - t0:.1f} s); using {accel}")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"boot_id": _boot_id(), "accel": accel}))
+    return accel
+
+
+def qemu_version() -> str:
+    try:
+        out = subprocess.run([QEMU, "--version"], capture_output=True, text=True,
+                             timeout=10).stdout
+        return out.splitlines()[0] if out else "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"

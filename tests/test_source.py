@@ -1,0 +1,54 @@
+import pytest
+
+from harness import source
+from harness.errors import HarnessError
+
+
+def test_mirror_from_deb822_sources(tmp_path):
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d/debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n"
+        "Components: main\n\nTypes: deb\nURIs: http://mirror.example/debian-security\n"
+        "Suites: bookworm-security\nComponents: main\n")
+    assert source.debian_mirror(tmp_path) == "http://mirror.example/debian"
+
+
+def test_mirror_from_one_line_sources(tmp_path):
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list").write_text(
+        "# comment\ndeb http://sec.example/debian-security bookworm-security main\n"
+        "deb [arch=amd64] http://one.example/debian/ bookworm main contrib\n")
+    assert source.debian_mirror(tmp_path) == "http://one.example/debian"
+
+
+def test_no_mirror_is_one_clear_error(tmp_path):
+    (tmp_path / "sources.list.d").mkdir()
+    with pytest.raises(HarnessError, match="no Debian archive found"):
+        source.debian_mirror(tmp_path)
+
+
+def test_not_a_kernel_tree(tmp_path):
+    with pytest.raises(HarnessError, match="is not a kernel tree"):
+        source.local_tree(tmp_path)
+    (tmp_path / "Makefile").write_text("all:\n\techo hi\n")
+    with pytest.raises(HarnessError, match="is not a kernel tree"):
+        source.local_tree(tmp_path)
+    with pytest.raises(HarnessError, match="no such directory"):
+        source.local_tree(tmp_path / "nope")
+
+
+def test_variants_of_the_default_source_are_commits(default_source):
+    vs = source.variants_for(default_source, None)
+    assert [v.name for v in vs] == ["base", "workaround", "fixed"]
+    ids = [source.commit_of(v) for v in vs]
+    assert len(set(ids)) == 3 and all(len(i) == 40 for i in ids)
+    with pytest.raises(HarnessError, match="unknown variant 'nope'"):
+        source.variants_for(default_source, ["nope"])
+
+
+def test_variant_commit_ids_are_reproducible(default_source):
+    """Fixed identity and dates: the same ids on every machine."""
+    import subprocess
+    out = subprocess.run(["git", "cat-file", "-p", "variant/base"], cwd=default_source.path,
+                         capture_output=True, text=True, check=True).stdout
+    assert "author kdsync harness <harness@localhost> 1723248000 +0000" in out
