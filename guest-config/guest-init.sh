@@ -37,9 +37,10 @@ mark workload-start "$HARNESS_WORKLOAD"
 case "$HARNESS_FILE" in
     *.fio) fio --output-format=terse --terse-version=3 "$HARNESS_FILE" > /tmp/fio.out 2>&1
            rc=$?
-           # terse v3: field 5 is the error code; show it and any verify error
-           grep -iE 'verify|error|bad' /tmp/fio.out | head -20
-           cut -d';' -f3,5 /tmp/fio.out | sed 's/^/fio job;error: /' ;;
+           # terse v3: 3 job, 5 error, 6 KiB read (the verify pass), 47 KiB written
+           grep -v ';' /tmp/fio.out | head -20
+           awk -F';' 'NF > 47 { print "fio job=" $3 " error=" $5 " written_kib=" $47 " verified_kib=" $6
+                                if ($47 == 0 || $6 == 0) bad = 1 } END { exit bad }' /tmp/fio.out || rc=4 ;;
     *.py)  python3 "$HARNESS_FILE" $HARNESS_ARGS; rc=$? ;;
     *)     sh "$HARNESS_FILE" $HARNESS_ARGS; rc=$? ;;
 esac

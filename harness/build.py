@@ -157,50 +157,70 @@ def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
     proc.require_headers("/usr/include/libelf.h", "/usr/include/openssl/ssl.h")
     proc.require_space(root, 3, "a kernel build")
     lockdir = variant.source.path / ".git" if variant.source.is_git else cache_dir()
-    with sourcemod.locked(lockdir / "harness-build.lock"):
+    # Every build of one config runs in the same place, `work`, and is then
+    # renamed to its key directory: kbuild records absolute object paths (in
+    # objtool's build, for one), so a tree copied elsewhere would rebuild
+    # objtool and with it every object.
+    work = root / f".work-{chash}"
+    with sourcemod.locked(lockdir / "harness-build.lock"), \
+            sourcemod.locked(root / f".work-{chash}.lock"):
         srctree = sourcemod.checkout(variant)
-        bdir.mkdir(parents=True, exist_ok=True)
-        (bdir / STAMP).unlink(missing_ok=True)
-        seed = _seed_from(root, srctree, chash, bdir) if not (bdir / ".config").exists() else None
-        if seed is not None:
-            progress(f"{variant.label}: seeding build tree from {seed.name}")
-            proc.run(["cp", "-a", "--reflink=auto", f"{seed}/.", bdir], timeout=900,
-                     what="copying the seed build tree")
-            (bdir / STAMP).unlink(missing_ok=True)
-        env = make_env()
-        log_path = bdir / "harness-build.log"
-        with open(log_path, "w") as log:
-            log.write(f"# source {variant.source.label}\n# commit {variant.commit}\n")
-            try:
-                kconfig.configure(srctree, bdir, fragments, log, env)
-            except HarnessError as e:
-                raise InfraError(str(e)) from None
-            progress(f"building {variant.label} ({(variant.commit or '')[:12]}) in {bdir}")
-            bar = Progress(f"build {variant.label}",
-                           SEEDED_EXPECTED_UNITS if seed else _expected_units(root, chash))
-            try:
-                rc = proc.stream(["make", "-C", srctree, f"O={bdir}",
-                                  f"-j{jobs or os.cpu_count() or 2}",
-                                  "CC=ccache gcc", "bzImage"],
-                                 timeout=BUILD_TIMEOUT, env=env, log=log,
-                                 on_line=bar.line)
-            finally:
-                bar.close()
+        if work.exists():
+            shutil.rmtree(work)
+        seed = None
+        if bdir.exists():                      # an earlier, unfinished or stale build
+            bdir.rename(work)
+        else:
+            seed = _seed_from(root, srctree, chash, bdir)
+            if seed is not None:
+                progress(f"{variant.label}: seeding build tree from {seed.name}")
+                proc.run(["cp", "-a", "--reflink=auto", seed, work], timeout=900,
+                         what="copying the seed build tree")
+            else:
+                work.mkdir(parents=True)
+        (work / STAMP).unlink(missing_ok=True)
+        try:
+            rc, units, seconds = _make(variant, srctree, work, fragments, jobs, progress,
+                                       SEEDED_EXPECTED_UNITS if seed or (work / "vmlinux").exists()
+                                       else _expected_units(root, chash), t0)
+            if rc == 0:
+                st = {"key": key, "commit": variant.commit, "config_hash": chash,
+                      "srctree": str(srctree), "units": units, "seconds": seconds,
+                      "finished": time.time(), "variant": variant.label,
+                      "cold": seed is None and units > SEEDED_EXPECTED_UNITS * 5}
+                (work / STAMP).write_text(json.dumps(st, indent=1) + "\n")
+        finally:
+            work.rename(bdir)
         if rc != 0:
-            tail = _first_error(log_path)
+            tail = _first_error(bdir / "harness-build.log")
             if "No space left on device" in tail:
                 raise HarnessError(f"disk full while building {variant.label}: {tail}; "
                                    "free space or set HARNESS_CACHE elsewhere")
             raise InfraError(f"build of {variant.label} failed (make exit {rc}): {tail}; "
-                             f"log: {log_path}")
-        seconds = time.monotonic() - t0
-        st = {"key": key, "commit": variant.commit, "config_hash": chash,
-              "srctree": str(srctree), "units": bar.done, "seconds": seconds,
-              "finished": time.time(), "variant": variant.label,
-              "cold": seed is None}
-        (bdir / STAMP).write_text(json.dumps(st, indent=1) + "\n")
+                             f"log: {bdir / 'harness-build.log'}")
     return Build(variant.label, key, variant.commit or commit, chash, bdir,
-                 seconds, False, bar.done)
+                 seconds, False, units)
+
+
+def _make(variant, srctree: Path, outdir: Path, fragments, jobs, progress, expected: int,
+          t0: float) -> tuple[int, int, float]:
+    """configure + make bzImage in `outdir`; (exit code, units, seconds)."""
+    env = make_env()
+    with open(outdir / "harness-build.log", "w") as log:
+        log.write(f"# source {variant.source.label}\n# commit {variant.commit}\n")
+        try:
+            kconfig.configure(srctree, outdir, fragments, log, env)
+        except HarnessError as e:
+            raise InfraError(str(e)) from None
+        progress(f"building {variant.label} ({(variant.commit or '')[:12]})")
+        bar = Progress(f"build {variant.label}", expected)
+        try:
+            rc = proc.stream(["make", "-C", srctree, f"O={outdir}",
+                              f"-j{jobs or os.cpu_count() or 2}", "CC=ccache gcc", "bzImage"],
+                             timeout=BUILD_TIMEOUT, env=env, log=log, on_line=bar.line)
+        finally:
+            bar.close()
+    return rc, bar.done, time.monotonic() - t0
 
 
 def _expected_units(root: Path, chash: str) -> int:

@@ -68,6 +68,30 @@ def parser() -> argparse.ArgumentParser:
                    help="VMs run at once (default 2)")
     r.add_argument("--results", metavar="DIR", help="parent folder for results (default ./results)")
     r.add_argument("--keep-images", action="store_true", help="keep every disk image")
+    bi = sub.add_parser("bisect", help="find the commit that broke (or fixed) a workload")
+    bi.add_argument("--kernel-tree", metavar="PATH", default=os.environ.get("KERNEL_SRC", "."),
+                    help="the kernel git tree (default: KERNEL_SRC or .)")
+    bi.add_argument("--good", required=True, help="a commit without the bug")
+    bi.add_argument("--bad", required=True, help="a commit with the bug (older than --good: "
+                    "find the fix)")
+    bi.add_argument("--workload", default="extending", help="workload (default: extending)")
+    bi.add_argument("--runs", type=int, default=1, help="runs per step (default 1)")
+    bi.add_argument("--min-bad", type=int, default=None,
+                    help="a step is bad when at least this many runs show the bug (default: 1)")
+    bi.add_argument("--title", help="regex of the bug's title (default: the title seen at --bad)")
+    bi.add_argument("--jobs", type=int, default=int(os.environ.get("HARNESS_JOBS", "2")))
+    bi.add_argument("--results", metavar="DIR")
+    bi.add_argument("--config-fragment", action="append", default=[], metavar="FILE")
+    bi.add_argument("--reset", action="store_true", help="git bisect reset at the end")
+    st = sub.add_parser("bisect-step", help=argparse.SUPPRESS)
+    st.add_argument("state")
+    cm = sub.add_parser("compare", help="what changed between two runs (exit 1: regression)")
+    cm.add_argument("run_a", help="results folder (or result.json) of the earlier run")
+    cm.add_argument("run_b", help="results folder (or result.json) of the later run")
+    cm.add_argument("--json", action="store_true")
+    kc = sub.add_parser("kcidb", help="write kcidb.json (KCIDB v5) for a results folder")
+    kc.add_argument("run", help="results folder")
+    kc.add_argument("--log-url", help="base URL where the folder's logs will be published")
     pl = sub.add_parser("parse-log", help="list the kernel reports in a console log")
     pl.add_argument("log", help="console log file ('-' for stdin)")
     pl.add_argument("--json", action="store_true", help="JSON list of findings")
@@ -210,8 +234,37 @@ def cmd_parse_log(args) -> int:
     return 0
 
 
+def cmd_bisect(args) -> int:
+    from harness import bisect
+    return bisect.bisect(args.kernel_tree, args.good, args.bad, args.workload, args.runs,
+                         args.min_bad or 1, args.title,
+                         Path(args.results).resolve() if args.results else None, args.jobs,
+                         [str(Path(f).resolve()) for f in args.config_fragment], args.reset,
+                         progress=say)
+
+
+def cmd_bisect_step(args) -> int:
+    from harness import bisect
+    return bisect.cmd_step(args.state)
+
+
+def cmd_compare(args) -> int:
+    from harness import compare
+    return compare.cmd(args.run_a, args.run_b, args.json)
+
+
+def cmd_kcidb(args) -> int:
+    from harness import kcidb
+    run = Path(args.run)
+    if not (run / "result.json").is_file():
+        raise HarnessError(f"{run}: no result.json (give a results folder)")
+    print(kcidb.export_dir(run, args.log_url))
+    return 0
+
+
 COMMANDS = {"fetch": cmd_fetch, "build": cmd_build, "run": cmd_run, "test-vm": cmd_run,
-            "parse-log": cmd_parse_log}
+            "parse-log": cmd_parse_log, "bisect": cmd_bisect, "bisect-step": cmd_bisect_step,
+            "compare": cmd_compare, "kcidb": cmd_kcidb}
 
 
 def main(argv: list[str] | None = None) -> int:

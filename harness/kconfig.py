@@ -76,10 +76,12 @@ def verify(config_text: str, want: dict[str, str]) -> list[Mismatch]:
             if have.get(k, "n") != v]
 
 
-def find_symbol(srctree: Path, option: str) -> tuple[Path, list[str]] | None:
-    """(Kconfig file, its 'depends on' lines) for a CONFIG_ option."""
+def find_symbol(srctree: Path, option: str) -> tuple[Path, list[str], list[str]] | None:
+    """(Kconfig file, its 'depends on' lines, 'SYM (file)' that select it)."""
     name = option.removeprefix("CONFIG_")
     start = re.compile(rf"^\s*(menu)?config\s+{re.escape(name)}\s*$")
+    select = re.compile(rf"^\s*select\s+{re.escape(name)}\b(.*)$")
+    found, selectors = None, []
     for dirpath, dirnames, filenames in os.walk(srctree):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for fn in filenames:
@@ -87,8 +89,17 @@ def find_symbol(srctree: Path, option: str) -> tuple[Path, list[str]] | None:
                 continue
             path = Path(dirpath) / fn
             lines = path.read_text(errors="replace").splitlines()
+            owner = None
             for i, line in enumerate(lines):
-                if start.match(line):
+                m = re.match(r"^\s*(?:menu)?config\s+(\w+)", line)
+                if m:
+                    owner = m.group(1)
+                sm = select.match(line)
+                if sm and owner:
+                    cond = sm.group(1).strip()
+                    selectors.append(f"{owner}{' ' + cond if cond else ''} "
+                                     f"({path.relative_to(srctree)})")
+                if found is None and start.match(line):
                     deps = []
                     for nxt in lines[i + 1:]:
                         s = nxt.strip()
@@ -96,18 +107,22 @@ def find_symbol(srctree: Path, option: str) -> tuple[Path, list[str]] | None:
                             break
                         if s.startswith("depends on"):
                             deps.append(s[len("depends on"):].strip())
-                    return path.relative_to(srctree), deps
-    return None
+                    found = (path.relative_to(srctree), deps)
+    return None if found is None else (*found, selectors)
 
 
 def dependency_hint(srctree: Path, option: str) -> str:
     found = find_symbol(srctree, option)
     if found is None:
         return "no such option in this tree's Kconfig"
-    path, deps = found
-    if not deps:
-        return f"see {path} (no direct 'depends on'; check its menu/choice)"
-    return f"it depends on {' && '.join(f'({d})' if '||' in d else d for d in deps)} ({path})"
+    path, deps, selectors = found
+    if deps:
+        text = f"it depends on {' && '.join(f'({d})' if '||' in d else d for d in deps)} ({path})"
+    else:
+        text = f"see {path} (no direct 'depends on'; check its menu/choice)"
+    if selectors:
+        text += f"; selected by {', '.join(selectors[:3])}"
+    return text
 
 
 def configure(srctree: Path, outdir: Path, fragments: list[Path], log: IO[str],

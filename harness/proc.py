@@ -114,6 +114,7 @@ def stream(cmd: Sequence[str | os.PathLike], *, timeout: float, cwd=None,
         assert p.stdout is not None
         for line in p.stdout:
             log.write(line)
+            log.flush()
             if on_line:
                 on_line(line)
             if time.monotonic() > deadline:

@@ -152,12 +152,22 @@ def run(name: str, kernel: Path, workload: Workload | None, outdir: Path, accel:
     return run_
 
 
-def _drain(console: proc.Console, mon: Monitor, seconds: float) -> None:
+def _drain(console: proc.Console, mon: Monitor, seconds: float,
+           quiet: float | None = None) -> None:
+    """Keep reading for `seconds`, or until `quiet` seconds pass with no
+    output once some has arrived."""
     end = time.monotonic() + seconds
+    last, got = time.monotonic(), False
     while time.monotonic() < end:
         try:
-            mon.feed(console.read(0.1), time.monotonic())
+            data = console.read(0.1)
         except EOFError:
+            return
+        now = time.monotonic()
+        if data:
+            last, got = now, True
+            mon.feed(data, now)
+        elif quiet is not None and got and now - last >= quiet:
             return
 
 
@@ -168,7 +178,7 @@ def _sysrq_blocked(console: proc.Console, mon: Monitor) -> bool:
     console.send(b"\x01b")          # QEMU mux escape: send a break
     time.sleep(0.3)
     console.send(b"w")
-    _drain(console, mon, SYSRQ_CAPTURE)
+    _drain(console, mon, SYSRQ_CAPTURE, quiet=0.4)
     return True
 
 

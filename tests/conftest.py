@@ -21,3 +21,24 @@ def harness_env():
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO)
     return env
+
+
+@pytest.fixture(scope="session")
+def fixed_build(default_source):
+    """The real `fixed` kernel (built once, then cached)."""
+    from harness import build, source
+    return build.build(source.variants_for(default_source, ["fixed"])[0])
+
+
+def qemu_pids_with(needle: str) -> list[int]:
+    """QEMU processes whose command line mentions `needle`."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "qemu-system" in cmd and needle in cmd:
+                pids.append(int(d.name))
+    return pids

@@ -12,13 +12,27 @@ def test_build_key_depends_on_commit_config_and_patches():
     assert k != build.build_key("/other", "a" * 40, [], "cfg1")
 
 
-def test_really_builds_the_base_variant(default_source, tmp_path, monkeypatch):
+def test_really_builds_the_base_variant(default_source, monkeypatch):
     """Integration: the default source's base variant builds to a bootable
     bzImage whose .config has every fragment option, from the base commit.
     It builds into an empty build directory, so make really runs (ccache,
     shared with the other builds, may answer for the compiler)."""
+    import os
+    import shutil
+
     from harness import kconfig
-    monkeypatch.setenv("HARNESS_BUILDS", str(tmp_path / "builds"))
+    from harness.paths import cache_dir
+    # beside the real builds dir: same depth under CCACHE_BASEDIR, so ccache hits
+    private = cache_dir() / f"builds-test-{os.getpid()}"
+    monkeypatch.setenv("HARNESS_BUILDS", str(private))
+    try:
+        _check_base_build(default_source)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _check_base_build(default_source):
+    from harness import kconfig
     v = source.variants_for(default_source, ["base"])[0]
     b = build.build(v)
     assert not b.cached and b.units > 500          # a full build went through make

@@ -1,0 +1,70 @@
+"""Export a run's result.json as KCIDB v5 JSON: one checkout per source
+commit, one build per variant, one test per (variant, workload)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ORIGIN = "kdsync"
+STATUS = {"PASS": "PASS", "FAIL": "FAIL", "ERROR": "ERROR", "INFRA": "MISS"}
+EXCERPT_MAX = 16000
+
+
+def _id(*parts: str) -> str:
+    return f"{ORIGIN}:" + ":".join(p.replace(":", "_") for p in parts if p)
+
+
+def export(doc: dict, run_id: str, log_base_url: str | None = None) -> dict:
+    """The KCIDB document for a result.json `doc` of run `run_id`."""
+    checkouts, builds, tests = {}, {}, []
+    by_variant = {b["variant"]: b for b in doc.get("builds", [])}
+    for r in doc["results"]:
+        commit = r.get("source_commit") or ""
+        git_hash = commit[:40] if len(commit) >= 40 and all(
+            c in "0123456789abcdef" for c in commit[:40]) else None
+        co_id = _id(run_id, commit or r["variant"])
+        if co_id not in checkouts:
+            co = {"id": co_id, "origin": ORIGIN, "tree_name": doc.get("source", "")[:100],
+                  "comment": f"{doc.get('source', '')} variant {r['variant']}", "valid": True}
+            if git_hash:
+                co["git_commit_hash"] = git_hash
+            checkouts[co_id] = co
+        b_id = _id(run_id, r["variant"], r.get("config_hash", ""))
+        if b_id not in builds:
+            b = by_variant.get(r["variant"], {})
+            failed = r["verdict"] == "INFRA" and r["variant"] in doc.get("build_failures", {})
+            builds[b_id] = {
+                "id": b_id, "checkout_id": co_id, "origin": ORIGIN,
+                "architecture": "x86_64", "compiler": "gcc",
+                "config_name": f"tinyconfig+guest-config ({r.get('config_hash', '?')})",
+                "status": "FAIL" if failed else "PASS",
+                **({"duration": round(b["seconds"], 1)} if b.get("seconds") else {}),
+                **({"log_excerpt": doc["build_failures"][r["variant"]][:EXCERPT_MAX]}
+                   if failed else {}),
+            }
+        test = {
+            "id": _id(run_id, r["variant"], r["workload"]), "build_id": b_id,
+            "origin": ORIGIN, "path": f"btrfs.dsync.{r['workload'].replace('-', '_')}",
+            "status": STATUS[r["verdict"]],
+            "environment": {"comment": f"QEMU {r.get('accelerator', '?')}"},
+            "comment": r.get("title") or r.get("detail") or r["verdict"],
+            "misc": {"variant": r["variant"], "title": r.get("title"), "frame": r.get("frame"),
+                     "expected": r.get("expected"), "as_expected": r.get("as_expected")},
+        }
+        excerpt = r.get("report") or r.get("detail") or ""
+        if excerpt:
+            test["log_excerpt"] = excerpt[:EXCERPT_MAX]
+        if log_base_url and r.get("console_log"):
+            test["log_url"] = f"{log_base_url.rstrip('/')}/{r['console_log']}"
+        if r.get("timings", {}).get("verdict"):
+            test["duration"] = r["timings"]["verdict"]
+        tests.append(test)
+    return {"version": {"major": 5, "minor": 3}, "checkouts": list(checkouts.values()),
+            "builds": list(builds.values()), "tests": tests}
+
+
+def export_dir(run_dir: Path, log_base_url: str | None = None) -> Path:
+    doc = json.loads((run_dir / "result.json").read_text())
+    out = run_dir / "kcidb.json"
+    out.write_text(json.dumps(export(doc, run_dir.name, log_base_url), indent=1) + "\n")
+    return out

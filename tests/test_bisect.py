@@ -1,0 +1,43 @@
+"""harness bisect end to end: a 17-commit history on the default source,
+one commit that does not build, one culprit that brings the deadlock back.
+The bisect must name exactly the culprit."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bisect_history import CULPRIT_SUBJECT, cleanup, make_history
+from conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def history(default_source):
+    good, bad, culprit = make_history(default_source.path)
+    yield default_source.path, good, bad, culprit
+    cleanup(default_source.path)
+
+
+def test_bisect_finds_exactly_the_culprit(history, tmp_path, harness_env):
+    repo, good, bad, culprit = history
+    cp = subprocess.run([sys.executable, "-m", "harness", "bisect", "--kernel-tree", str(repo),
+                         "--good", good, "--bad", bad, "--workload", "extending",
+                         "--results", str(tmp_path)],
+                        cwd=REPO, env=harness_env, capture_output=True, text=True, timeout=3000)
+    print(cp.stdout[-6000:])
+    sys.stderr.write(cp.stderr[-3000:])
+    assert cp.returncode == 0
+    assert f"first bad commit: {culprit} {CULPRIT_SUBJECT}" in cp.stdout
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    summary = json.loads((run_dir / "bisect.json").read_text())
+    assert summary["culprit"] == culprit
+    assert summary["title"] == "^possible\\ deadlock\\ in\\ btrfs_sync_file$"
+    steps = [json.loads(ln) for ln in (run_dir / "bisect-steps.jsonl").read_text().splitlines()]
+    decisions = {s["subject"]: s["decision"] for s in steps}
+    assert decisions.get("btrfs: props: WIP (does not build)", "skip") == "skip"
+    assert all(s["decision"] != "bug" or s["matching"] >= 1 for s in steps)
+    assert "git bisect start" in (run_dir / "git-bisect.log").read_text()
+    # left as git bisect run leaves it: refs/bisect/bad is the culprit
+    bisect_bad = subprocess.run(["git", "rev-parse", "refs/bisect/bad"], cwd=repo,
+                                capture_output=True, text=True).stdout.strip()
+    assert bisect_bad == culprit
