@@ -22,7 +22,7 @@ def corpus(target_mb: int = 64) -> str:
                     for i in range(20000))
     report = ""
     for p in logs:
-        text = p.read_text(errors="replace")
+        text = kr.read_log(p)
         if "recursive locking" in text:
             report = text
             break

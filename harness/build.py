@@ -130,6 +130,9 @@ def make_env() -> dict:
     return {"CCACHE_DIR": os.environ.get("CCACHE_DIR", str(ccache)),
             "CCACHE_BASEDIR": str(cache_dir()),
             "CCACHE_MAXSIZE": os.environ.get("CCACHE_MAXSIZE", "5G"),
+            # depend mode: no preprocessor run per compile (kbuild passes
+            # -Wp,-MMD), which is most of ccache's cost on a cold build
+            "CCACHE_DEPEND": "1",
             "KBUILD_BUILD_TIMESTAMP": "harness", "KBUILD_BUILD_USER": "harness",
             "KBUILD_BUILD_HOST": "harness", "LC_ALL": "C"}
 

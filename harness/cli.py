@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from harness import build as buildmod
-from harness import kernel_reports, proc, report, vm
+from harness import html_report, kcidb, kernel_reports, proc, report, vm
 from harness import patches as patchmod
 from harness import source as sourcemod
 from harness import verdict as verdictmod
@@ -68,6 +68,13 @@ def parser() -> argparse.ArgumentParser:
                    help="VMs run at once (default 2)")
     r.add_argument("--results", metavar="DIR", help="parent folder for results (default ./results)")
     r.add_argument("--keep-images", action="store_true", help="keep every disk image")
+    g = r.add_argument_group("remote KVM host (VMs run there over SSH)")
+    g.add_argument("--remote", metavar="USER@HOST[:PORT]", help="run the VMs on this host")
+    g.add_argument("--remote-key", metavar="FILE", help="private key for --remote")
+    g.add_argument("--known-hosts", metavar="FILE",
+                   help="known_hosts to check the host key against (default: the system's)")
+    g.add_argument("--accept-new-host-key", action="store_true",
+                   help="trust (and record) an unknown host key")
     bi = sub.add_parser("bisect", help="find the commit that broke (or fixed) a workload")
     bi.add_argument("--kernel-tree", metavar="PATH", default=os.environ.get("KERNEL_SRC", "."),
                     help="the kernel git tree (default: KERNEL_SRC or .)")
@@ -137,10 +144,10 @@ def cmd_run(args) -> int:
     variants = _variants(args)
     workloads = workloadmod.resolve(_split(args.workload))
     outdir = report.new_results_dir(Path(args.results).resolve() if args.results else None)
-    default_matrix = variants[0].source.kind == "debian" and not variants[0].extra
+    default_matrix = variants[0].name in sourcemod.DEFAULT_VARIANTS and not variants[0].extra
     say(f"results: {outdir}")
     t_start = time.monotonic()
-    builds, verdicts, build_failures = {}, [], {}
+    builds, build_failures = {}, {}
     for v in variants:
         try:
             builds[v.label] = buildmod.build(v, frags, args.make_jobs, progress=say)
@@ -148,17 +155,41 @@ def cmd_run(args) -> int:
         except InfraError as e:
             build_failures[v.label] = str(e)
             say(f"{v.label}: {e}")
+    host = vm.LOCAL
+    if args.remote:
+        from harness import remote
+        host = remote.RemoteHost(remote.Target.parse(args.remote), args.remote_key,
+                                 args.known_hosts, args.accept_new_host_key)
+        try:
+            host.prepare()
+            for b in builds.values():
+                host.put_kernel(b.bzimage)      # SFTP once, before the VMs start
+        except BaseException:
+            host.close()
+            raise
+        say(f"remote host {args.remote}: {host.tmp}")
+    try:
+        return _run_matrix(args, variants, workloads, builds, build_failures, outdir,
+                           default_matrix, host, t_start)
+    finally:
+        if host is not vm.LOCAL:
+            host.close()
+
+
+def _run_matrix(args, variants, workloads, builds, build_failures, outdir, default_matrix,
+                host, t_start) -> int:
+    verdicts = []
     accel = "none"
     if builds:
         first = next(iter(builds.values()))
-        accel = vm.choose_accel(first.bzimage, outdir, progress=say)
+        accel = vm.choose_accel(first.bzimage, outdir, progress=say, host=host)
     say(f"accelerator: {accel}; running {len(builds) * len(workloads)} VM(s), "
         f"{args.jobs} at a time")
 
     def one(v: sourcemod.Variant, w: workloadmod.Workload) -> verdictmod.Verdict:
         b = builds[v.label]
         r = vm.run(f"{v.label}-{w.name}", b.bzimage, w, outdir, accel,
-                   keep_disk=args.keep_images)
+                   keep_disk=args.keep_images, host=host)
         verdict, title, frame, kind, text, detail = verdictmod.judge(r)
         timings = {"boot": r.times.get("booted"), "workload_start": r.times.get("workload_start"),
                    "first_report": r.times.get("first_report"), "verdict": r.times.get("end"),
@@ -196,15 +227,18 @@ def cmd_run(args) -> int:
         except BaseException:
             for f in futs:
                 f.cancel()
-            proc.kill_all()
+            host.kill_all()         # running VMs see EOF and their threads end
             raise
     order = {(v.label, w.name): i for i, (v, w) in enumerate(cells)}
     verdicts.sort(key=lambda x: order.get((x.variant, x.workload), 0))
     meta = {"source": variants[0].source.label, "accelerator": accel,
+            "vm_host": args.remote or "local",
             "qemu": vm.qemu_version(), "seconds": round(time.monotonic() - t_start, 1),
             "builds": [b.to_json() for b in builds.values()],
             "build_failures": build_failures}
     report.write_results(outdir, verdicts, meta)
+    html_report.write(outdir)
+    kcidb.export_dir(outdir)
     report.print_table(verdicts)
     code = verdictmod.exit_code(verdicts)
     summary = {0: "as expected", 1: "UNEXPECTED results", 125: "build/boot failure (bisect: skip)"}
@@ -215,10 +249,11 @@ def cmd_run(args) -> int:
 
 def cmd_parse_log(args) -> int:
     try:
-        data = sys.stdin.buffer.read() if args.log == "-" else Path(args.log).read_bytes()
+        text = (sys.stdin.buffer.read().decode("utf-8", "replace") if args.log == "-"
+                else kernel_reports.read_log(args.log))
     except OSError as e:
         raise HarnessError(f"cannot read {args.log}: {e.strerror or e}")
-    findings = kernel_reports.parse(data.decode("utf-8", "replace"))
+    findings = kernel_reports.parse(text)
     if not args.all:
         findings = kernel_reports.bugs(findings)
     if args.json:
@@ -254,7 +289,6 @@ def cmd_compare(args) -> int:
 
 
 def cmd_kcidb(args) -> int:
-    from harness import kcidb
     run = Path(args.run)
     if not (run / "result.json").is_file():
         raise HarnessError(f"{run}: no result.json (give a results folder)")

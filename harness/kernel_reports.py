@@ -34,6 +34,14 @@ MAX_REPORT_LINES = 400
 IDLE_LINES = 200        # a report whose caller printed nothing for this long is over
 
 
+def read_log(path) -> str:
+    """A console log as text, byte for byte: no newline translation (a
+    serial console on a pty writes \\r\\r\\n, which text mode would turn
+    into two lines) and no decoding errors."""
+    with open(path, "rb") as fh:
+        return fh.read().decode("utf-8", "replace")
+
+
 def clean(raw: str) -> str:
     if "\x1b" in raw:
         raw = ESCAPE_RE.sub("", raw)

@@ -94,7 +94,9 @@ def write_junit(path: Path, verdicts: list[Verdict]) -> None:
 
 
 def print_table(verdicts: list[Verdict], console: Console | None = None) -> None:
-    console = console or Console(highlight=False)
+    import sys
+    console = console or Console(highlight=False,
+                                 width=None if sys.stdout.isatty() else 150)
     table = Table(title="verdicts", show_lines=False)
     for col in ("variant", "workload", "verdict", "expected", "", "title / detail", "verdict at"):
         table.add_column(col)

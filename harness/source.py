@@ -249,8 +249,27 @@ def git_source(url: str, ref: str, progress=print) -> Source:
                 proc.run(["git", "clone", "-q", "--depth", "1", "--branch", ref,
                           url, repo], timeout=3600, what=f"git clone {url} {ref}")
                 kernel_version(repo)
+                _tag_variants_on_top(repo, progress)
                 ready.write_text(ref + "\n")
     return Source("git", repo, f"{url} {ref}")
+
+
+def _tag_variants_on_top(repo: Path, progress=print) -> None:
+    """A tree that ships the series (5.10.y stable from 5.10.18 on) gets the
+    same three variants as the default source: `fixed` is the tree as
+    cloned, `workaround` reverts 0002 and `base` reverts 0001 on top."""
+    series = patchmod.series()
+    try:
+        patchmod.check(repo, series[-1], reverse=True)
+    except HarnessError:
+        progress("this tree does not carry patches/ (variants: the tree as it is)")
+        return
+    git(repo, "tag", "-f", "variant/fixed")
+    for p, name in zip(reversed(series), reversed(DEFAULT_VARIANTS[:-1])):
+        patchmod.apply(repo, p, reverse=True)
+        git(repo, "commit", "-q", "-a", "-m", f"Revert \"{p.subject}\" (harness variant {name})")
+        git(repo, "tag", "-f", f"variant/{name}")
+    git(repo, "checkout", "-q", "--detach", "variant/fixed")
 
 
 def resolve(kernel_tree: str | None = None, git_url: str | None = None,
@@ -267,9 +286,15 @@ def resolve(kernel_tree: str | None = None, git_url: str | None = None,
     return default_source(progress)
 
 
+def has_variants(source: Source) -> bool:
+    """Sources the harness prepared itself carry variant/* tags."""
+    return source.kind in ("debian", "git") and bool(
+        git(source.path, "tag", "-l", "variant/base"))
+
+
 def variants_for(source: Source, names: list[str] | None,
                  extra: tuple[patchmod.Patch, ...] = ()) -> list[Variant]:
-    if source.kind == "debian":
+    if has_variants(source):
         names = names or list(DEFAULT_VARIANTS)
         bad = [n for n in names if n not in DEFAULT_VARIANTS]
         if bad:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from harness import proc
 from harness.errors import InfraError
-from harness.kernel_reports import Finding, parse
+from harness.kernel_reports import Finding, parse, read_log
 from harness.monitor import Monitor
 from harness.paths import cache_dir
 from harness.workload import GUEST_INIT, Workload
@@ -52,18 +52,19 @@ class VmRun:
     tail: str = ""                   # last console lines, for boot failures
 
 
-def cmdline(extra: list[str]) -> str:
+def cmdline(extra: list[str], init: str = str(GUEST_INIT)) -> str:
     return " ".join([
         "console=ttyS0", "loglevel=7", "panic=-1", "reboot=t",
         "root=/dev/root", "rootfstype=9p",
         "rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=262144", "ro",
-        f"init={GUEST_INIT}", f"HARNESS_HUNG={HUNG_TASK_SECS}", *extra])
+        f"init={init}", f"HARNESS_HUNG={HUNG_TASK_SECS}", *extra])
 
 
-def qemu_command(kernel: Path, disk: Path | None, accel: str, extra: list[str]) -> list[str]:
+def qemu_command(kernel, disk, accel: str, extra: list[str],
+                 init: str = str(GUEST_INIT)) -> list[str]:
     cmd = [QEMU, "-nodefaults", "-no-reboot", "-display", "none",
            "-serial", "mon:stdio", "-m", str(MEMORY_MB), "-smp", "1",
-           "-kernel", str(kernel), "-append", cmdline(extra),
+           "-kernel", str(kernel), "-append", cmdline(extra, init),
            "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,"
                      "multidevs=remap",
            "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=/dev/root",
@@ -75,41 +76,65 @@ def qemu_command(kernel: Path, disk: Path | None, accel: str, extra: list[str]) 
     return cmd
 
 
-def make_disk(path: Path) -> Path:
-    proc.require_tools("mkfs.btrfs")
-    path.unlink(missing_ok=True)
-    proc.run(["truncate", "-s", DISK_SIZE, path], timeout=30)
-    proc.run(["mkfs.btrfs", "-q", "-f", path], timeout=120, what="mkfs.btrfs")
-    return path
+class LocalHost:
+    """Where the VMs run when they run here; harness.remote.RemoteHost is the
+    same five operations over SSH."""
+
+    def remote_path(self, local: Path) -> str:
+        return str(local)
+
+    def put_kernel(self, kernel: Path) -> str:
+        return str(kernel)
+
+    def make_disk(self, outdir: Path, name: str) -> str:
+        proc.require_tools("mkfs.btrfs")
+        path = outdir / name
+        path.unlink(missing_ok=True)
+        proc.run(["truncate", "-s", DISK_SIZE, path], timeout=30)
+        proc.run(["mkfs.btrfs", "-q", "-f", path], timeout=120, what="mkfs.btrfs")
+        return str(path)
+
+    def fsck(self, disk: str) -> str:
+        """'' when `btrfs check --readonly` is clean, else its first complaint."""
+        cp = proc.run(["btrfs", "check", "--readonly", disk], timeout=300, check=False)
+        if cp.returncode == 0:
+            return ""
+        lines = [ln for ln in (cp.stdout or "").splitlines() if ln.strip()]
+        bad = [ln for ln in lines if "error" in ln.lower()]
+        return (bad or lines or ["btrfs check failed"])[0][:200]
+
+    def remove(self, path: str) -> None:
+        Path(path).unlink(missing_ok=True)
+
+    def spawn_console(self, cmd: list[str], logfile):
+        proc.require_tools(QEMU)
+        return proc.spawn_console(cmd, logfile)
+
+    def kill_all(self) -> None:
+        proc.kill_all()
 
 
-def fsck(disk: Path) -> str:
-    """'' when `btrfs check --readonly` is clean, else its first complaint."""
-    cp = proc.run(["btrfs", "check", "--readonly", disk], timeout=300, check=False)
-    if cp.returncode == 0:
-        return ""
-    lines = [ln for ln in (cp.stdout or "").splitlines() if ln.strip()]
-    bad = [ln for ln in lines if "error" in ln.lower() or "ERROR" in ln]
-    return (bad or lines or ["btrfs check failed"])[0][:200]
+LOCAL = LocalHost()
 
 
 def run(name: str, kernel: Path, workload: Workload | None, outdir: Path, accel: str,
         hard_deadline: float = HARD_DEADLINE, keep_disk: bool = False,
-        boot_deadline: float = 90.0) -> VmRun:
+        boot_deadline: float = 90.0, host=LOCAL) -> VmRun:
     """Boot `kernel`, run `workload`, return what happened.  The VM is ended
     on every path out of here (verdict, deadline, exception, Ctrl-C)."""
-    proc.require_tools(QEMU)
     if not kernel.exists():
         raise InfraError(f"no kernel image at {kernel}")
     outdir.mkdir(parents=True, exist_ok=True)
-    disk = make_disk(outdir / f"{name}.img") if workload else None
+    disk = host.make_disk(outdir, f"{name}.img") if workload else None
     log_path = outdir / f"{name}.console.log"
     mon = Monitor(boot_deadline=boot_deadline,
                   progress_deadline=workload.progress_deadline if workload else 30.0)
-    extra = workload.kernel_args if workload else ["HARNESS_WORKLOAD=probe"]
+    extra = workload.kernel_args(host.remote_path) if workload else ["HARNESS_WORKLOAD=probe"]
     reason, sysrq = "deadline", False
+    cmd = qemu_command(host.put_kernel(kernel), disk, accel, extra,
+                       host.remote_path(GUEST_INIT))
     with open(log_path, "wb") as log:
-        console = proc.spawn_console(qemu_command(kernel, disk, accel, extra), log)
+        console = host.spawn_console(cmd, log)
         start = time.monotonic()
         mon.start(start)
         try:
@@ -139,20 +164,20 @@ def run(name: str, kernel: Path, workload: Workload | None, outdir: Path, accel:
             mon.times["end"] = time.monotonic() - start
             console.close()
             mon.close()
-    text = log_path.read_text(errors="replace")
+    text = read_log(log_path)
     findings = parse(text)
     tail = " | ".join(ln.strip() for ln in text.strip().splitlines()[-3:])[:300]
-    run_ = VmRun(name, accel, log_path, disk or Path(), reason, mon.times, mon.rc,
+    run_ = VmRun(name, accel, log_path, Path(disk or ""), reason, mon.times, mon.rc,
                  mon.done_rc, mon.errors, findings, sysrq, None, mon.progress, tail)
     if disk is not None:
         if reason == "done" and not [f for f in findings if f.is_bug]:
-            run_.fsck = fsck(disk)
+            run_.fsck = host.fsck(disk)
         if not keep_disk and reason == "done" and run_.fsck == "":
-            disk.unlink(missing_ok=True)
+            host.remove(disk)
     return run_
 
 
-def _drain(console: proc.Console, mon: Monitor, seconds: float,
+def _drain(console, mon: Monitor, seconds: float,
            quiet: float | None = None) -> None:
     """Keep reading for `seconds`, or until `quiet` seconds pass with no
     output once some has arrived."""
@@ -171,7 +196,7 @@ def _drain(console: proc.Console, mon: Monitor, seconds: float,
             return
 
 
-def _sysrq_blocked(console: proc.Console, mon: Monitor) -> bool:
+def _sysrq_blocked(console, mon: Monitor) -> bool:
     """Serial break + 'w': the kernel dumps its blocked tasks to the log."""
     if not console.alive():
         return False
@@ -184,14 +209,16 @@ def _sysrq_blocked(console: proc.Console, mon: Monitor) -> bool:
 
 # --------------------------------------------------------------- accelerator
 
-def _boot_id() -> str:
+def _boot_id(host=LOCAL) -> str:
     try:
+        if host is not LOCAL:
+            return host.run("cat /proc/sys/kernel/random/boot_id").strip()
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
+    except (OSError, InfraError):
         return "unknown"
 
 
-def choose_accel(kernel: Path, workdir: Path, progress=print) -> str:
+def choose_accel(kernel: Path, workdir: Path, progress=print, host=LOCAL) -> str:
     """'kvm' only if a probe boot under KVM reaches userspace in time.
 
     /dev/kvm existing is not enough (here it is a paravirtual KVM that
@@ -201,23 +228,25 @@ def choose_accel(kernel: Path, workdir: Path, progress=print) -> str:
     forced = os.environ.get("HARNESS_ACCEL")
     if forced in ("kvm", "tcg"):
         return forced
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+    if host is LOCAL and not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "tcg"
-    cache = cache_dir() / "accel.json"
+    cache = cache_dir() / ("accel.json" if host is LOCAL else f"accel-{host.target.host}.json")
     try:
         saved = json.loads(cache.read_text())
-        if saved.get("boot_id") == _boot_id():
+        if saved.get("boot_id") == _boot_id(host):
             return saved["accel"]
     except (OSError, ValueError, KeyError):
         pass
     t0 = time.monotonic()
     r = run("kvm-probe", kernel, None, workdir, "kvm", hard_deadline=PROBE_DEADLINE,
-            boot_deadline=PROBE_DEADLINE)
+            boot_deadline=PROBE_DEADLINE, host=host)
     accel = "kvm" if "booted" in r.times else "tcg"
-    progress(f"KVM probe: {'works' if accel == 'kvm' else 'no userspace within deadline'} "
-             f"({time.monotonic() - t0:.1f} s); using {accel}")
+    why = ("reached userspace" if accel == "kvm" else
+           f"QEMU gave up: {r.tail[:120]}" if r.reason == "eof" else
+           f"no userspace within {PROBE_DEADLINE:.0f} s")
+    progress(f"KVM probe: {why} ({time.monotonic() - t0:.1f} s); using {accel}")
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"boot_id": _boot_id(), "accel": accel}))
+    cache.write_text(json.dumps({"boot_id": _boot_id(host), "accel": accel}))
     return accel
 
 

@@ -24,9 +24,10 @@ class Workload:
     # hung; workloads that print none (fio) get it from workload start
     progress_deadline: float = 30.0
 
-    @property
-    def kernel_args(self) -> list[str]:
-        out = [f"HARNESS_WORKLOAD={self.name}", f"HARNESS_FILE={self.file}"]
+    def kernel_args(self, where=str) -> list[str]:
+        """Kernel command-line settings for the guest's init; `where` maps a
+        host path to the path the guest sees (a remote host's copy)."""
+        out = [f"HARNESS_WORKLOAD={self.name}", f"HARNESS_FILE={where(self.file)}"]
         if self.args:
             out.append(f"HARNESS_ARGS={self.args}")
         return out

@@ -383,6 +383,6 @@ def real_logs():
 def test_real_console_logs(log):
     """Logs this harness captured; the expected findings sit beside them."""
     expected = json.loads(log.with_suffix(".expected.json").read_text())
-    got = [{"kind": f.kind, "title": f.title, "frame": f.frame}
-           for f in kr.bugs(kr.parse(log.read_text(errors="replace")))]
+    got = [{"kind": f.kind, "title": f.title, "frame": f.frame, "first_line": f.first_line,
+            "last_line": f.last_line} for f in kr.bugs(kr.parse(kr.read_log(log)))]
     assert got == expected

@@ -1,0 +1,53 @@
+"""The run's HTML report, opened in headless Chromium: the screenshot must
+show the verdict matrix in its colours (red FAIL, green PASS)."""
+import json
+import shutil
+import subprocess
+
+import pytest
+from PIL import Image
+
+from harness import html_report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+DOC = {"source": "debian linux-source-5.10 5.10.223-1", "accelerator": "tcg", "seconds": 200,
+       "results": [
+           {"variant": v, "workload": w, "verdict": verdict, "title": title,
+            "report": "WARNING: possible recursive locking detected" if title else "",
+            "console_log": f"{v}-{w}.console.log", "expected": exp, "as_expected": True,
+            "timings": {"boot": 5.1, "workload_start": 5.3, "verdict": 9.0}}
+           for v, w, verdict, title, exp in [
+               ("base", "extending", "FAIL", "possible deadlock in btrfs_sync_file", "FAIL"),
+               ("base", "overwrite", "FAIL", "possible deadlock in btrfs_sync_file", None),
+               ("fixed", "extending", "PASS", None, "PASS"),
+               ("fixed", "overwrite", "PASS", None, "PASS")]]}
+
+
+def colour_pixels(png, rgb, tol=30):
+    img = Image.open(png).convert("RGB")
+    return sum(1 for px in img.getdata() if all(abs(a - b) <= tol for a, b in zip(px, rgb)))
+
+
+def test_report_is_self_contained_html(tmp_path):
+    (tmp_path / "result.json").write_text(json.dumps(DOC))
+    page = html_report.write(tmp_path).read_text()
+    assert "<script" not in page and "http" not in page       # no outside resources
+    assert "possible deadlock in btrfs_sync_file" in page
+    assert "href='base-extending.console.log'" in page and "href='build-base.log'" in page
+
+
+def test_chromium_renders_the_matrix(tmp_path):
+    assert CHROMIUM, "Debian chromium is installed by `make setup`"
+    (tmp_path / "result.json").write_text(json.dumps(DOC))
+    page = html_report.write(tmp_path)
+    shot = tmp_path / "shot.png"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'ud'}",
+                    "--window-size=1000,700", f"--screenshot={shot}", f"file://{page}"],
+                   check=True, capture_output=True, timeout=120)
+    red = colour_pixels(shot, (0xc6, 0x28, 0x28))
+    green = colour_pixels(shot, (0x2e, 0x7d, 0x32))
+    assert red > 500 and green > 500, (red, green)     # two FAIL and two PASS cells drawn
+    assert Image.open(shot).size == (1000, 700)

@@ -1,0 +1,48 @@
+import json
+
+import kcidb_io
+
+from harness import kcidb
+
+DOC = {
+    "source": "debian linux-source-5.10 5.10.223-1", "accelerator": "tcg",
+    "builds": [{"variant": "base", "seconds": 12.5}],
+    "build_failures": {"workaround": "build of workaround failed (make exit 2): x.c:1: error"},
+    "results": [
+        {"variant": "base", "workload": "extending", "verdict": "FAIL",
+         "title": "possible deadlock in btrfs_sync_file", "frame": "btrfs_sync_file",
+         "source_commit": "a" * 40, "config_hash": "c0ffee", "accelerator": "tcg",
+         "report": "WARNING: possible recursive locking detected\n...", "detail": "",
+         "console_log": "base-extending.console.log", "timings": {"verdict": 9.1},
+         "expected": "FAIL", "as_expected": True},
+        {"variant": "base", "workload": "overwrite", "verdict": "PASS", "title": None,
+         "source_commit": "a" * 40, "config_hash": "c0ffee", "timings": {}},
+        {"variant": "base", "workload": "libaio", "verdict": "ERROR", "title": None,
+         "detail": "verify-failed: x", "source_commit": "a" * 40, "config_hash": "c0ffee",
+         "timings": {}},
+        {"variant": "workaround", "workload": "unaligned", "verdict": "INFRA", "title": None,
+         "detail": "build failed", "source_commit": "", "config_hash": "c0ffee",
+         "timings": {}},
+    ],
+}
+
+
+def test_export_validates_against_kcidb_schema():
+    out = kcidb.export(DOC, "20261121-000000-abc", "https://ci.example/runs/1")
+    kcidb_io.schema.LATEST.validate(out)            # raises on any schema error
+    assert out["version"]["major"] == 5
+    statuses = {t["path"]: t["status"] for t in out["tests"]}
+    assert statuses == {"btrfs.dsync.extending": "FAIL", "btrfs.dsync.overwrite": "PASS",
+                        "btrfs.dsync.libaio": "ERROR", "btrfs.dsync.unaligned": "MISS"}
+    fail = [t for t in out["tests"] if t["status"] == "FAIL"][0]
+    assert "recursive locking" in fail["log_excerpt"]
+    assert fail["log_url"].endswith("/base-extending.console.log")
+    assert {b["status"] for b in out["builds"]} == {"PASS", "FAIL"}
+    assert out["checkouts"][0]["git_commit_hash"] == "a" * 40
+    assert all(t["id"].startswith("kdsync:") for t in out["tests"])
+
+
+def test_export_dir_writes_kcidb_json(tmp_path):
+    (tmp_path / "result.json").write_text(json.dumps(DOC))
+    p = kcidb.export_dir(tmp_path)
+    kcidb_io.schema.LATEST.validate(json.loads(p.read_text()))
