@@ -114,7 +114,7 @@ class RemoteHost:
         self.sftp = self.client.open_sftp()
         self.pids: set[int] = set()
         self.kernels: dict[str, str] = {}
-        self.tmp = self.run("mktemp -d /tmp/kdsync-remote.XXXXXX").strip()
+        self.tmp = self.run("mktemp -d /var/tmp/kdsync-remote.XXXXXX").strip()
         self.guest_config = posixpath.join(self.tmp, "guest-config")
 
     # ----------------------------------------------------------- plumbing
@@ -222,7 +222,7 @@ class RemoteHost:
         """Kill what we started and remove the temporary folder."""
         try:
             self.kill_all()
-            if self.tmp.startswith("/tmp/kdsync-remote."):
+            if self.tmp.startswith("/var/tmp/kdsync-remote."):
                 self.run(f"rm -rf {shlex.quote(self.tmp)}", check=False)
         finally:
             self.client.close()

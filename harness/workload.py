@@ -62,6 +62,9 @@ def resolve(names: list[str] | None) -> list[Workload]:
             p = Path(n).expanduser().resolve()
             if not p.is_file():
                 raise HarnessError(f"workload {n}: no such fio job file")
+            if p.parts[1:2] in (("tmp",), ("run",), ("proc",), ("sys",), ("dev",)):
+                raise HarnessError(f"workload {n}: the guest mounts its own /{p.parts[1]}, so "
+                                   "it cannot see this file; put the job file elsewhere")
             if " " in str(p):
                 raise HarnessError(f"workload {n}: the path must not contain spaces "
                                    "(it is passed on the kernel command line)")

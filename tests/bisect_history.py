@@ -59,15 +59,15 @@ COMMITS = [
 ]
 
 
-def git(repo: Path, *args: str, env: dict | None = None) -> str:
+def git(repo: Path, *args: str, env: dict | None = None, check: bool = True) -> str:
     import os
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+    return subprocess.run(["git", *args], cwd=repo, check=check, capture_output=True,
                           text=True, env={**os.environ, **(env or {})}).stdout.strip()
 
 
 def make_history(repo: Path) -> tuple[str, str, str]:
     """(good, bad, culprit) commit ids on branch BRANCH of `repo`."""
-    git(repo, "bisect", "reset", "--quiet")
+    git(repo, "bisect", "reset", "--quiet", check=False)     # none may be active
     git(repo, "checkout", "-q", "--force", "-B", BRANCH, "variant/fixed")
     good = git(repo, "rev-parse", "HEAD")
     culprit = None
@@ -83,6 +83,6 @@ def make_history(repo: Path) -> tuple[str, str, str]:
 
 
 def cleanup(repo: Path) -> None:
-    git(repo, "bisect", "reset", "--quiet")
+    git(repo, "bisect", "reset", "--quiet", check=False)
     git(repo, "checkout", "-q", "--force", "--detach", "variant/fixed")
     git(repo, "branch", "-D", BRANCH)

@@ -33,7 +33,7 @@ def test_unknown_variant_and_workload(harness_env):
 
 def test_patch_that_does_not_apply(tmp_path, harness_env):
     bad = tmp_path / "bad.patch"
-    bad.write_text("--- a/fs/btrfs/file.c\n+++ b/fs/btrfs/file.c\n@@ -1,3 +1,3 @@\n"
+    bad.write_text("--- a/fs/btrfs/file.c\n+++ b/fs/btrfs/file.c\n@@ -1,2 +1,2 @@\n"
                    " nothing\n-like\n+this\n")
     env = dict(harness_env, HARNESS_BUILDS=str(tmp_path / "b"))
     one_line_error(run_cli(["build", "--variant", "fixed", "--patch", str(bad)], env), 2,

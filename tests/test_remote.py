@@ -71,7 +71,7 @@ def run(args, env, timeout=600):
 
 
 def remote_dirs():
-    return set(glob.glob("/tmp/kdsync-remote.*"))
+    return set(glob.glob("/var/tmp/kdsync-remote.*"))
 
 
 def test_unknown_host_key_is_refused(sshd, tmp_path, harness_env, fixed_build):
@@ -100,9 +100,9 @@ def test_remote_run_streams_console_and_cleans_up(sshd, tmp_path, harness_env, f
     assert r["verdict"] == "PASS"
     log = (run_dir / r["console_log"]).read_text()
     assert "@@harness booted" in log and "verified 16 extents" in log
-    assert "/tmp/kdsync-remote." in log          # the guest ran the remote copy
+    assert "/var/tmp/kdsync-remote." in log          # the guest ran the remote copy
     assert remote_dirs() == before                # removed on the way out
-    assert not qemu_pids_with("/tmp/kdsync-remote.")
+    assert not qemu_pids_with("/var/tmp/kdsync-remote.")
 
 
 def test_accepting_a_new_host_key_records_it(sshd, tmp_path, harness_env, fixed_build):
@@ -126,14 +126,14 @@ def test_interrupted_remote_run_leaves_nothing_behind(sshd, tmp_path, harness_en
                          env=dict(harness_env, HARNESS_ACCEL="tcg"),
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
-    while not qemu_pids_with("/tmp/kdsync-remote.") and time.monotonic() < deadline:
+    while not qemu_pids_with("/var/tmp/kdsync-remote.") and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert qemu_pids_with("/tmp/kdsync-remote."), "remote VM never started"
+    assert qemu_pids_with("/var/tmp/kdsync-remote."), "remote VM never started"
     p.send_signal(signal.SIGINT)
     out, _ = p.communicate(timeout=60)
     assert p.returncode == 130, out[-2000:]
     deadline = time.monotonic() + 10
-    while qemu_pids_with("/tmp/kdsync-remote.") and time.monotonic() < deadline:
+    while qemu_pids_with("/var/tmp/kdsync-remote.") and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not qemu_pids_with("/tmp/kdsync-remote.")
+    assert not qemu_pids_with("/var/tmp/kdsync-remote.")
     assert remote_dirs() == before
