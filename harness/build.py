@@ -201,8 +201,20 @@ def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
                                    "free space or set HARNESS_CACHE elsewhere")
             raise InfraError(f"build of {variant.label} failed (make exit {rc}): {tail}; "
                              f"log: {bdir / 'harness-build.log'}")
+    _prune(root, keep=bdir)
     return Build(variant.label, key, variant.commit or commit, chash, bdir,
                  seconds, False, units)
+
+
+def _prune(root: Path, keep: Path) -> None:
+    """Keep at most HARNESS_KEEP_BUILDS finished build trees (default 16);
+    the least recently finished go first (a bisect makes one per step)."""
+    limit = int(os.environ.get("HARNESS_KEEP_BUILDS", "16"))
+    done = sorted(((st.get("finished", 0), d) for d in root.iterdir()
+                   if d.is_dir() and not d.name.startswith(".") and d != keep
+                   and (st := _read_stamp(d))), reverse=True)
+    for _, d in done[max(0, limit - 1):]:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def _make(variant, srctree: Path, outdir: Path, fragments, jobs, progress, expected: int,

@@ -171,9 +171,27 @@ def install_signal_handlers() -> None:
         signal.signal(sig, _on_sigterm)
 
 
+class StreamedConsole:
+    """A VM console whose output is appended to `logfile` as it arrives, so
+    nothing is lost if the harness dies.  Subclasses say how to receive."""
+    logfile: IO[bytes]
+
+    def read(self, timeout: float) -> bytes:
+        """Whatever arrived within `timeout` seconds (b"" if nothing); raises
+        EOFError when the VM has gone and everything was read."""
+        data = self._recv(timeout)
+        if data:
+            self.logfile.write(data)
+            self.logfile.flush()
+        return data
+
+    def _recv(self, timeout: float) -> bytes:
+        raise NotImplementedError
+
+
 @dataclass
-class Console:
-    """A child on a pty whose output is appended to `logfile` as it arrives."""
+class Console(StreamedConsole):
+    """A local child (QEMU) on a pty."""
     child: pexpect.spawn
     logfile: IO[bytes]
 
@@ -181,18 +199,13 @@ class Console:
     def pid(self) -> int:
         return self.child.pid
 
-    def read(self, timeout: float) -> bytes:
-        """Whatever arrived within `timeout` seconds (b"" if nothing); raises
-        EOFError when the child has gone and everything was read."""
+    def _recv(self, timeout: float) -> bytes:
         try:
-            data = self.child.read_nonblocking(65536, timeout=timeout)
+            return self.child.read_nonblocking(65536, timeout=timeout)
         except pexpect.TIMEOUT:
             return b""
         except pexpect.EOF:
             raise EOFError
-        self.logfile.write(data)
-        self.logfile.flush()
-        return data
 
     def send(self, data: bytes) -> None:
         try:

@@ -20,6 +20,7 @@ from pathlib import Path
 import paramiko
 
 from harness.errors import HarnessError, InfraError
+from harness.proc import StreamedConsole
 from harness.paths import GUEST_CONFIG
 
 CONNECT_TIMEOUT = 20.0
@@ -41,14 +42,14 @@ class Target:
         return cls(user or os.environ.get("USER", "root"), host, int(port or 22))
 
 
-class RemoteConsole:
+class RemoteConsole(StreamedConsole):
     """A QEMU on the remote host: the same read/send/alive/close as
-    proc.Console, with the console also appended to a local log file."""
+    proc.Console; its console is streamed into the local log file."""
 
     def __init__(self, host: "RemoteHost", channel: paramiko.Channel, pid: int, logfile):
         self.host, self.channel, self.pid, self.logfile = host, channel, pid, logfile
 
-    def read(self, timeout: float) -> bytes:
+    def _recv(self, timeout: float) -> bytes:
         end = time.monotonic() + timeout
         while not self.channel.recv_ready():
             if self.channel.exit_status_ready() or self.channel.closed:
@@ -60,8 +61,6 @@ class RemoteConsole:
         data = self.channel.recv(65536)
         if not data:
             raise EOFError
-        self.logfile.write(data)
-        self.logfile.flush()
         return data
 
     def send(self, data: bytes) -> None:

@@ -12,6 +12,7 @@ from harness import patches as patchmod
 
 BRANCH = "harness-bisect-test"
 CULPRIT_SUBJECT = "btrfs: drop the dio DSYNC workaround"
+BROKEN_SUBJECT = "btrfs: props: WIP (does not build)"
 ENV = {"GIT_AUTHOR_NAME": "Bisect Test", "GIT_AUTHOR_EMAIL": "bisect@localhost",
        "GIT_COMMITTER_NAME": "Bisect Test", "GIT_COMMITTER_EMAIL": "bisect@localhost"}
 
@@ -40,17 +41,18 @@ COMMITS = [
     ("btrfs: props: comment", _append("fs/btrfs/props.c", "/* bisect-test 2 */\n")),
     ("kernel: sys: comment", _append("kernel/sys.c", "/* bisect-test 3 */\n")),
     ("mm: filemap: comment", _append("mm/filemap.c", "/* bisect-test 4 */\n")),
-    ("btrfs: ctree: comment", _append("fs/btrfs/ulist.c", "/* bisect-test 5 */\n")),
-    ("btrfs: props: WIP (does not build)",
-     _append("fs/btrfs/props.c", "#error bisect-test: this commit does not build\n")),
-    ("btrfs: props: fix the build", _unbreak),
-    ("lib: comment", _append("lib/string.c", "/* bisect-test 8 */\n")),
+    ("btrfs: ulist: comment", _append("fs/btrfs/ulist.c", "/* bisect-test 5 */\n")),
+    ("lib: comment", _append("lib/string.c", "/* bisect-test 6 */\n")),
     ("Documentation: more notes", _append("Documentation/filesystems/btrfs.rst",
-                                          "\n.. bisect-test: note 9\n")),
+                                          "\n.. bisect-test: note 7\n")),
+    # the 8th of 17: git bisect's first midpoint, so the skip path is taken
+    (BROKEN_SUBJECT, _append("fs/btrfs/props.c",
+                             "#error bisect-test: this commit does not build\n")),
+    ("btrfs: props: fix the build", _unbreak),
     (CULPRIT_SUBJECT, _revert_workaround),
     ("btrfs: props: another comment", _append("fs/btrfs/props.c", "/* bisect-test 11 */\n")),
     ("fs: read_write: comment", _append("fs/read_write.c", "/* bisect-test 12 */\n")),
-    ("btrfs: ulist: comment", _append("fs/btrfs/ulist.c", "/* bisect-test 13 */\n")),
+    ("btrfs: ulist: another comment", _append("fs/btrfs/ulist.c", "/* bisect-test 13 */\n")),
     ("kernel: exit: comment", _append("kernel/exit.c", "/* bisect-test 14 */\n")),
     ("Documentation: last note", _append("Documentation/filesystems/btrfs.rst",
                                          "\n.. bisect-test: note 15\n")),

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bisect_history import CULPRIT_SUBJECT, cleanup, make_history
+from bisect_history import BROKEN_SUBJECT, COMMITS, CULPRIT_SUBJECT, cleanup, make_history
 from conftest import REPO
 
 
@@ -33,8 +33,11 @@ def test_bisect_finds_exactly_the_culprit(history, tmp_path, harness_env):
     assert summary["culprit"] == culprit
     assert summary["title"] == "^possible\\ deadlock\\ in\\ btrfs_sync_file$"
     steps = [json.loads(ln) for ln in (run_dir / "bisect-steps.jsonl").read_text().splitlines()]
+    assert len(COMMITS) >= 16
     decisions = {s["subject"]: s["decision"] for s in steps}
-    assert decisions.get("btrfs: props: WIP (does not build)", "skip") == "skip"
+    assert decisions[BROKEN_SUBJECT] == "skip"      # tested, did not build, skipped
+    broken = [s for s in steps if s["subject"] == BROKEN_SUBJECT][0]
+    assert broken["verdicts"] == ["INFRA"] and "build of tree failed" in broken["titles"][0]
     assert all(s["decision"] != "bug" or s["matching"] >= 1 for s in steps)
     assert "git bisect start" in (run_dir / "git-bisect.log").read_text()
     # left as git bisect run leaves it: refs/bisect/bad is the culprit

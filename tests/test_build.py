@@ -47,3 +47,17 @@ def _check_base_build(default_source):
     assert again.cached and again.dir == b.dir and again.seconds < 5
     log = (b.dir / "harness-build.log").read_text()
     assert f"# commit {b.commit}" in log and "arch/x86/boot/bzImage" in log
+
+
+def test_prune_keeps_the_newest_finished_trees(tmp_path, monkeypatch):
+    import json
+    monkeypatch.setenv("HARNESS_KEEP_BUILDS", "3")
+    for i in range(6):
+        d = tmp_path / f"v-{i}"
+        d.mkdir()
+        (d / build.STAMP).write_text(json.dumps({"finished": 100 + i}))
+    (tmp_path / ".work-x").mkdir()                  # in-progress work dir: untouched
+    (tmp_path / "unfinished").mkdir()               # no stamp: untouched
+    build._prune(tmp_path, keep=tmp_path / "v-0")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [".work-x", "unfinished", "v-0", "v-4", "v-5"]

@@ -52,3 +52,13 @@ def test_variant_commit_ids_are_reproducible(default_source):
     out = subprocess.run(["git", "cat-file", "-p", "variant/base"], cwd=default_source.path,
                          capture_output=True, text=True, check=True).stdout
     assert "author kdsync harness <harness@localhost> 1723248000 +0000" in out
+
+
+def test_user_fio_job_under_guest_tmpfs_is_refused(tmp_path):
+    from harness import workload
+    job = tmp_path / "x.fio"       # pytest's tmp_path lives under /tmp
+    job.write_text("[x]\n")
+    with pytest.raises(HarnessError, match="the guest mounts its own /tmp"):
+        workload.resolve([str(job)])
+    assert [w.name for w in workload.resolve(["a", "extending", "g"])] == [
+        "extending", "extending", "fsync-race"]
