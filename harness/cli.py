@@ -103,6 +103,11 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("log", help="console log file ('-' for stdin)")
     pl.add_argument("--json", action="store_true", help="JSON list of findings")
     pl.add_argument("--all", action="store_true", help="include informational findings")
+    pl.add_argument("--vmlinux", metavar="PATH",
+                    help="resolve frames to file:line with this vmlinux (needs debug info)")
+    pl.add_argument("--modules", metavar="DIR", help="where the module .ko files are")
+    pl.add_argument("--kernel-tree", metavar="PATH",
+                    help="source tree of the vmlinux (for scripts/decode_stacktrace.sh)")
     return ap
 
 
@@ -256,6 +261,12 @@ def cmd_parse_log(args) -> int:
     findings = kernel_reports.parse(text)
     if not args.all:
         findings = kernel_reports.bugs(findings)
+    if args.vmlinux:
+        from harness import symbolize
+        script = symbolize.find_script(Path(args.kernel_tree) if args.kernel_tree else None)
+        for f in findings:
+            f.report = symbolize.decode(f.report, Path(args.vmlinux), script,
+                                        Path(args.modules) if args.modules else None)
     if args.json:
         print(json.dumps([f.to_json() for f in findings], indent=2))
         return 0
@@ -266,6 +277,8 @@ def cmd_parse_log(args) -> int:
         count = f" (x{f.count})" if f.count > 1 else ""
         print(f"{f.title}{count}{flag}\n    kind {f.kind}, frame {f.frame or '?'}, "
               f"lines {f.first_line}-{f.last_line}")
+        if args.vmlinux:
+            print("\n".join("    " + ln for ln in f.report.splitlines()))
     return 0
 
 

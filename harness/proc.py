@@ -73,7 +73,7 @@ def require_space(path: Path, gib: float, what: str) -> None:
 def run(cmd: Sequence[str | os.PathLike], *, timeout: float, cwd=None,
         env: dict | None = None, log: IO[str] | None = None,
         input: str | None = None, what: str | None = None,
-        check: bool = True) -> subprocess.CompletedProcess:
+        check: bool = True, merge_stderr: bool = True) -> subprocess.CompletedProcess:
     """Run a command to completion within `timeout` seconds.
 
     Output is captured (or streamed to `log`).  A non-zero exit raises a
@@ -84,7 +84,7 @@ def run(cmd: Sequence[str | os.PathLike], *, timeout: float, cwd=None,
         cp = subprocess.run(
             cmd, cwd=cwd, env=full_env, input=input, text=True,
             stdout=log if log is not None else subprocess.PIPE,
-            stderr=subprocess.STDOUT, timeout=timeout,
+            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE, timeout=timeout,
             errors="replace")
     except subprocess.TimeoutExpired:
         raise HarnessError(f"{what or cmd[0]} timed out after {timeout:.0f} s")
@@ -92,8 +92,8 @@ def run(cmd: Sequence[str | os.PathLike], *, timeout: float, cwd=None,
         require_tools(cmd[0])
         raise
     if check and cp.returncode != 0:
-        tail = "" if cp.stdout is None else " | ".join(
-            cp.stdout.strip().splitlines()[-3:])
+        out = (cp.stdout or "") + (cp.stderr or "")
+        tail = " | ".join(out.strip().splitlines()[-3:])
         raise HarnessError(f"{what or ' '.join(cmd[:3])} failed "
                            f"(exit {cp.returncode}){': ' + tail if tail else ''}")
     return cp
