@@ -5,8 +5,8 @@
   deadlock -> verdict        base x extending: from the workload start (the
                              deadlocking write is its first syscall) to the
                              verdict; median of 5 runs
-  whole default matrix       wall time of `harness run` (3 variants x 7
-                             workloads), builds cached
+  whole default matrix       wall time of `harness run` (every variant x
+                             every workload), builds cached
 """
 import json
 import os

@@ -27,12 +27,17 @@ mark booted uptime=$(cut -d' ' -f1 /proc/uptime)
 
 [ "$HARNESS_WORKLOAD" = probe ] && finish 0
 
-if ! mount -t btrfs /dev/vda /mnt; then
-    mark error "mount of /dev/vda failed"
-    finish 1
+# HARNESS_NOMOUNT=1: the workload mounts its own disks (durability check)
+if [ "$HARNESS_NOMOUNT" != 1 ]; then
+    if ! mount -t btrfs /dev/vda /mnt; then
+        mark error "mount of /dev/vda failed"
+        finish 1
+    fi
+    cd /mnt || finish 1
 fi
-cd /mnt || finish 1
 
+# kernel command-line values cannot hold spaces: arguments come comma-separated
+ARGS=$(echo "$HARNESS_ARGS" | tr ',' ' ')
 mark workload-start "$HARNESS_WORKLOAD"
 case "$HARNESS_FILE" in
     *.fio) fio --output-format=terse --terse-version=3 "$HARNESS_FILE" > /tmp/fio.out 2>&1
@@ -41,11 +46,13 @@ case "$HARNESS_FILE" in
            grep -v ';' /tmp/fio.out | head -20
            awk -F';' 'NF > 47 { print "fio job=" $3 " error=" $5 " written_kib=" $47 " verified_kib=" $6
                                 if ($47 == 0 || $6 == 0) bad = 1 } END { exit bad }' /tmp/fio.out || rc=4 ;;
-    *.py)  python3 "$HARNESS_FILE" $HARNESS_ARGS; rc=$? ;;
-    *)     sh "$HARNESS_FILE" $HARNESS_ARGS; rc=$? ;;
+    *.py)  python3 "$HARNESS_FILE" $ARGS; rc=$? ;;
+    *)     sh "$HARNESS_FILE" $ARGS; rc=$? ;;
 esac
 mark workload-end "$HARNESS_WORKLOAD" rc=$rc
 
 cd /
-umount /mnt || { mark error "umount /mnt failed"; rc=1; }
+if [ "$HARNESS_NOMOUNT" != 1 ]; then
+    umount /mnt || { mark error "umount /mnt failed"; rc=1; }
+fi
 finish $rc

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from harness import build as buildmod
-from harness import html_report, kcidb, kernel_reports, proc, report, vm
+from harness import durability, html_report, kcidb, kernel_reports, proc, report, vm
 from harness import patches as patchmod
 from harness import source as sourcemod
 from harness import verdict as verdictmod
@@ -148,6 +148,11 @@ def cmd_run(args) -> int:
     frags = _fragments(args)
     variants = _variants(args)
     workloads = workloadmod.resolve(_split(args.workload))
+    if args.remote:
+        if args.workload and any(w.name == "durability" for w in workloads):
+            raise HarnessError("the durability workload needs its write log here; it cannot "
+                               "run with --remote (leave it out with --workload)")
+        workloads = [w for w in workloads if w.name != "durability"]
     outdir = report.new_results_dir(Path(args.results).resolve() if args.results else None)
     default_matrix = variants[0].name in sourcemod.DEFAULT_VARIANTS and not variants[0].extra
     say(f"results: {outdir}")
@@ -193,9 +198,16 @@ def _run_matrix(args, variants, workloads, builds, build_failures, outdir, defau
 
     def one(v: sourcemod.Variant, w: workloadmod.Workload) -> verdictmod.Verdict:
         b = builds[v.label]
-        r = vm.run(f"{v.label}-{w.name}", b.bzimage, w, outdir, accel,
-                   keep_disk=args.keep_images, host=host)
+        extra = {}
+        if w.name == "durability":
+            r, extra = durability.run_cell(f"{v.label}-{w.name}", b.bzimage, w, outdir, accel,
+                                           host, args.keep_images)
+        else:
+            r = vm.run(f"{v.label}-{w.name}", b.bzimage, w, outdir, accel,
+                       keep_disk=args.keep_images, host=host)
         verdict, title, frame, kind, text, detail = verdictmod.judge(r)
+        if extra and verdict == verdictmod.PASS:
+            verdict, title, detail = durability.judge(extra)
         timings = {"boot": r.times.get("booted"), "workload_start": r.times.get("workload_start"),
                    "first_report": r.times.get("first_report"), "verdict": r.times.get("end"),
                    "guest_uptime_at_boot": r.times.get("guest_uptime_at_boot")}
@@ -203,7 +215,7 @@ def _run_matrix(args, variants, workloads, builds, build_failures, outdir, defau
             v.label, w.name, verdict, title, frame, kind, text, detail,
             verdictmod.expectation_for(v.name, w.name, default_matrix),
             {k: round(x, 3) for k, x in timings.items() if x is not None},
-            r.console_log.name, r.findings, b.commit, b.config_hash, accel)
+            r.console_log.name, r.findings, b.commit, b.config_hash, accel, extra)
 
     cells = [(v, w) for v in variants for w in workloads]
     for v, w in cells:

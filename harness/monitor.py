@@ -63,7 +63,7 @@ class Monitor:
             return
         ev, args = m.group("event"), (m.group("args") or "")
         rel = now - self.t0
-        if ev == "progress":
+        if ev in ("progress", "ack"):
             self.progress += 1
             self._last_progress = now
         elif ev == "booted":

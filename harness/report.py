@@ -53,6 +53,7 @@ def verdict_json(v: Verdict) -> dict:
         "as_expected": v.as_expected, "timings": v.timings,
         "console_log": v.console_log, "report": v.report,
         "findings": [f.to_json() for f in v.findings],
+        **({v.workload: v.extra} if v.extra else {}),
     }
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from harness import patches as patchmod
 from harness import proc
 from harness.errors import HarnessError
-from harness.paths import cache_dir
+from harness.paths import PATCHES, cache_dir
 
 DEBIAN_SUITE = "bullseye"
 DEBIAN_PACKAGE = "linux-source-5.10"
@@ -36,11 +36,12 @@ GIT_ENV = {
     "GIT_AUTHOR_DATE": "2024-08-10T00:00:00Z",
     "GIT_COMMITTER_DATE": "2024-08-10T00:00:00Z",
 }
-DEFAULT_VARIANTS = ("base", "workaround", "fixed")
+DEFAULT_VARIANTS = ("base", "workaround", "fixed", "nosync")
 VARIANT_HELP = {
     "base": "both patches reverted: O_DIRECT|O_DSYNC deadlocks",
     "workaround": "0001 only: crash after a non-aligned O_DSYNC direct write",
     "fixed": "0001+0002, as shipped",
+    "nosync": "workaround + patches/test-only: the async completion skips the sync",
     "tree": "the kernel tree as given",
 }
 
@@ -166,10 +167,11 @@ def default_source(progress=print) -> Source:
     repo = root / name
     ready = repo / ".git" / "harness-ready"
     label = f"debian {DEBIAN_PACKAGE} {DEBIAN_VERSION}"
-    if ready.exists():
+    if ready.exists() and _has_tag(repo, "variant/nosync"):
         return Source("debian", repo, label)
     with locked(root / f".{name}.lock"):
         if ready.exists():
+            _add_test_only_variant(repo)     # caches made before `nosync` existed
             return Source("debian", repo, label)
         proc.require_tools("git")
         proc.require_space(root, 6, "the kernel source")
@@ -216,12 +218,30 @@ def _make_variant_repo(repo: Path, label: str) -> None:
     git(repo, "commit", "-q", "-m",
         f"{label} with {', '.join(p.name for p in series)} reverted")
     git(repo, "tag", "variant/base")
-    for p, tag in zip(series, DEFAULT_VARIANTS[1:]):
+    for p, tag in zip(series, ("workaround", "fixed")):
         patchmod.commit_patch(repo, p, GIT_ENV)
         git(repo, "tag", f"variant/{tag}")
     if git(repo, "rev-parse", "variant/fixed^{tree}") != shipped_tree:
         raise HarnessError("applying patches/ to the reverted source did not give "
                            "back the shipped files; the series does not match the source")
+    _add_test_only_variant(repo)
+
+
+def _has_tag(repo: Path, tag: str) -> bool:
+    return bool(git(repo, "tag", "-l", tag))
+
+
+def _add_test_only_variant(repo: Path) -> None:
+    """variant/nosync: workaround + patches/test-only/* (the data-loss bug
+    the durability workload must catch), on a side branch."""
+    if _has_tag(repo, "variant/nosync"):
+        return
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "--force", "--detach", "variant/workaround")
+    for p in sorted((PATCHES / "test-only").glob("*.patch")):
+        patchmod.commit_patch(repo, patchmod.Patch(p), GIT_ENV)
+    git(repo, "tag", "variant/nosync")
+    git(repo, "checkout", "-q", "--force", "--detach", head)
 
 
 # ----------------------------------------------------- other kinds of source
@@ -265,10 +285,11 @@ def _tag_variants_on_top(repo: Path, progress=print) -> None:
         progress("this tree does not carry patches/ (variants: the tree as it is)")
         return
     git(repo, "tag", "-f", "variant/fixed")
-    for p, name in zip(reversed(series), reversed(DEFAULT_VARIANTS[:-1])):
+    for p, name in zip(reversed(series), ("workaround", "base")):
         patchmod.apply(repo, p, reverse=True)
         git(repo, "commit", "-q", "-a", "-m", f"Revert \"{p.subject}\" (harness variant {name})")
         git(repo, "tag", "-f", f"variant/{name}")
+    _add_test_only_variant(repo)
     git(repo, "checkout", "-q", "--detach", "variant/fixed")
 
 

@@ -38,11 +38,19 @@ DEFAULT_EXPECTATIONS: dict[tuple[str, str], Expectation] = {
     ("base", "rwf-dsync"): Expectation(FAIL, DEADLOCK, "RWF_DSYNC sets IOCB_DSYNC too"),
     ("base", "unaligned"): Expectation(FAIL, DEADLOCK, "the direct write after the fallback"),
     ("base", "fsync-race"): Expectation(PASS, None, "no O_DSYNC: nothing re-enters fsync"),
+    ("base", "durability"): Expectation(FAIL, DEADLOCK, "its psync phase deadlocks first"),
     ("workaround", "unaligned"): Expectation(
         FAIL, r"^BTRFS: assertion failed in btrfs_reserve_data_bytes$",
         "the BTRFS_DIO_SYNC_STUB leaked in current->journal_info"),
-    **{("workaround", w): Expectation(PASS, None, "0001 alone handles aligned writes")
+    **{(v, w): Expectation(PASS, None, "0001 alone handles aligned writes")
+       for v in ("workaround", "nosync")
        for w in ("extending", "overwrite", "libaio", "io_uring", "rwf-dsync", "fsync-race")},
+    ("workaround", "durability"): Expectation(PASS, None, "->end_io syncs async completions"),
+    ("nosync", "unaligned"): Expectation(
+        FAIL, r"^BTRFS: assertion failed in btrfs_reserve_data_bytes$", "as on workaround"),
+    ("nosync", "durability"): Expectation(
+        FAIL, r"^lost O_DSYNC write after power cut \((libaio|uring)(, (libaio|uring))?\)$",
+        "the async completion skips the sync: acknowledged AIO writes are lost"),
 }
 FIXED_EXPECTATION = Expectation(PASS, None, "as shipped: both patches applied")
 NO_BUG = Expectation(PASS, None, "no kernel bug expected")
@@ -73,6 +81,7 @@ class Verdict:
     commit: str = ""
     config_hash: str = ""
     accel: str = ""
+    extra: dict = field(default_factory=dict)     # e.g. the durability check's figures
 
     @property
     def as_expected(self) -> bool | None:

@@ -61,7 +61,12 @@ def cmdline(extra: list[str], init: str = str(GUEST_INIT)) -> str:
 
 
 def qemu_command(kernel, disk, accel: str, extra: list[str],
-                 init: str = str(GUEST_INIT)) -> list[str]:
+                 init: str = str(GUEST_INIT), log_writes: str | None = None,
+                 more_disks: tuple[str, ...] = ()) -> list[str]:
+    """`disk` is the test disk (/dev/vda), raw, cache=none; with `log_writes`
+    every write and flush to it is also recorded in that file by QEMU's
+    blklogwrites driver (dm-log-writes format).  `more_disks` follow as
+    /dev/vdb, /dev/vdc, ..."""
     cmd = [QEMU, "-nodefaults", "-no-reboot", "-display", "none",
            "-serial", "mon:stdio", "-m", str(MEMORY_MB), "-smp", "1",
            "-kernel", str(kernel), "-append", cmdline(extra, init),
@@ -70,9 +75,18 @@ def qemu_command(kernel, disk, accel: str, extra: list[str],
            "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=/dev/root",
            "-device", "virtio-rng-pci"]
     cmd += ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else ["-accel", "tcg"]
-    if disk is not None:
+    if disk is not None and log_writes:
+        cmd += ["-blockdev", f"driver=file,node-name=data0,filename={disk},cache.direct=on",
+                "-blockdev", f"driver=file,node-name=log0,filename={log_writes}",
+                "-blockdev", "driver=blklogwrites,node-name=testdisk,file=data0,log=log0,"
+                             "log-sector-size=512,log-append=off",
+                "-device", "virtio-blk-pci,drive=testdisk"]
+    elif disk is not None:
         cmd += ["-drive", f"file={disk},if=none,id=testdisk,format=raw,cache=none",
                 "-device", "virtio-blk-pci,drive=testdisk"]
+    for i, d in enumerate(more_disks):
+        cmd += ["-drive", f"file={d},if=none,id=disk{i + 1},format=raw,cache=none",
+                "-device", f"virtio-blk-pci,drive=disk{i + 1}"]
     return cmd
 
 
@@ -119,20 +133,25 @@ LOCAL = LocalHost()
 
 def run(name: str, kernel: Path, workload: Workload | None, outdir: Path, accel: str,
         hard_deadline: float = HARD_DEADLINE, keep_disk: bool = False,
-        boot_deadline: float = 90.0, host=LOCAL) -> VmRun:
+        boot_deadline: float = 90.0, host=LOCAL, disk: str | None = None,
+        log_writes: str | None = None, more_disks: tuple[str, ...] = ()) -> VmRun:
     """Boot `kernel`, run `workload`, return what happened.  The VM is ended
-    on every path out of here (verdict, deadline, exception, Ctrl-C)."""
+    on every path out of here (verdict, deadline, exception, Ctrl-C).
+    Without `disk`, a fresh btrfs image is made (and checked and removed
+    afterwards); a given `disk` is the caller's to keep."""
     if not kernel.exists():
         raise InfraError(f"no kernel image at {kernel}")
     outdir.mkdir(parents=True, exist_ok=True)
-    disk = host.make_disk(outdir, f"{name}.img") if workload else None
+    own_disk = disk is None and workload is not None and not workload.nomount
+    if own_disk:
+        disk = host.make_disk(outdir, f"{name}.img")
     log_path = outdir / f"{name}.console.log"
     mon = Monitor(boot_deadline=boot_deadline,
                   progress_deadline=workload.progress_deadline if workload else 30.0)
     extra = workload.kernel_args(host.remote_path) if workload else ["HARNESS_WORKLOAD=probe"]
     reason, sysrq = "deadline", False
     cmd = qemu_command(host.put_kernel(kernel), disk, accel, extra,
-                       host.remote_path(GUEST_INIT))
+                       host.remote_path(GUEST_INIT), log_writes, more_disks)
     with open(log_path, "wb") as log:
         console = host.spawn_console(cmd, log)
         start = time.monotonic()
@@ -169,7 +188,7 @@ def run(name: str, kernel: Path, workload: Workload | None, outdir: Path, accel:
     tail = " | ".join(ln.strip() for ln in text.strip().splitlines()[-3:])[:300]
     run_ = VmRun(name, accel, log_path, Path(disk or ""), reason, mon.times, mon.rc,
                  mon.done_rc, mon.errors, findings, sysrq, None, mon.progress, tail)
-    if disk is not None:
+    if own_disk:
         if reason == "done" and not [f for f in findings if f.is_bug]:
             run_.fsck = host.fsck(disk)
         if not keep_disk and reason == "done" and run_.fsck == "":

@@ -23,6 +23,7 @@ class Workload:
     # seconds without a "@@harness progress" line before the run is called
     # hung; workloads that print none (fio) get it from workload start
     progress_deadline: float = 30.0
+    nomount: bool = False       # the workload mounts its own disks
 
     def kernel_args(self, where=str) -> list[str]:
         """Kernel command-line settings for the guest's init; `where` maps a
@@ -30,6 +31,8 @@ class Workload:
         out = [f"HARNESS_WORKLOAD={self.name}", f"HARNESS_FILE={where(self.file)}"]
         if self.args:
             out.append(f"HARNESS_ARGS={self.args}")
+        if self.nomount:
+            out.append("HARNESS_NOMOUNT=1")
         return out
 
 
@@ -47,6 +50,11 @@ WORKLOADS: tuple[Workload, ...] = (
     _py("rwf-dsync", "e", "O_DIRECT pwritev2 with RWF_DSYNC"),
     _py("unaligned", "f", "non-aligned O_DIRECT|O_DSYNC write, buffered fallback (btrfs/234 shape)"),
     _py("fsync-race", "g", "O_DIRECT writes racing fsync on the same fd"),
+    # the guest writes through dsync_ack (compiled by harness.durability) and
+    # the host replays QEMU's write log to power-cut points: see durability.py
+    Workload("durability", "h", WORKLOADS_DIR / "durability.sh", "",
+             "acknowledged O_DSYNC direct writes (psync, libaio, io_uring) survive a power cut",
+             60.0, nomount=True),
 )
 BY_NAME = {w.name: w for w in WORKLOADS} | {w.letter: w for w in WORKLOADS}
 

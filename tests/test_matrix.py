@@ -1,7 +1,8 @@
-"""The product's main job, for real: build the three variants of the
-default source, boot each in QEMU, run every workload, and check that the
-verdicts are the ones the matrix claims (base deadlocks in btrfs_sync_file,
-workaround crashes on the non-aligned write, fixed passes everything)."""
+"""The product's main job, for real: build the variants of the default
+source, boot each in QEMU, run every workload, and check that the verdicts
+are the ones the matrix claims (base deadlocks in btrfs_sync_file,
+workaround crashes on the non-aligned write, nosync loses acknowledged
+O_DSYNC writes in the power-cut test, fixed passes everything)."""
 import json
 import subprocess
 import sys
@@ -38,7 +39,8 @@ def test_exit_code_says_observed_equals_expected(matrix):
 def test_every_cell_has_a_verdict(matrix):
     _, _, doc, cells = matrix
     names = [w.name for w in workload.WORKLOADS]
-    assert set(cells) == {(v, w) for v in ("base", "workaround", "fixed") for w in names}
+    variants = ("base", "workaround", "fixed", "nosync")
+    assert set(cells) == {(v, w) for v in variants for w in names}
     assert all(r["as_expected"] is not False for r in doc["results"])
 
 
@@ -65,6 +67,22 @@ def test_workaround_crashes_on_the_non_aligned_write(matrix):
     assert "btrfs_reserve_data_bytes" in r["report"] or "assertion failed" in r["report"]
 
 
+def test_power_cut_catches_the_lost_sync(matrix):
+    _, _, _, cells = matrix
+    lost = cells[("nosync", "durability")]
+    assert lost["verdict"] == "FAIL"
+    assert lost["title"].startswith("lost O_DSYNC write after power cut")
+    d = lost["durability"]
+    assert d["lost"] and d["cuts_lost"] and d["acknowledged"] == 72
+    assert all(x.split("#")[0] in ("libaio", "uring") for x in d["lost"])   # psync syncs itself
+    for v in ("fixed", "workaround"):
+        ok = cells[(v, "durability")]
+        assert ok["verdict"] == "PASS", ok["detail"]
+        assert ok["durability"]["cut_points_checked"] >= 2
+        assert ok["durability"]["acknowledged"] == 72 and not ok["durability"]["lost"]
+        assert not ok["durability"]["fsck"]
+
+
 def test_fixed_passes_everything(matrix):
     _, _, _, cells = matrix
     for w in workload.WORKLOADS:
@@ -78,11 +96,12 @@ def test_results_folder_contents(matrix):
         assert (run_dir / r["console_log"]).stat().st_size > 0
         assert len(r["source_commit"]) == 40 and r["config_hash"] and r["accelerator"]
         assert {"boot", "workload_start", "verdict"} <= set(r["timings"])
-    for v in ("base", "workaround", "fixed"):
+    for v in ("base", "workaround", "fixed", "nosync"):
         assert (run_dir / f"build-{v}.log").exists()
     suite = ET.parse(run_dir / "junit.xml").getroot()
     cases = suite.findall(".//testcase")
-    assert len(cases) == 21
+    assert len(cases) == 32
+    assert (run_dir / "report.html").exists() and (run_dir / "kcidb.json").exists()
     fail = [c for c in cases if c.get("name") == "base.extending"][0]
     assert fail.find("failure").get("message") == "possible deadlock in btrfs_sync_file"
     assert "recursive locking" in fail.find("failure").text

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dsync_ack: O_DIRECT|O_DSYNC overwrites that report each write as it is
+ * acknowledged, for the harness's power-cut (durability) test.
+ *
+ *   dsync_ack MODE FILE COUNT BLOCK MARKDEV MARKOFF [DEPTH]
+ *   dsync_ack check MODE FILE BLOCK INDEX[,INDEX...]
+ *
+ * MODE is psync (pwrite), libaio (io_submit) or uring (io_uring), with
+ * DEPTH writes in flight (default 16, at most 16).  FILE is first filled with zeros and fsynced, so
+ * every write is an overwrite inside EOF: with AIO these complete in a
+ * worker, which is the path where btrfs's DSYNC workaround must run
+ * generic_write_sync() itself.
+ *
+ * For every completion it prints
+ *     @@harness ack MODE INDEX OFFSET LENGTH HASH
+ * and then writes a marker block "KDSYNC-ACK MODE INDEX" to MARKDEV at
+ * MARKOFF (a spot btrfs never uses), without any sync.  In the host's log
+ * of the disk's writes and flushes, the marker shows where the ack was
+ * given: whatever the kernel had flushed by then must contain the data.
+ *
+ * `check` reads the given writes back (O_DIRECT) from a reconstructed
+ * image and prints "@@harness lost MODE INDEX" for each one whose content
+ * is not what MODE wrote; it exits 1 if any was lost.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libaio.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAXDEPTH 16
+
+static const char *mode;
+static int depth = MAXDEPTH;
+static int markfd;
+static off_t markoff;
+static size_t block;
+
+static void die(const char *what, int err)
+{
+	printf("@@harness verify-failed dsync_ack %s %s: %s\n", mode, what, strerror(err));
+	fflush(stdout);
+	exit(3);
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* the content of write INDEX of MODE; the guest checker recomputes it */
+static void fill(void *buf, int index)
+{
+	uint64_t seed = ((uint64_t)mode[0] << 32) | (uint64_t)index, *w = buf;
+	size_t i;
+
+	for (i = 0; i < block / 8; i++)
+		w[i] = splitmix(&seed);
+}
+
+static uint64_t fnv1a(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (len--)
+		h = (h ^ *p++) * 0x100000001b3ULL;
+	return h;
+}
+
+static void *aligned(size_t len)
+{
+	void *p;
+
+	if (posix_memalign(&p, 4096, len))
+		die("posix_memalign", ENOMEM);
+	return p;
+}
+
+static void ack(int index, void *buf)
+{
+	static char mark[4096] __attribute__((aligned(4096)));
+
+	printf("@@harness ack %s %d %lld %zu %016" PRIx64 "\n", mode, index,
+	       (long long)index * block, block, fnv1a(buf, block));
+	fflush(stdout);
+	memset(mark, 0, sizeof(mark));
+	snprintf(mark, sizeof(mark), "KDSYNC-ACK %s %d\n", mode, index);
+	if (pwrite(markfd, mark, sizeof(mark), markoff) != sizeof(mark))
+		die("marker write", errno);
+}
+
+static void prepare(const char *path, int count)
+{
+	void *zero = aligned(block);
+	int fd, i;
+
+	memset(zero, 0, block);
+	/* O_DIRECT: no page cache, so the writes below stay direct (iomap falls
+	 * back to a buffered write when it cannot invalidate cached pages) */
+	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT, 0644);
+	if (fd < 0)
+		die("create", errno);
+	for (i = 0; i < count; i++)
+		if (pwrite(fd, zero, block, (off_t)i * block) != (ssize_t)block)
+			die("prefill", errno);
+	if (fsync(fd))
+		die("fsync", errno);
+	close(fd);
+	free(zero);
+}
+
+static void run_psync(int fd, int count)
+{
+	void *buf = aligned(block);
+	int i;
+
+	for (i = 0; i < count; i++) {
+		fill(buf, i);
+		if (pwrite(fd, buf, block, (off_t)i * block) != (ssize_t)block)
+			die("pwrite", errno);
+		ack(i, buf);
+	}
+}
+
+static void run_libaio(int fd, int count)
+{
+	io_context_t ctx = 0;
+	struct iocb cbs[MAXDEPTH], *cbp;
+	struct io_event ev[MAXDEPTH];
+	void *bufs[MAXDEPTH];
+	int next = 0, inflight = 0, slot, n, i, ret;
+
+	ret = io_setup(depth, &ctx);
+	if (ret)
+		die("io_setup", -ret);
+	for (slot = 0; slot < depth; slot++)
+		bufs[slot] = aligned(block);
+	for (slot = 0; slot < depth && next < count; slot++, next++, inflight++) {
+		fill(bufs[slot], next);
+		io_prep_pwrite(&cbs[slot], fd, bufs[slot], block, (long long)next * block);
+		cbs[slot].data = (void *)(long)next;
+		cbp = &cbs[slot];
+		ret = io_submit(ctx, 1, &cbp);
+		if (ret != 1)
+			die("io_submit", ret < 0 ? -ret : EIO);
+	}
+	while (inflight) {
+		n = io_getevents(ctx, 1, depth, ev, NULL);
+		if (n < 0)
+			die("io_getevents", -n);
+		for (i = 0; i < n; i++, inflight--) {
+			cbp = ev[i].obj;
+			slot = cbp - cbs;
+			if ((long)ev[i].res != (long)block)
+				die("aio write", ev[i].res > 0 ? EIO : (int)-(long)ev[i].res);
+			ack((int)(long)cbp->data, bufs[slot]);
+			if (next < count) {
+				fill(bufs[slot], next);
+				io_prep_pwrite(cbp, fd, bufs[slot], block, (long long)next * block);
+				cbp->data = (void *)(long)next++;
+				ret = io_submit(ctx, 1, &cbp);
+				if (ret != 1)
+					die("io_submit", ret < 0 ? -ret : EIO);
+				inflight++;
+			}
+		}
+	}
+	io_destroy(ctx);
+}
+
+static void run_uring(int fd, int count)
+{
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	void *bufs[MAXDEPTH];
+	int next = 0, inflight = 0, slot, index, ret;
+
+	ret = io_uring_queue_init(depth, &ring, 0);
+	if (ret)
+		die("io_uring_queue_init", -ret);
+	for (slot = 0; slot < depth; slot++)
+		bufs[slot] = aligned(block);
+	for (slot = 0; slot < depth && next < count; slot++, next++, inflight++) {
+		fill(bufs[slot], next);
+		sqe = io_uring_get_sqe(&ring);
+		io_uring_prep_write(sqe, fd, bufs[slot], block, (off_t)next * block);
+		io_uring_sqe_set_data64(sqe, ((uint64_t)slot << 32) | (uint64_t)next);
+	}
+	io_uring_submit(&ring);
+	while (inflight) {
+		ret = io_uring_wait_cqe(&ring, &cqe);
+		if (ret)
+			die("io_uring_wait_cqe", -ret);
+		if (cqe->res != (int)block)
+			die("uring write", cqe->res < 0 ? -cqe->res : EIO);
+		slot = (int)(io_uring_cqe_get_data64(cqe) >> 32);
+		index = (int)(io_uring_cqe_get_data64(cqe) & 0xffffffff);
+		io_uring_cqe_seen(&ring, cqe);
+		inflight--;
+		ack(index, bufs[slot]);
+		if (next < count) {
+			fill(bufs[slot], next);
+			sqe = io_uring_get_sqe(&ring);
+			io_uring_prep_write(sqe, fd, bufs[slot], block, (off_t)next * block);
+			io_uring_sqe_set_data64(sqe, ((uint64_t)slot << 32) | (uint64_t)next++);
+			io_uring_submit(&ring);
+			inflight++;
+		}
+	}
+	io_uring_queue_exit(&ring);
+}
+
+static int check(const char *path, const char *list)
+{
+	void *want = aligned(block), *got = aligned(block);
+	int fd = open(path, O_RDONLY | O_DIRECT), lost = 0, n = 0;
+	char *copy = strdup(list), *tok, *save = NULL;
+
+	if (fd < 0) {
+		printf("@@harness lost %s all (%s: %s)\n", mode, path, strerror(errno));
+		return 1;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++) {
+		int index = atoi(tok);
+
+		fill(want, index);
+		if (pread(fd, got, block, (off_t)index * block) != (ssize_t)block ||
+		    memcmp(want, got, block)) {
+			printf("@@harness lost %s %d\n", mode, index);
+			lost++;
+		}
+	}
+	printf("checked %d %s writes in %s: %d lost\n", n, mode, path, lost);
+	fflush(stdout);
+	return lost ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	int count, fd;
+
+	if (argc == 6 && !strcmp(argv[1], "check")) {
+		mode = argv[2];
+		block = strtoul(argv[4], NULL, 0);
+		return check(argv[3], argv[5]);
+	}
+
+	if (argc != 7 && argc != 8) {
+		fprintf(stderr, "usage: %s psync|libaio|uring FILE COUNT BLOCK MARKDEV MARKOFF "
+			"[DEPTH]\n", argv[0]);
+		return 2;
+	}
+	if (argc == 8)
+		depth = atoi(argv[7]);
+	if (depth < 1 || depth > MAXDEPTH)
+		die("depth", EINVAL);
+	mode = argv[1];
+	count = atoi(argv[3]);
+	block = strtoul(argv[4], NULL, 0);
+	markoff = strtoll(argv[6], NULL, 0);
+	if (count <= 0 || block == 0 || block % 4096)
+		die("arguments", EINVAL);
+	markfd = open(argv[5], O_WRONLY | O_DIRECT);
+	if (markfd < 0)
+		die("open marker device", errno);
+	prepare(argv[2], count);
+	fd = open(argv[2], O_WRONLY | O_DIRECT | O_DSYNC);
+	if (fd < 0)
+		die("open", errno);
+	if (!strcmp(mode, "psync"))
+		run_psync(fd, count);
+	else if (!strcmp(mode, "libaio"))
+		run_libaio(fd, count);
+	else if (!strcmp(mode, "uring"))
+		run_uring(fd, count);
+	else
+		die("mode", EINVAL);
+	close(fd);
+	printf("acknowledged %d %s writes\n", count, mode);
+	return 0;
+}

@@ -1,0 +1,95 @@
+"""The power-cut machinery's pure parts: the dm-log-writes log QEMU writes,
+the ack markers, cut points and image rebuilds.  (The real thing, with
+VMs, runs in test_matrix: fixed and workaround pass, nosync fails.)"""
+import struct
+
+from harness import durability as d
+
+SS = 512
+
+
+def log_bytes(entries):
+    """A dm-log-writes log: entries are (sector, flags, data bytes)."""
+    out = bytearray(struct.pack("<QQQI", d.LOG_MAGIC, 1, len(entries), SS).ljust(SS, b"\0"))
+    for sector, flags, data in entries:
+        out += struct.pack("<QQQQ", sector, len(data) // SS, flags, 0).ljust(SS, b"\0")
+        out += data
+    return bytes(out)
+
+
+def mark(mode, i):
+    return f"KDSYNC-ACK {mode} {i}\n".encode().ljust(4096, b"\0")
+
+
+MARK_SECTOR = d.MARK_OFFSET // SS
+DATA = [
+    (100, 0, b"A" * 4096),                  # 0 write of ack psync#0
+    (0, d.LOG_FLUSH, b""),                  # 1 flush (its sync)
+    (MARK_SECTOR, 0, mark("psync", 0)),     # 2 marker: acked after flush 1
+    (200, 0, b"B" * 4096),                  # 3 write of ack libaio#0, never flushed
+    (MARK_SECTOR, 0, mark("libaio", 0)),    # 4 marker: last flush before it is 1
+    (300, 0, b"C" * 1024),                  # 5 unrelated write
+    (0, d.LOG_FLUSH, b""),                  # 6 flush
+]
+ACKS = [d.Ack("psync", 0, 0, 4096, "x"), d.Ack("libaio", 0, 0, 4096, "y")]
+
+
+def test_parse_log_and_markers():
+    data = log_bytes(DATA)
+    ss, entries = d.parse_log(data)
+    assert ss == SS and len(entries) == 7
+    assert entries[1].flags & d.LOG_FLUSH and entries[1].nr == 0
+    assert data[entries[3].data:entries[3].data + 4] == b"BBBB"
+    assert d.markers(data, ss, entries) == {("psync", 0): 2, ("libaio", 0): 4}
+
+
+def test_log_cut_short_by_a_killed_vm_is_read_up_to_the_cut():
+    data = log_bytes(DATA)
+    ss, entries = d.parse_log(data[:-SS - 1024 - 1])     # last entries torn off
+    assert len(entries) == 5
+
+
+def test_cut_points_require_what_was_acknowledged_before():
+    data = log_bytes(DATA)
+    ss, entries = d.parse_log(data)
+    cuts = d.cut_points(entries, d.markers(data, ss, entries), ACKS)
+    # both acks' markers come after flush 1 and before flush 6
+    assert list(cuts) == [1] and cuts[1] == ACKS
+
+
+def test_rebuild_applies_writes_up_to_the_cut(tmp_path):
+    data = log_bytes(DATA)
+    ss, entries = d.parse_log(data)
+    base = tmp_path / "base.img"
+    base.write_bytes(b"\0" * 400 * SS)
+    out = tmp_path / "cut.img"
+    d.rebuild(base, data, ss, entries, 1, out)
+    img = out.read_bytes()
+    assert img[100 * SS:100 * SS + 4096] == b"A" * 4096        # flushed: there
+    assert img[200 * SS:200 * SS + 4096] == b"\0" * 4096       # acked but never flushed: lost
+    assert base.read_bytes() == b"\0" * 400 * SS               # the fresh image is untouched
+
+
+def test_sample_is_bounded_seeded_and_keeps_the_last():
+    cuts = list(range(50))
+    s1, s2 = d.sample(cuts, 8, "x"), d.sample(cuts, 8, "x")
+    assert s1 == s2 and len(s1) == 8 and s1[-1] == 49 and s1 == sorted(s1)
+    assert d.sample([3, 4], 8, "x") == [3, 4]
+
+
+def test_parse_acks_from_console():
+    text = ("[ 5.0][ T9] noise\r\n@@harness ack libaio 3 196608 65536 00ff00ff00ff00ff\r\n"
+            "@@harness ack uring 0 0 65536 0123456789abcdef\n")
+    assert d.parse_acks(text) == [d.Ack("libaio", 3, 196608, 65536, "00ff00ff00ff00ff"),
+                                  d.Ack("uring", 0, 0, 65536, "0123456789abcdef")]
+
+
+def test_judge_names_the_lost_modes():
+    info = {"cut_points": 26, "cut_points_checked": 8, "acknowledged": 72,
+            "lost": ["libaio#3", "uring#0"], "cuts_lost": [7], "fsck": {}}
+    v, title, detail = d.judge(info)
+    assert (v, title) == ("FAIL", "lost O_DSYNC write after power cut (libaio, uring)")
+    assert "2 acknowledged writes missing at cut point(s) [7]" in detail
+    ok = dict(info, lost=[], cuts_lost=[])
+    assert d.judge(ok)[0] == "PASS"
+    assert d.judge(dict(ok, fsck={2: "ERROR: bad tree"}))[1] == "btrfs check failed after power cut"
