@@ -17,9 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness import build as buildmod
-from harness import proc, report, vm
+from harness import cell, proc, report, vm
 from harness import source as sourcemod
-from harness import verdict as verdictmod
 from harness import workload as workloadmod
 from harness.errors import EXIT_SKIP, HarnessError, InfraError
 
@@ -57,6 +56,25 @@ def git(tree: str, *args: str, check: bool = True, timeout: float = 600) -> str:
     return proc.run(["git", *args], cwd=tree, timeout=timeout, check=check).stdout.strip()
 
 
+def decide(results: list[tuple[str, str | None]], title: str,
+           min_bad: int) -> tuple[str, int, int, int]:
+    """(decision, matching, unrelated, infra) for the (verdict, title) of
+    each run of one step: "bug" when at least `min_bad` runs show the bug
+    being chased; "skip" when no run could judge (all INFRA) or a run showed
+    a different bug and none showed ours; otherwise "no-bug".  INFRA runs
+    count for nothing."""
+    rx = re.compile(title)
+    matching = sum(1 for v, t in results if v == "FAIL" and t and rx.search(t))
+    infra = sum(1 for v, _ in results if v == "INFRA")
+    unrelated = sum(1 for v, t in results if v in ("FAIL", "ERROR")
+                    and not (t and rx.search(t)))
+    if matching >= min_bad:
+        return "bug", matching, unrelated, infra
+    if infra == len(results) or (unrelated and not matching):
+        return "skip", matching, unrelated, infra
+    return "no-bug", matching, unrelated, infra
+
+
 def run_step(s: Settings, progress=print) -> tuple[Step, int]:
     """Build HEAD of the tree, run the workload s.runs times, decide."""
     t0 = time.monotonic()
@@ -76,22 +94,11 @@ def run_step(s: Settings, progress=print) -> tuple[Step, int]:
     accel = vm.choose_accel(b.bzimage, outdir, progress=progress)
 
     def once(i: int) -> tuple[str, str | None]:
-        r = vm.run(f"{wl.name}-{i}", b.bzimage, wl, outdir, accel)
-        v, title, *_ = verdictmod.judge(r)
+        _, (v, title, *_), _ = cell.run(f"{wl.name}-{i}", b.bzimage, wl, outdir, accel)
         return v, title
     with ThreadPoolExecutor(max_workers=max(1, min(s.jobs, s.runs))) as pool:
         results = list(pool.map(once, range(s.runs)))
-    rx = re.compile(s.title)
-    matching = sum(1 for v, t in results if v == "FAIL" and t and rx.search(t))
-    infra = sum(1 for v, _ in results if v == "INFRA")
-    unrelated = sum(1 for v, t in results if v in ("FAIL", "ERROR")
-                    and not (t and rx.search(t)))
-    if matching >= s.min_bad:
-        decision = "bug"
-    elif infra == len(results) or (unrelated and not matching):
-        decision = "skip"
-    else:
-        decision = "no-bug"
+    decision, matching, unrelated, infra = decide(results, s.title, s.min_bad)
     step = Step(commit, subject, [v for v, _ in results], [t for _, t in results],
                 matching, unrelated, infra, decision, time.monotonic() - t0)
     if decision == "skip":

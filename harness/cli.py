@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from harness import build as buildmod
-from harness import durability, html_report, kcidb, kernel_reports, proc, report, vm
+from harness import cell, html_report, kcidb, kernel_reports, proc, report, vm
 from harness import patches as patchmod
 from harness import source as sourcemod
 from harness import verdict as verdictmod
 from harness import workload as workloadmod
-from harness.errors import EXIT_USAGE, HarnessError, InfraError
+from harness.errors import HarnessError, InfraError
 
 
 def say(msg: str) -> None:
@@ -198,16 +198,9 @@ def _run_matrix(args, variants, workloads, builds, build_failures, outdir, defau
 
     def one(v: sourcemod.Variant, w: workloadmod.Workload) -> verdictmod.Verdict:
         b = builds[v.label]
-        extra = {}
-        if w.name == "durability":
-            r, extra = durability.run_cell(f"{v.label}-{w.name}", b.bzimage, w, outdir, accel,
-                                           host, args.keep_images)
-        else:
-            r = vm.run(f"{v.label}-{w.name}", b.bzimage, w, outdir, accel,
-                       keep_disk=args.keep_images, host=host)
-        verdict, title, frame, kind, text, detail = verdictmod.judge(r)
-        if extra and verdict == verdictmod.PASS:
-            verdict, title, detail = durability.judge(extra)
+        r, judged, extra = cell.run(f"{v.label}-{w.name}", b.bzimage, w, outdir, accel, host,
+                                    args.keep_images)
+        verdict, title, frame, kind, text, detail = judged
         timings = {"boot": r.times.get("booted"), "workload_start": r.times.get("workload_start"),
                    "first_report": r.times.get("first_report"), "verdict": r.times.get("end"),
                    "guest_uptime_at_boot": r.times.get("guest_uptime_at_boot")}

@@ -28,7 +28,6 @@ import json
 import os
 import random
 import re
-import shutil
 import struct
 import threading
 from dataclasses import dataclass

@@ -20,7 +20,6 @@ def test_really_builds_the_base_variant(default_source, monkeypatch):
     import os
     import shutil
 
-    from harness import kconfig
     from harness.paths import cache_dir
     # beside the real builds dir: same depth under CCACHE_BASEDIR, so ccache hits
     private = cache_dir() / f"builds-test-{os.getpid()}"

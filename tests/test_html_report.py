@@ -4,7 +4,6 @@ import json
 import shutil
 import subprocess
 
-import pytest
 from PIL import Image
 
 from harness import html_report
