@@ -39,9 +39,9 @@ def test_not_a_kernel_tree(tmp_path):
 
 def test_variants_of_the_default_source_are_commits(default_source):
     vs = source.variants_for(default_source, None)
-    assert [v.name for v in vs] == ["base", "workaround", "fixed"]
+    assert [v.name for v in vs] == ["base", "workaround", "fixed", "nosync"]
     ids = [source.commit_of(v) for v in vs]
-    assert len(set(ids)) == 3 and all(len(i) == 40 for i in ids)
+    assert len(set(ids)) == 4 and all(len(i) == 40 for i in ids)
     with pytest.raises(HarnessError, match="unknown variant 'nope'"):
         source.variants_for(default_source, ["nope"])
 
