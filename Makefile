@@ -50,6 +50,7 @@ test: setup
 bench: setup
 	$(PY) benchmarks/bench_build.py
 	$(PY) benchmarks/bench_vm.py
+	$(PY) benchmarks/bench_bisect.py
 	$(PY) benchmarks/bench_parse.py
 
 parse-log: setup

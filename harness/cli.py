@@ -37,7 +37,8 @@ def _source_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--git-url", metavar="URL", help="clone this repository (shallow)")
     g.add_argument("--git-ref", metavar="REF", help="tag or branch for --git-url")
     p.add_argument("--variant", action="append", metavar="V",
-                   help="base, workaround or fixed (repeatable; default: all three)")
+                   help="repeatable, default all: " + "; ".join(
+                       f"{k}: {v}" for k, v in sourcemod.VARIANT_HELP.items()))
     p.add_argument("--patch", action="append", default=[], metavar="FILE",
                    help="apply your own patch on top of the variant (repeatable)")
     p.add_argument("--config-fragment", action="append", default=[], metavar="FILE",

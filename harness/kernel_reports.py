@@ -247,7 +247,6 @@ KINDS: tuple[Kind, ...] = (
     Kind("cut", "noise", r"^-+\[ cut here \]-+", "", "none", is_bug=False, needs_frame=False,
          needle="[ cut here ]"),
 )
-KIND_BY_NAME = {k.name: k for k in KINDS}
 # literals that a start line must contain: str.find over a whole log runs at
 # memory speed, so only lines holding one reach the regexes
 NEEDLES = sorted(n for n in {k.literal for k in KINDS}
@@ -341,7 +340,6 @@ class Parser:
         self.findings: list[Finding] = []
         self._by_sig: dict[tuple[str, str], Finding] = {}
         self.lines_seen = 0
-        self.new_bugs: list[Finding] = []   # completed since last take_new()
 
     # -- state machine
     def feed(self, raw: str, no: int | None = None) -> Finding | None:
@@ -397,17 +395,12 @@ class Parser:
             return
         self._by_sig[sig] = f
         self.findings.append(f)
-        if f.is_bug:
-            self.new_bugs.append(f)
 
     def finish(self) -> list[Finding]:
         for key in list(self.open):
             self._close(key)
         self.findings.sort(key=lambda f: f.first_line)
         return self.findings
-
-    def open_reports(self) -> list[str]:
-        return [r.kind.name for r in self.open.values() if r.kind.is_bug]
 
 
 def parse(text: str) -> list[Finding]:

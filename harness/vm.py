@@ -46,7 +46,6 @@ class VmRun:
     done_rc: int | None
     errors: list
     findings: list[Finding] = field(default_factory=list)
-    sysrq: bool = False
     fsck: str | None = None          # None: not run; "" clean; else the complaint
     progress: int = 0
     tail: str = ""                   # last console lines, for boot failures
@@ -149,7 +148,7 @@ def run(name: str, kernel: Path, workload: Workload | None, outdir: Path, accel:
     mon = Monitor(boot_deadline=boot_deadline,
                   progress_deadline=workload.progress_deadline if workload else 30.0)
     extra = workload.kernel_args(host.remote_path) if workload else ["HARNESS_WORKLOAD=probe"]
-    reason, sysrq = "deadline", False
+    reason = "deadline"
     cmd = qemu_command(host.put_kernel(kernel), disk, accel, extra,
                        host.remote_path(GUEST_INIT), log_writes, more_disks)
     with open(log_path, "wb") as log:
@@ -178,7 +177,7 @@ def run(name: str, kernel: Path, workload: Workload | None, outdir: Path, accel:
                     reason = why
                     break
             if reason in ("report", "no-progress", "deadline"):
-                sysrq = _sysrq_blocked(console, mon)
+                _sysrq_blocked(console, mon)
         finally:
             mon.times["end"] = time.monotonic() - start
             console.close()
@@ -187,7 +186,7 @@ def run(name: str, kernel: Path, workload: Workload | None, outdir: Path, accel:
     findings = parse(text)
     tail = " | ".join(ln.strip() for ln in text.strip().splitlines()[-3:])[:300]
     run_ = VmRun(name, accel, log_path, Path(disk or ""), reason, mon.times, mon.rc,
-                 mon.done_rc, mon.errors, findings, sysrq, None, mon.progress, tail)
+                 mon.done_rc, mon.errors, findings, None, mon.progress, tail)
     if own_disk:
         if reason == "done" and not [f for f in findings if f.is_bug]:
             run_.fsck = host.fsck(disk)
@@ -215,15 +214,14 @@ def _drain(console, mon: Monitor, seconds: float,
             return
 
 
-def _sysrq_blocked(console, mon: Monitor) -> bool:
+def _sysrq_blocked(console, mon: Monitor) -> None:
     """Serial break + 'w': the kernel dumps its blocked tasks to the log."""
     if not console.alive():
-        return False
+        return
     console.send(b"\x01b")          # QEMU mux escape: send a break
     time.sleep(0.3)
     console.send(b"w")
     _drain(console, mon, SYSRQ_CAPTURE, quiet=0.4)
-    return True
 
 
 # --------------------------------------------------------------- accelerator
