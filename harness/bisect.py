@@ -1,5 +1,6 @@
 """`harness bisect`: find the commit where a workload goes from PASS to FAIL
-(or, with --fix, from FAIL to PASS), on top of `git bisect start` and
+(or, when --bad is older than --good, from FAIL to PASS), on top of
+`git bisect start` and
 `git bisect run`.  Each step runs `harness bisect-step`, which builds the
 checked-out commit incrementally, runs the workload N times and answers
 git with 0 (old), 1 (new) or 125 (skip: the kernel did not build or boot,
@@ -7,6 +8,7 @@ or it showed a different bug than the one being chased)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -52,8 +54,13 @@ class Step:
     seconds: float
 
 
-def git(tree: str, *args: str, check: bool = True, timeout: float = 600) -> str:
-    return proc.run(["git", *args], cwd=tree, timeout=timeout, check=check).stdout.strip()
+def git(tree: str, *args: str, check: bool = True) -> str:
+    return sourcemod.git(Path(tree), *args, check=check)
+
+
+def _record(results: str | Path, step: "Step") -> None:
+    with open(Path(results) / STEPS, "a") as fh:
+        fh.write(json.dumps(asdict(step)) + "\n")
 
 
 def decide(results: list[tuple[str, str | None]], title: str,
@@ -116,8 +123,7 @@ def cmd_step(state_file: str) -> int:
     except HarnessError as e:
         print(f"harness bisect-step: {e}", file=sys.stderr)
         return EXIT_SKIP
-    with open(Path(s.results) / STEPS, "a") as fh:
-        fh.write(json.dumps(asdict(step)) + "\n")
+    _record(s.results, step)
     print(f"bisect step {step.commit[:12]} {step.subject!r}: {step.decision} "
           f"({step.matching}/{len(step.verdicts)} runs show the bug; "
           f"verdicts {' '.join(step.verdicts)}) in {step.seconds:.0f} s", flush=True)
@@ -155,7 +161,7 @@ def bisect(tree: str, good: str, bad: str, workload: str, runs: int, min_bad: in
     try:
         git(tree, "checkout", "-q", bad)
         step, _ = run_step(s, progress)
-        steps_file.open("a").write(json.dumps(asdict(step)) + "\n")
+        _record(outdir, step)
         seen = [t for v, t in zip(step.verdicts, step.titles) if v == "FAIL" and t]
         if not seen or (title and not any(re.search(title, t) for t in seen)):
             raise HarnessError(f"the bad commit {bad} does not show the bug "
@@ -174,7 +180,7 @@ def bisect(tree: str, good: str, bad: str, workload: str, runs: int, min_bad: in
         env_repo = str(Path(__file__).resolve().parent.parent)
         cp = subprocess.run(["git", "bisect", "run", *step_cmd], cwd=tree, text=True,
                             capture_output=True, timeout=6 * 3600,
-                            env={**__import__("os").environ, "PYTHONPATH": env_repo})
+                            env={**os.environ, "PYTHONPATH": env_repo})
         (outdir / "git-bisect-run.log").write_text(cp.stdout + cp.stderr)
         log = git(tree, "bisect", "log", check=False)
         (outdir / "git-bisect.log").write_text(log + "\n")

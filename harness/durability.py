@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import mmap
 import os
 import random
 import re
@@ -177,7 +178,15 @@ def run_cell(name: str, kernel: Path, workload: Workload, outdir: Path, accel: s
     if r.reason != "done" or bugs(r.findings) or r.rc not in (0, None) or r.errors:
         return r, info                       # judged as a FAIL/ERROR of the write phase
     acks = parse_acks(read_log(r.console_log))
-    data = log_path.read_bytes()
+    # the log file is 1 GiB and sparse: map it rather than read it
+    with open(log_path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return r, _check(name, kernel, outdir, accel, keep, bin_, disk, base, log_path,
+                         data, acks, info)
+
+
+def _check(name, kernel, outdir, accel, keep, bin_, disk, base, log_path, data, acks,
+           info) -> dict:
+    """Cut points from the write log `data`, rebuilt images, the check VM."""
     try:
         ss, entries = parse_log(data)
     except ValueError as e:
@@ -228,7 +237,7 @@ def run_cell(name: str, kernel: Path, workload: Workload, outdir: Path, accel: s
     if clean and not keep:
         for p in [*images, str(base), str(disk), str(log_path), str(listing)]:
             Path(p).unlink(missing_ok=True)
-    return r, info
+    return info
 
 
 def judge(info: dict) -> tuple[str, str | None, str]:

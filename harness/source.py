@@ -276,8 +276,9 @@ def git_source(url: str, ref: str, progress=print) -> Source:
 
 def _tag_variants_on_top(repo: Path, progress=print) -> None:
     """A tree that ships the series (5.10.y stable from 5.10.18 on) gets the
-    same three variants as the default source: `fixed` is the tree as
-    cloned, `workaround` reverts 0002 and `base` reverts 0001 on top."""
+    same variants as the default source: `fixed` is the tree as cloned,
+    `workaround` reverts 0002, `base` reverts 0001 on top, and `nosync` is
+    `workaround` plus patches/test-only."""
     series = patchmod.series()
     try:
         patchmod.check(repo, series[-1], reverse=True)

@@ -20,8 +20,8 @@ class Workload:
     file: Path
     args: str
     description: str
-    # seconds without a "@@harness progress" line before the run is called
-    # hung; workloads that print none (fio) get it from workload start
+    # seconds without a "@@harness progress" (or "ack") line before the run
+    # is called hung; workloads that print none (fio) get it from workload start
     progress_deadline: float = 30.0
     nomount: bool = False       # the workload mounts its own disks
 
