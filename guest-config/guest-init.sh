@@ -1,9 +1,24 @@
 #!/bin/sh
 # PID 1 of a harness guest.  The root file system is the host's, mounted
-# read-only over virtio-9p; the test disk is /dev/vda (a fresh btrfs).
-# The kernel passes HARNESS_* settings from its command line as environment.
-# Everything this prints goes to the serial console, where the host reads
-# lines starting with "@@harness" as events.
+# read-only over virtio-9p.  The kernel passes HARNESS_* settings from its
+# command line as environment; HARNESS_PLAN names a file (on the host, seen
+# through 9p) with one cell a line:
+#
+#     NAME|DEVICE|MOUNT_OPTIONS|COMMAND ARGS...
+#
+# DEVICE is where the cell's fresh btrfs lives:
+#     /dev/vdX        a fresh btrfs image the host made (one per cell)
+#     ram             /dev/ram0 (brd), made fresh here: every bio completes
+#                     inside submit_bio, so AIO completions run in the submitter
+#     delay:/dev/vdX  the host's image under dm-delay (10 ms per write and
+#                     flush): AIO completions run in the dio worker
+#     none            the command mounts what it needs itself
+#
+# For every cell it prints "@@harness cell-start NAME", the command's
+# output, kernel-side evidence of the path taken ("@@harness evidence ...",
+# from tracefs: see guest-config/kconfig/50-evidence.config), and
+# "@@harness cell-end NAME rc=N".  The host reads lines starting with
+# "@@harness" as events; everything else is the kernel's console.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp LANG=C PYTHONDONTWRITEBYTECODE=1 PYTHONHASHSEED=0
 
@@ -18,41 +33,143 @@ finish() {
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
+[ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 echo 1 > /proc/sys/kernel/sysrq
 [ -n "$HARNESS_HUNG" ] && echo "$HARNESS_HUNG" > /proc/sys/kernel/hung_task_timeout_secs
-mark booted uptime=$(cut -d' ' -f1 /proc/uptime)
+mark booted uptime=$(cut -d' ' -f1 /proc/uptime) cpus=$(grep -c ^processor /proc/cpuinfo)
 
 [ "$HARNESS_WORKLOAD" = probe ] && finish 0
 
-# HARNESS_NOMOUNT=1: the workload mounts its own disks (durability check)
-if [ "$HARNESS_NOMOUNT" != 1 ]; then
-    if ! mount -t btrfs /dev/vda /mnt; then
-        mark error "mount of /dev/vda failed"
-        finish 1
+# ------------------------------------------------------------------ evidence
+T=/sys/kernel/tracing
+EVIDENCE=""
+evidence_setup() {
+    mount -t tracefs nodev $T 2>/dev/null
+    if [ ! -w $T/kprobe_events ]; then
+        mark evidence unavailable no tracefs kprobe_events
+        return
     fi
-    cd /mnt || finish 1
-fi
+    echo 8192 > $T/buffer_size_kb
+    # where each direct IO completion runs: the submitting task, or a worker
+    if ! echo 'p:kdsync/dio_complete iomap_dio_complete comm=$comm' >> $T/kprobe_events 2>/tmp/kprobe.err; then
+        mark evidence unavailable kprobe iomap_dio_complete: $(cat /tmp/kprobe.err)
+        return
+    fi
+    # the ordered extents btrfs creates: flag DIRECT for direct IO
+    ev=$T/events/btrfs/btrfs_ordered_extent_add
+    if [ ! -d $ev ]; then
+        mark evidence unavailable no btrfs_ordered_extent_add tracepoint
+        return
+    fi
+    echo 0 > $T/tracing_on
+    echo 1 > $T/events/kdsync/dio_complete/enable
+    echo 1 > $ev/enable
+    EVIDENCE=1
+}
+evidence_start() {
+    [ -n "$EVIDENCE" ] || return 0
+    echo > $T/trace
+    echo 1 > $T/tracing_on
+}
+# one line per (event, task) with counts, and DIRECT/other bytes of the
+# ordered extents of the file system tree (root 5)
+evidence_stop() {
+    [ -n "$EVIDENCE" ] || return 0
+    echo 0 > $T/tracing_on
+    awk '
+        /^#/ { next }
+        {
+            task = $1; sub(/-[0-9]+$/, "", task)
+            if (match($0, / comm="[^"]*"/)) task = substr($0, RSTART + 7, RLENGTH - 8)
+            ev = ""
+            for (i = 2; i <= NF; i++) if ($i ~ /:$/ && $i !~ /^[0-9.]+:$/) { ev = $i; break }
+            sub(/:$/, "", ev)
+            if (ev == "dio_complete") { dio[task]++ }
+            else if (ev == "btrfs_ordered_extent_add" && $0 ~ / root=5\(/) {
+                kind = ($0 ~ /flags=[A-Z_|]*DIRECT/) ? "direct" : "other"
+                len = $0; sub(/.* len=/, "", len); sub(/ .*/, "", len)
+                oe[kind]++; bytes[kind] += len
+            }
+        }
+        END {
+            for (t in dio) printf "@@harness evidence dio_complete task=%s n=%d\n", t, dio[t]
+            for (k in oe) printf "@@harness evidence ordered %s n=%d bytes=%d\n", k, oe[k], bytes[k]
+        }' $T/trace
+    lost=0
+    for s in $T/per_cpu/cpu*/stats; do
+        n=$(awk '/^overrun:/ { print $2 }' "$s")
+        lost=$((lost + ${n:-0}))
+    done
+    mark evidence overrun n=$lost
+}
 
-# kernel command-line values cannot hold spaces: arguments come comma-separated
-ARGS=$(echo "$HARNESS_ARGS" | tr ',' ' ')
-mark workload-start "$HARNESS_WORKLOAD"
-case "$HARNESS_FILE" in
-    *.fio) fio --output-format=terse --terse-version=3 "$HARNESS_FILE" > /tmp/fio.out 2>&1
-           rc=$?
-           # terse v3: 3 job, 5 error, 6 KiB read (the verify pass), 47 KiB written
-           grep -v ';' /tmp/fio.out | head -20
-           awk -F';' 'NF > 47 { print "fio job=" $3 " error=" $5 " written_kib=" $47 " verified_kib=" $6
-                                if ($47 == 0 || $6 == 0) bad = 1 } END { exit bad }' /tmp/fio.out || rc=4 ;;
-    *.py)  python3 "$HARNESS_FILE" $ARGS; rc=$? ;;
-    *)     sh "$HARNESS_FILE" $ARGS; rc=$? ;;
-esac
-mark workload-end "$HARNESS_WORKLOAD" rc=$rc
+# --------------------------------------------------------------- one cell
+DM=0
+run_cell() {
+    name=$1 device=$2 opts=$3 cmd=$4
+    dev="" rc=0 guestfsck=""
+    case "$device" in
+        ram)   dev=/dev/ram0 guestfsck=1
+               mkfs.btrfs -q -f -K $dev > /tmp/mkfs.out 2>&1 ||
+                   { mark error "mkfs.btrfs $dev: $(tail -1 /tmp/mkfs.out)"; return 1; } ;;
+        delay:*) raw=${device#delay:}
+               DM=$((DM + 1))
+               sectors=$(blockdev --getsz $raw)
+               dmsetup create --noudevsync slow$DM \
+                   --table "0 $sectors delay $raw 0 0 $raw 0 10 $raw 0 10" ||
+                   { mark error "dmsetup delay on $raw failed"; return 1; }
+               dev=/dev/dm-$(dmsetup info -c --noheadings -o minor slow$DM) ;;
+        none)  ;;
+        *)     dev=$device ;;
+    esac
+    if [ -n "$dev" ]; then
+        if ! mount -t btrfs ${opts:+-o $opts} $dev /mnt; then
+            mark error "mount -t btrfs ${opts:+-o $opts} $dev failed"
+            return 1
+        fi
+        cd /mnt || return 1
+    fi
+    export MOUNT_OPTS="$opts"
+    mark workload-start "$name"
+    evidence_start
+    # kernel command-line values cannot hold spaces: the plan's can
+    case "$cmd" in
+        *.py\ *|*.py) python3 $cmd < /dev/null; rc=$? ;;
+        *.sh\ *|*.sh) sh $cmd < /dev/null; rc=$? ;;
+        *) $cmd < /dev/null; rc=$? ;;
+    esac
+    evidence_stop
+    mark workload-end "$name" rc=$rc
+    cd /
+    if [ -n "$dev" ]; then
+        umount /mnt || { mark error "umount /mnt failed"; rc=1; }
+        case "$device" in delay:*) dmsetup remove --noudevsync slow$DM ;; esac
+        if [ -n "$guestfsck" ] && [ $rc = 0 ]; then
+            if btrfs check --readonly $dev > /tmp/fsck.out 2>&1; then
+                mark fsck clean
+            else
+                mark fsck error "$(grep -i error /tmp/fsck.out | head -1)"
+            fi
+        fi
+    fi
+    return $rc
+}
 
-cd /
-if [ "$HARNESS_NOMOUNT" != 1 ]; then
-    umount /mnt || { mark error "umount /mnt failed"; rc=1; }
+evidence_setup
+if [ ! -r "$HARNESS_PLAN" ]; then
+    mark error "no plan file $HARNESS_PLAN"
+    finish 1
 fi
-finish $rc
+worst=0
+exec 3< "$HARNESS_PLAN"
+while IFS='|' read -r name device opts cmd <&3; do
+    case "$name" in ''|'#'*) continue ;; esac
+    mark cell-start "$name"
+    run_cell "$name" "$device" "$opts" "$cmd"
+    rc=$?
+    mark cell-end "$name" rc=$rc
+    [ $rc = 0 ] || worst=$rc
+done
+finish $worst

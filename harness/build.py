@@ -37,6 +37,7 @@ class Build:
     seconds: float
     cached: bool
     units: int = 0
+    line: str = ""
 
     @property
     def bzimage(self) -> Path:
@@ -149,12 +150,12 @@ def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
     key = build_key(str(variant.source.path), commit,
                     [_file_hash(p.path) for p in variant.extra], chash)
     root = builds_root()
-    bdir = root / f"{variant.label}-{key}"
+    bdir = root / f"{variant.key}-{key}"
     stamp = _read_stamp(bdir)
     t0 = time.monotonic()
     if cacheable and stamp and stamp.get("key") == key and (bdir / "arch/x86/boot/bzImage").exists():
         return Build(variant.label, key, stamp["commit"], chash, bdir,
-                     time.monotonic() - t0, True, stamp.get("units", 0))
+                     time.monotonic() - t0, True, stamp.get("units", 0), variant.line)
 
     proc.require_tools(*BUILD_TOOLS)
     proc.require_headers("/usr/include/libelf.h", "/usr/include/openssl/ssl.h")
@@ -185,11 +186,12 @@ def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
         try:
             rc, units, seconds = _make(variant, srctree, work, fragments, jobs, progress,
                                        SEEDED_EXPECTED_UNITS if seed or (work / "vmlinux").exists()
-                                       else _expected_units(root, chash), t0)
+                                       else _expected_units(root, chash, variant.line), t0)
             if rc == 0:
                 st = {"key": key, "commit": variant.commit, "config_hash": chash,
                       "srctree": str(srctree), "units": units, "seconds": seconds,
                       "finished": time.time(), "variant": variant.label,
+                      "line": variant.line,
                       "cold": seed is None and units > SEEDED_EXPECTED_UNITS * 5}
                 (work / STAMP).write_text(json.dumps(st, indent=1) + "\n")
         finally:
@@ -203,7 +205,7 @@ def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
                              f"log: {bdir / 'harness-build.log'}")
     _prune(root, keep=bdir)
     return Build(variant.label, key, variant.commit or commit, chash, bdir,
-                 seconds, False, units)
+                 seconds, False, units, variant.line)
 
 
 def _prune(root: Path, keep: Path) -> None:
@@ -238,12 +240,13 @@ def _make(variant, srctree: Path, outdir: Path, fragments, jobs, progress, expec
     return rc, bar.done, time.monotonic() - t0
 
 
-def _expected_units(root: Path, chash: str) -> int:
-    """Units of the largest finished cold build with this config."""
+def _expected_units(root: Path, chash: str, line: str) -> int:
+    """Units of the largest finished cold build of this line and config."""
     best = 0
     for d in root.iterdir() if root.exists() else []:
         st = _read_stamp(d)
-        if st and st.get("config_hash") == chash and st.get("cold"):
+        if st and st.get("config_hash") == chash and st.get("cold") \
+                and st.get("line", "5.10") == line:
             best = max(best, st.get("units", 0))
     return best or DEFAULT_EXPECTED_UNITS
 

@@ -11,17 +11,17 @@ import argparse
 import json
 import os
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from harness import build as buildmod
-from harness import cell, html_report, kcidb, kernel_reports, proc, report, vm
+from harness import html_report, kcidb, kernel_reports, proc, report, vm
+from harness import lines as linesmod
+from harness import matrix as matrixmod
 from harness import patches as patchmod
 from harness import source as sourcemod
 from harness import verdict as verdictmod
 from harness import workload as workloadmod
-from harness.errors import HarnessError, InfraError
+from harness.errors import HarnessError
 
 
 def say(msg: str) -> None:
@@ -31,19 +31,39 @@ def say(msg: str) -> None:
 # ---------------------------------------------------------------- arguments
 
 def _source_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("kernel source (default: Debian bullseye linux-source-5.10)")
+    g = p.add_argument_group("kernel source (default: the line's Debian linux-source)")
+    g.add_argument("--line", action="append", metavar="L",
+                   help="kernel line(s): " + ", ".join(
+                       f"{n} ({ln.description})" for n, ln in linesmod.all_lines().items())
+                   + ", or all (default 5.10; also LINE=)")
+    g.add_argument("--source-version", metavar="V",
+                   help="pin the Debian package version of the line's source")
     g.add_argument("--kernel-tree", metavar="PATH",
                    help="a local kernel tree, git or not (also: KERNEL_SRC)")
     g.add_argument("--git-url", metavar="URL", help="clone this repository (shallow)")
     g.add_argument("--git-ref", metavar="REF", help="tag or branch for --git-url")
     p.add_argument("--variant", action="append", metavar="V",
-                   help="repeatable, default all: " + "; ".join(
-                       f"{k}: {v}" for k, v in sourcemod.VARIANT_HELP.items()))
+                   help="repeatable, default all of the line's: " + "; ".join(
+                       f"{ln.name}: {', '.join(v.name for v in ln.variants)}"
+                       for ln in linesmod.all_lines().values()))
     p.add_argument("--patch", action="append", default=[], metavar="FILE",
                    help="apply your own patch on top of the variant (repeatable)")
     p.add_argument("--config-fragment", action="append", default=[], metavar="FILE",
                    help="extra kconfig fragment merged after guest-config/kconfig/*")
     p.add_argument("-j", "--make-jobs", type=int, default=None, help="make -j (default: nproc)")
+
+
+def _positive(name: str, low: int, high: int):
+    def conv(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, not {text!r}")
+        if not low <= n <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be between {low} and {high}, "
+                                             f"not {n}")
+        return n
+    return conv
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -53,9 +73,16 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [x for v in values for x in v.replace(",", " ").split() if x]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line and exit 2, never a usage dump."""
+
+    def error(self, message: str):
+        self.exit(2, f"harness: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="harness", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = _Parser(prog="harness", description=__doc__,
+                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fetch", help="download and prepare the kernel source")
     _source_args(f)
@@ -64,7 +91,14 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", aliases=["test-vm"], help="build, boot and run the matrix")
     _source_args(r)
     r.add_argument("--workload", action="append", metavar="W",
-                   help="workload name, letter a-g, or a .fio job file (repeatable; default: all)")
+                   help="workload name or letter (" + ", ".join(
+                       f"{w.letter} {w.name}" for w in workloadmod.all_workloads())
+                   + "), or the path of a .fio job or an executable (repeatable; default all)")
+    r.add_argument("--cpus", type=_positive("--cpus", 1, vm.MAX_CPUS),
+                   default=int(os.environ.get("HARNESS_CPUS", vm.DEFAULT_CPUS)),
+                   help=f"CPUs of each guest (default {vm.DEFAULT_CPUS}; also CPUS=)")
+    r.add_argument("--repeat", type=_positive("--repeat", 1, 1000), default=1,
+                   help="run every cell N times; exit 0 only if every claim holds N/N")
     r.add_argument("--jobs", type=int, default=int(os.environ.get("HARNESS_JOBS", "2")),
                    help="VMs run at once (default 2)")
     r.add_argument("--results", metavar="DIR", help="parent folder for results (default ./results)")
@@ -91,6 +125,12 @@ def parser() -> argparse.ArgumentParser:
     bi.add_argument("--results", metavar="DIR")
     bi.add_argument("--config-fragment", action="append", default=[], metavar="FILE")
     bi.add_argument("--reset", action="store_true", help="git bisect reset at the end")
+    bi.add_argument("--cpus", type=_positive("--cpus", 1, vm.MAX_CPUS),
+                    default=vm.DEFAULT_CPUS)
+    rp = sub.add_parser("replay", help="rerun one cell of a results folder exactly")
+    rp.add_argument("cell_dir", help="a cell's folder (RUN/LINE-VARIANT-WORKLOAD-N)")
+    rp.add_argument("--results", metavar="DIR")
+    rp.add_argument("--repeat", type=_positive("--repeat", 1, 1000), default=1)
     st = sub.add_parser("bisect-step", help=argparse.SUPPRESS)
     st.add_argument("state")
     cm = sub.add_parser("compare", help="what changed between two runs (exit 1: regression)")
@@ -114,10 +154,35 @@ def parser() -> argparse.ArgumentParser:
 
 # ----------------------------------------------------------------- commands
 
+def _sources(args) -> list[sourcemod.Source]:
+    names = _split(args.line) or _split([os.environ["LINE"]] if os.environ.get("LINE") else None)
+    selected = linesmod.select(names)
+    if args.kernel_tree or os.environ.get("KERNEL_SRC") or args.git_url:
+        if names and len(selected) > 1:
+            raise HarnessError("--kernel-tree/--git-url is one tree: give at most one --line")
+        return [sourcemod.resolve(args.kernel_tree, args.git_url, args.git_ref,
+                                  selected[0] if names else None, progress=say)]
+    if args.source_version and len(selected) > 1:
+        raise HarnessError("--source-version pins one line's source: give one --line")
+    return [sourcemod.resolve(line=ln, pin=args.source_version, progress=say)
+            for ln in selected]
+
+
 def _variants(args) -> list[sourcemod.Variant]:
     extra = tuple(patchmod.user_patch(p) for p in args.patch)
-    src = sourcemod.resolve(args.kernel_tree, args.git_url, args.git_ref, progress=say)
-    return sourcemod.variants_for(src, _split(args.variant), extra)
+    names = _split(args.variant)
+    out = []
+    sources = _sources(args)
+    for src in sources:
+        have = [v.name for v in src.line.variants] if src.line and \
+            sourcemod.has_variants(src) else ["tree"]
+        want = names if len(sources) == 1 or not names else [n for n in names if n in have]
+        if want == []:
+            continue
+        out += sourcemod.variants_for(src, want, extra)
+    if not out:
+        raise HarnessError(f"no selected line has variant(s) {', '.join(names or [])}")
+    return out
 
 
 def _fragments(args) -> list[Path]:
@@ -130,8 +195,9 @@ def _fragments(args) -> list[Path]:
 
 
 def cmd_fetch(args) -> int:
-    src = sourcemod.resolve(args.kernel_tree, args.git_url, args.git_ref, progress=say)
-    print(f"{src.label}: {src.path}")
+    for src in _sources(args):
+        broken = "".join(f"\n  variant {n}: {why}" for n, why in src.broken)
+        print(f"{src.line.name if src.line else 'tree'}: {src.label}: {src.path}{broken}")
     return 0
 
 
@@ -140,7 +206,7 @@ def cmd_build(args) -> int:
     for v in _variants(args):
         b = buildmod.build(v, frags, args.make_jobs, progress=say)
         state = "cached" if b.cached else "built"
-        print(f"{b.variant}: {state} in {b.seconds:.1f} s  commit {b.commit[:12]}  "
+        print(f"{v.key}: {state} in {b.seconds:.1f} s  commit {b.commit[:12]}  "
               f"config {b.config_hash}  {b.bzimage}")
     return 0
 
@@ -150,22 +216,13 @@ def cmd_run(args) -> int:
     variants = _variants(args)
     workloads = workloadmod.resolve(_split(args.workload))
     if args.remote:
-        if args.workload and any(w.name == "durability" for w in workloads):
-            raise HarnessError("the durability workload needs its write log here; it cannot "
-                               "run with --remote (leave it out with --workload)")
-        workloads = [w for w in workloads if w.name != "durability"]
+        logged = [w for w in workloads if w.log_writes]
+        if args.workload and logged:
+            raise HarnessError(f"the {logged[0].name} workload needs its write log here; it "
+                               "cannot run with --remote (leave it out with --workload)")
+        workloads = [w for w in workloads if not w.log_writes]
     outdir = report.new_results_dir(Path(args.results).resolve() if args.results else None)
-    default_matrix = variants[0].name in sourcemod.DEFAULT_VARIANTS and not variants[0].extra
     say(f"results: {outdir}")
-    t_start = time.monotonic()
-    builds, build_failures = {}, {}
-    for v in variants:
-        try:
-            builds[v.label] = buildmod.build(v, frags, args.make_jobs, progress=say)
-            report.copy_build_log(builds[v.label], outdir)
-        except InfraError as e:
-            build_failures[v.label] = str(e)
-            say(f"{v.label}: {e}")
     host = vm.LOCAL
     if args.remote:
         from harness import remote
@@ -173,89 +230,47 @@ def cmd_run(args) -> int:
                                  args.known_hosts, args.accept_new_host_key)
         try:
             host.prepare()
-            for b in builds.values():
-                host.put_kernel(b.bzimage)      # SFTP once, before the VMs start
         except BaseException:
             host.close()
             raise
         say(f"remote host {args.remote}: {host.tmp}")
+    settings = matrixmod.Settings(outdir, args.cpus, args.jobs, args.repeat, None, host,
+                                  args.keep_images, frags, args.make_jobs, progress=say)
     try:
-        return _run_matrix(args, variants, workloads, builds, build_failures, outdir,
-                           default_matrix, host, t_start)
+        outcome = matrixmod.run(variants, workloads, settings)
     finally:
         if host is not vm.LOCAL:
             host.close()
+    return finish_run(outdir, outcome, variants, args.remote or "local", args.cpus,
+                      args.repeat)
 
 
-def _run_matrix(args, variants, workloads, builds, build_failures, outdir, default_matrix,
-                host, t_start) -> int:
-    verdicts = []
-    accel = "none"
-    if builds:
-        first = next(iter(builds.values()))
-        accel = vm.choose_accel(first.bzimage, outdir, progress=say, host=host)
-    say(f"accelerator: {accel}; running {len(builds) * len(workloads)} VM(s), "
-        f"{args.jobs} at a time")
-
-    def one(v: sourcemod.Variant, w: workloadmod.Workload) -> verdictmod.Verdict:
-        b = builds[v.label]
-        r, judged, extra = cell.run(f"{v.label}-{w.name}", b.bzimage, w, outdir, accel, host,
-                                    args.keep_images)
-        verdict, title, frame, kind, text, detail = judged
-        timings = {"boot": r.times.get("booted"), "workload_start": r.times.get("workload_start"),
-                   "first_report": r.times.get("first_report"), "verdict": r.times.get("end"),
-                   "guest_uptime_at_boot": r.times.get("guest_uptime_at_boot")}
-        return verdictmod.Verdict(
-            v.label, w.name, verdict, title, frame, kind, text, detail,
-            verdictmod.expectation_for(v.name, w.name, default_matrix),
-            {k: round(x, 3) for k, x in timings.items() if x is not None},
-            r.console_log.name, r.findings, b.commit, b.config_hash, accel, extra)
-
-    cells = [(v, w) for v in variants for w in workloads]
-    for v, w in cells:
-        if v.label in build_failures:
-            verdicts.append(verdictmod.Verdict(
-                v.label, w.name, verdictmod.INFRA, detail=build_failures[v.label],
-                expected=verdictmod.expectation_for(v.name, w.name, default_matrix)))
-    todo = [(v, w) for v, w in cells if v.label in builds]
-    done = 0
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futs = {pool.submit(one, v, w): (v, w) for v, w in todo}
-        try:
-            for fut in as_completed(futs):
-                v, w = futs[fut]
-                done += 1
-                try:
-                    res = fut.result()
-                except HarnessError as e:
-                    res = verdictmod.Verdict(v.label, w.name, verdictmod.INFRA, detail=str(e),
-                                             expected=verdictmod.expectation_for(
-                                                 v.name, w.name, default_matrix))
-                verdicts.append(res)
-                say(f"[{done}/{len(todo)}] {res.variant}/{res.workload}: {res.verdict}"
-                    f"{' ' + res.title if res.title else ''}"
-                    f"{' (' + res.detail + ')' if res.verdict in ('ERROR', 'INFRA') else ''}")
-        except BaseException:
-            for f in futs:
-                f.cancel()
-            host.kill_all()         # running VMs see EOF and their threads end
-            raise
-    order = {(v.label, w.name): i for i, (v, w) in enumerate(cells)}
-    verdicts.sort(key=lambda x: order.get((x.variant, x.workload), 0))
-    meta = {"source": variants[0].source.label, "accelerator": accel,
-            "vm_host": args.remote or "local",
-            "qemu": vm.qemu_version(), "seconds": round(time.monotonic() - t_start, 1),
-            "builds": [b.to_json() for b in builds.values()],
-            "build_failures": build_failures}
-    report.write_results(outdir, verdicts, meta)
+def finish_run(outdir: Path, outcome, variants, vm_host: str, cpus: int, repeat: int) -> int:
+    sources = list(dict.fromkeys(v.source for v in variants))
+    meta = {"sources": [{"line": s.line.name if s.line else None, "label": s.label,
+                         "version": s.version, "kind": s.kind,
+                         "broken_variants": dict(s.broken)} for s in sources],
+            "source": "; ".join(s.label for s in sources),
+            "accelerator": outcome.accel, "vm_host": vm_host, "cpus": cpus,
+            "repeat": repeat, "qemu": vm.qemu_version(), "seconds": round(outcome.seconds, 1),
+            "builds": [b.to_json() | {"key": k} for k, b in outcome.builds.items()],
+            "build_failures": outcome.build_failures}
+    report.write_results(outdir, outcome.verdicts, meta)
     html_report.write(outdir)
     kcidb.export_dir(outdir)
-    report.print_table(verdicts)
-    code = verdictmod.exit_code(verdicts)
+    report.print_table(outcome.verdicts)
+    code = verdictmod.exit_code(outcome.verdicts)
     summary = {0: "as expected", 1: "UNEXPECTED results", 125: "build/boot failure (bisect: skip)"}
-    print(f"{summary.get(code, code)}; exit {code}")
+    held = sum(1 for v in outcome.verdicts if v.as_expected)
+    print(f"{summary.get(code, code)}: {held}/{len(outcome.verdicts)} cell runs as claimed "
+          f"in {outcome.seconds:.0f} s; exit {code}")
     print(f"results: {outdir}")
     return code
+
+
+def cmd_replay(args) -> int:
+    from harness import replay
+    return replay.replay(Path(args.cell_dir), args.results, args.repeat, progress=say)
 
 
 def cmd_parse_log(args) -> int:
@@ -294,7 +309,7 @@ def cmd_bisect(args) -> int:
                          args.min_bad or 1, args.title,
                          Path(args.results).resolve() if args.results else None, args.jobs,
                          [str(Path(f).resolve()) for f in args.config_fragment], args.reset,
-                         progress=say)
+                         args.cpus, progress=say)
 
 
 def cmd_bisect_step(args) -> int:
@@ -317,7 +332,7 @@ def cmd_kcidb(args) -> int:
 
 COMMANDS = {"fetch": cmd_fetch, "build": cmd_build, "run": cmd_run, "test-vm": cmd_run,
             "parse-log": cmd_parse_log, "bisect": cmd_bisect, "bisect-step": cmd_bisect_step,
-            "compare": cmd_compare, "kcidb": cmd_kcidb}
+            "compare": cmd_compare, "kcidb": cmd_kcidb, "replay": cmd_replay}
 
 
 def main(argv: list[str] | None = None) -> int:

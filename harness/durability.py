@@ -22,30 +22,24 @@ a power cut.
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import mmap
-import os
 import random
 import re
 import struct
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import proc, vm
-from harness.errors import HarnessError, InfraError
-from harness.kernel_reports import bugs, read_log
-from harness.paths import cache_dir
-from harness.workload import WORKLOADS_DIR, Workload
+from harness import guestbin, proc, vm
+from harness.errors import InfraError
+from harness.kernel_reports import bugs
+from harness.paths import GUEST_CONFIG
 
-HELPER_SRC = WORKLOADS_DIR / "dsync_ack.c"
-CHECK_PHASE = WORKLOADS_DIR / "durability_check.py"
+HELPER_SRC = GUEST_CONFIG / "workloads" / "dsync_ack.c"
+CHECK_PHASE = GUEST_CONFIG / "workloads" / "durability_check.py"
 BLOCK = 65536
 MARK_OFFSET = 32768            # where dsync_ack drops its markers (btrfs never writes there)
 MAX_CUTS = 8                   # cut points checked per run (a bounded random sample)
-LOG_SIZE = "1G"
 LIST_SIZE = 1 << 20
 
 # dm-log-writes format (what QEMU's blklogwrites writes): a super block in
@@ -144,53 +138,32 @@ def rebuild(base: Path, log: bytes, ss: int, entries: list[Entry], upto: int, ou
 
 # ------------------------------------------------------------------- running
 
-def helper() -> Path:
-    """dsync_ack compiled for this host (the guest runs the host's binaries)."""
-    src = HELPER_SRC.read_bytes()
-    out = cache_dir() / "guest-bin" / f"dsync_ack-{hashlib.sha256(src).hexdigest()[:12]}"
-    if not out.exists():
-        proc.require_tools("gcc")
-        proc.require_headers("/usr/include/libaio.h", "/usr/include/liburing.h")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f"{out.name}.{os.getpid()}.{threading.get_ident()}")
-        proc.run(["gcc", "-O2", "-Wall", "-o", tmp, HELPER_SRC, "-laio", "-luring"],
-                 timeout=120, what="compiling dsync_ack")
-        os.replace(tmp, out)              # cells compiling at once: last one wins
-    return out
-
-
-def run_cell(name: str, kernel: Path, workload: Workload, outdir: Path, accel: str,
-             host=vm.LOCAL, keep: bool = False) -> tuple[vm.VmRun, dict]:
-    """Write phase + check phase; returns the write phase's VmRun (judged like
-    any other) and what the power-cut check found."""
-    if host is not vm.LOCAL:
-        raise HarnessError("the durability workload runs VMs locally only (not with --remote)")
-    bin_ = helper()
-    disk = Path(vm.LOCAL.make_disk(outdir, f"{name}.img"))
-    base = outdir / f"{name}.fresh.img"
-    proc.run(["cp", "--sparse=always", disk, base], timeout=300)
-    log_path = outdir / f"{name}.writes.log"
-    log_path.unlink(missing_ok=True)
-    proc.run(["truncate", "-s", LOG_SIZE, log_path], timeout=30)
-    w = dataclasses.replace(workload, args=str(bin_))
-    r = vm.run(name, kernel, w, outdir, accel, disk=str(disk), log_writes=str(log_path))
-    info: dict = {"acknowledged": 0, "cut_points": 0, "cut_points_checked": 0}
-    if r.reason != "done" or bugs(r.findings) or r.rc not in (0, None) or r.errors:
-        return r, info                       # judged as a FAIL/ERROR of the write phase
-    acks = parse_acks(read_log(r.console_log))
+def after_run(cell, r, ctx: dict) -> dict:
+    """The workload row's after-run check: the write phase ran as an
+    ordinary cell (its disk through blklogwrites); replay the write log to
+    the power-cut points and check them in a fresh VM on the same kernel.
+    Returns the figures, with "verdict", "title" and "detail" from judge()."""
+    disk = ctx["disk"]
+    log_path = Path(disk.log_writes)
+    outdir = ctx["outdir"]
+    acks = parse_acks(r.cell_text(cell.id))
+    info: dict = {"acknowledged": len(acks), "cut_points": 0, "cut_points_checked": 0}
     # the log file is 1 GiB and sparse: map it rather than read it
     with open(log_path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return r, _check(name, kernel, outdir, accel, keep, bin_, disk, base, log_path,
-                         data, acks, info)
+        info = _check(cell.id, ctx, outdir, data, acks, info)
+    verdict, title, detail = judge(info)
+    info.update(verdict=verdict, title=title, detail=detail,
+                kind="durability" if verdict != "PASS" else None)
+    return info
 
 
-def _check(name, kernel, outdir, accel, keep, bin_, disk, base, log_path, data, acks,
-           info) -> dict:
+def _check(name, ctx, outdir, data, acks, info) -> dict:
     """Cut points from the write log `data`, rebuilt images, the check VM."""
+    base = ctx["fresh"]
     try:
         ss, entries = parse_log(data)
     except ValueError as e:
-        raise InfraError(f"{log_path.name}: {e}")
+        raise InfraError(f"{name}: write log: {e}")
     marks = markers(data, ss, entries)
     missing = [a for a in acks if (a.mode, a.index) not in marks]
     if not acks or missing:
@@ -203,7 +176,7 @@ def _check(name, kernel, outdir, accel, keep, bin_, disk, base, log_path, data, 
                 flushes=sum(1 for e in entries if e.flags & LOG_FLUSH))
     images, spec = [], {"block": BLOCK, "cuts": []}
     for k, c in enumerate(chosen):
-        img = outdir / f"{name}.cut{k}.img"
+        img = outdir / f"cut{k}.img"
         rebuild(base, data, ss, entries, c, img)
         images.append(str(img))
         required: dict[str, list[int]] = {}
@@ -211,15 +184,16 @@ def _check(name, kernel, outdir, accel, keep, bin_, disk, base, log_path, data, 
             required.setdefault(a.mode, []).append(a.index)
         spec["cuts"].append({"cut": k, "entry": c, "disk": f"/dev/vd{chr(ord('a') + k)}",
                              "required": required})
-    listing = outdir / f"{name}.cuts.json.img"
+    listing = outdir / "cuts.json.img"
     blob = json.dumps(spec).encode()
     listing.write_bytes(blob + b"\0" * (LIST_SIZE - len(blob)))
     list_dev = f"/dev/vd{chr(ord('a') + len(images))}"
-    check = Workload("durability-check", "-", CHECK_PHASE, f"{bin_},{list_dev}",
-                     "power-cut check", 120.0, nomount=True)
-    rc = vm.run(f"{name}-check", kernel, check, outdir, accel,
-                more_disks=tuple(images) + (str(listing),))
-    text = read_log(rc.console_log)
+    helper = guestbin.compiled(HELPER_SRC)
+    plan = [f"{name}-check|none||{CHECK_PHASE} {helper} {list_dev}"]
+    disks = [vm.Disk(p) for p in images] + [vm.Disk(str(listing))]
+    rc = vm.run(f"{name}-check", ctx["kernel"], plan, disks, outdir, ctx["accel"],
+                ctx["cpus"], {f"{name}-check": 120.0}, 120.0)
+    text = rc.text
     results = {int(m.group(1)): m.group(2) for m in CUT_RE.finditer(text)}
     lost = sorted({f"{m.group(1)}#{m.group(2)}" for m in LOST_RE.finditer(text)})
     fsck = {}
@@ -227,15 +201,15 @@ def _check(name, kernel, outdir, accel, keep, bin_, disk, base, log_path, data, 
         complaint = vm.LOCAL.fsck(img)
         if complaint:
             fsck[k] = complaint
-    info.update(check_console=rc.console_log.name, lost=lost,
+    info.update(check_console=f"{name}/{rc.console_log.name}", lost=lost,
                 cuts_lost=sorted(k for k, v in results.items() if v == "lost"),
                 mount_failed=sorted(k for k, v in results.items() if v == "mount-failed"),
                 unchecked=sorted(set(range(len(images))) - set(results)),
                 fsck=fsck, check_findings=[f.title for f in bugs(rc.findings)])
     clean = not (lost or fsck or info["mount_failed"] or info["unchecked"]
                  or info["check_findings"])
-    if clean and not keep:
-        for p in [*images, str(base), str(disk), str(log_path), str(listing)]:
+    if clean and not ctx.get("keep"):
+        for p in [*images, str(listing)]:
             Path(p).unlink(missing_ok=True)
     return info
 

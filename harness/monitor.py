@@ -1,7 +1,12 @@
 """Live console monitor: turns the bytes QEMU prints into harness events,
 kernel reports (through kernel_reports.Parser, the same code parse-log
 uses) and a decision on when to stop the VM.  Pure: the caller supplies
-the bytes and the clock."""
+the bytes and the clock.
+
+One VM runs a plan of cells (guest-config/guest-init.sh); the monitor knows
+which cell is running, times each, and stops the VM at the first kernel
+report (once its burst is out), when the running cell makes no progress
+for its deadline, or when the guest is done."""
 from __future__ import annotations
 
 import re
@@ -14,22 +19,38 @@ MARK_RE = re.compile(re.escape(MARKER) + r" (?P<event>[\w-]+)(?: (?P<args>.*))?$
 # after the first line of a bug report: wait until the console has been quiet
 # this long (the rest of the report arrives in a burst), but no longer than
 # REPORT_MAX, and never wait for the hung-task timer once a report is out.
-REPORT_QUIET = 0.6
+REPORT_QUIET = 0.5
 REPORT_MAX = 4.0
+RC_RE = re.compile(r"rc=(-?\d+)")
+
+
+@dataclass
+class CellTimes:
+    """What the monitor saw of one cell, in seconds since QEMU started."""
+    name: str
+    first_line: int                 # console line of "cell-start"
+    last_line: int | None = None    # console line of "cell-end"
+    times: dict = field(default_factory=dict)
+    rc: int | None = None
+    progress: int = 0
+    errors: list = field(default_factory=list)
+    fsck: str | None = None         # a guest-side btrfs check: "" clean, else why
 
 
 @dataclass
 class Monitor:
     boot_deadline: float = 90.0
-    progress_deadline: float = 30.0
+    deadlines: dict = field(default_factory=dict)   # cell -> progress deadline (s)
     parser: Parser = field(default_factory=Parser)
     t0: float = 0.0
-    times: dict = field(default_factory=dict)       # event -> seconds since t0
-    rc: int | None = None                           # workload exit code
+    times: dict = field(default_factory=dict)       # VM events -> seconds since t0
+    cells: dict = field(default_factory=dict)       # name -> CellTimes, in start order
+    current: CellTimes | None = None
     done_rc: int | None = None
-    errors: list = field(default_factory=list)      # "@@harness error/verify-failed"
     first_report: str | None = None                 # kind of the first bug report
-    progress: int = 0
+    report_cell: str | None = None                  # the cell it appeared in
+    errors: list = field(default_factory=list)      # errors outside any cell
+    lineno: int = 0
     _partial: str = ""
     _last_output: float = 0.0
     _last_progress: float = 0.0
@@ -48,6 +69,7 @@ class Monitor:
             self._line(line, now)
 
     def _line(self, raw: str, now: float) -> None:
+        self.lineno += 1
         line = clean(raw)
         idx = line.find(MARKER)
         if idx >= 0:
@@ -55,7 +77,10 @@ class Monitor:
         started = self.parser.feed(line)
         if started is not None and self.first_report is None:
             self.first_report = started.kind
+            self.report_cell = self.current.name if self.current else None
             self.times["first_report"] = now - self.t0
+            if self.current:
+                self.current.times["first_report"] = now - self.t0
 
     def _marker(self, text: str, now: float) -> None:
         m = MARK_RE.match(text)
@@ -63,27 +88,40 @@ class Monitor:
             return
         ev, args = m.group("event"), (m.group("args") or "")
         rel = now - self.t0
+        cell = self.current
+        rc = RC_RE.search(args)
         if ev in ("progress", "ack"):
-            self.progress += 1
             self._last_progress = now
+            if cell:
+                cell.progress += 1
         elif ev == "booted":
             self.times.setdefault("booted", rel)
             um = re.search(r"uptime=([\d.]+)", args)
             if um:
                 self.times["guest_uptime_at_boot"] = float(um.group(1))
-        elif ev == "workload-start":
-            self.times.setdefault("workload_start", rel)
+        elif ev == "cell-start":
+            name = args.split()[0] if args.split() else "?"
+            self.current = self.cells[name] = CellTimes(name, self.lineno, times={"start": rel})
             self._last_progress = now
-        elif ev == "workload-end":
-            self.times.setdefault("workload_end", rel)
-            rm = re.search(r"rc=(-?\d+)", args)
-            self.rc = int(rm.group(1)) if rm else None
+        elif ev == "workload-start" and cell:
+            cell.times.setdefault("workload_start", rel)
+            self._last_progress = now
+        elif ev == "workload-end" and cell:
+            cell.times.setdefault("workload_end", rel)
+            cell.rc = int(rc.group(1)) if rc else None
+        elif ev == "cell-end" and cell:
+            cell.times["end"] = rel
+            cell.last_line = self.lineno
+            if cell.rc is None and rc:
+                cell.rc = int(rc.group(1))
+            self.current = None
+        elif ev == "fsck" and cell:
+            cell.fsck = "" if args.startswith("clean") else args.removeprefix("error").strip()
+        elif ev in ("error", "verify-failed"):
+            (cell.errors if cell else self.errors).append(f"{ev}: {args}")
         elif ev == "done":
             self.times.setdefault("done", rel)
-            rm = re.search(r"rc=(-?\d+)", args)
-            self.done_rc = int(rm.group(1)) if rm else None
-        elif ev in ("error", "verify-failed"):
-            self.errors.append(f"{ev}: {args}")
+            self.done_rc = int(rc.group(1)) if rc else None
 
     def stop_reason(self, now: float) -> str | None:
         """Why the VM should be stopped now, or None to keep watching."""
@@ -91,14 +129,17 @@ class Monitor:
             since = now - self.t0 - self.times["first_report"]
             if since >= REPORT_MAX or (since >= REPORT_QUIET
                                        and now - self._last_output >= REPORT_QUIET):
+                self.times.setdefault("verdict", now - self.t0)
                 return "report"
             return None
         if "done" in self.times:
             return "done"
         if "booted" not in self.times and now - self.t0 > self.boot_deadline:
             return "boot-timeout"
-        if "workload_start" in self.times and "workload_end" not in self.times \
-                and now - self._last_progress > self.progress_deadline:
+        cell = self.current
+        if cell and "workload_start" in cell.times and "workload_end" not in cell.times \
+                and now - self._last_progress > self.deadlines.get(cell.name, 30.0):
+            self.times.setdefault("verdict", now - self.t0)
             return "no-progress"
         return None
 

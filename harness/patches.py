@@ -1,4 +1,4 @@
-"""Patch series: read patches/series, apply or revert a patch on a tree, and
+"""Patch series: read a series file (patches/5.10/series), apply or revert a patch on a tree, and
 say exactly which file and hunk failed when one does not apply."""
 from __future__ import annotations
 
@@ -29,6 +29,12 @@ class Patch:
         m = re.search(r"^Subject: (?:\[PATCH[^\]]*\] )?(.*(?:\n .*)*)", text, re.M)
         return " ".join(m.group(1).split()) if m else self.path.stem
 
+    @property
+    def upstream(self) -> str | None:
+        """The upstream commit id of a format-patch file ("From <sha> ...")."""
+        m = re.match(r"From ([0-9a-f]{40}) ", self.path.read_text(errors="replace")[:60])
+        return m.group(1) if m else None
+
     def hunks(self) -> list[tuple[str, int, int, str]]:
         """(file, old_start, new_start, header) for every hunk, in order."""
         out, current = [], None
@@ -42,7 +48,7 @@ class Patch:
         return out
 
 
-def series(directory: Path = PATCHES) -> list[Patch]:
+def series(directory: Path = PATCHES / "5.10") -> list[Patch]:
     names = [ln.split("#")[0].strip()
              for ln in (directory / "series").read_text().splitlines()]
     return [Patch(directory / n) for n in names if n]

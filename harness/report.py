@@ -7,7 +7,6 @@ import json
 import os
 import platform
 import secrets
-import shutil
 from pathlib import Path
 
 from junitparser import Error, Failure, JUnitXml, Property, Properties, TestCase, TestSuite
@@ -16,9 +15,9 @@ from rich.table import Table
 
 from harness import __version__
 from harness.paths import results_root
-from harness.verdict import ERROR, FAIL, INFRA, PASS, Verdict
+from harness.verdict import ERROR, FAIL, INFRA, PASS, UNPROVEN, Verdict
 
-COLOURS = {PASS: "green", FAIL: "red", ERROR: "yellow", INFRA: "magenta"}
+COLOURS = {PASS: "green", FAIL: "red", ERROR: "yellow", INFRA: "magenta", UNPROVEN: "yellow"}
 
 
 def new_results_dir(root: Path | None = None) -> Path:
@@ -35,23 +34,17 @@ def new_results_dir(root: Path | None = None) -> Path:
             continue
 
 
-def copy_build_log(build, outdir: Path) -> str:
-    dst = outdir / f"build-{build.variant}.log"
-    if build.log.exists():
-        shutil.copyfile(build.log, dst)
-    else:
-        dst.write_text(f"(build was cached: {build.dir})\n")
-    return dst.name
-
-
 def verdict_json(v: Verdict) -> dict:
     return {
-        "variant": v.variant, "workload": v.workload, "source_commit": v.commit,
+        "id": v.id, "line": v.line, "variant": v.variant, "workload": v.workload,
+        "run": v.run, "source": v.source, "source_commit": v.commit,
         "config_hash": v.config_hash, "accelerator": v.accel, "verdict": v.verdict,
         "title": v.title, "frame": v.frame, "kind": v.kind, "detail": v.detail,
         "expected": str(v.expected) if v.expected else None,
+        "claim": v.expected.to_json() if v.expected else None,
         "as_expected": v.as_expected, "timings": v.timings,
-        "console_log": v.console_log, "report": v.report,
+        "guest": v.facts, "evidence": v.evidence,
+        "console_log": v.console_log, "cell_dir": v.cell_dir, "report": v.report,
         "findings": [f.to_json() for f in v.findings],
         **({v.workload: v.extra} if v.extra else {}),
     }
@@ -70,13 +63,14 @@ def write_results(outdir: Path, verdicts: list[Verdict], meta: dict) -> None:
 def write_junit(path: Path, verdicts: list[Verdict]) -> None:
     suite = TestSuite("kdsync-harness")
     for v in verdicts:
-        case = TestCase(f"{v.variant}.{v.workload}", classname=f"kdsync.{v.variant}",
-                        time=round(v.timings.get("verdict", 0.0), 3))
+        case = TestCase(f"{v.line}.{v.variant}.{v.workload}.{v.run}",
+                        classname=f"kdsync.{v.line}.{v.variant}",
+                        time=round(v.timings.get("verdict", 0.0) or 0.0, 3))
         if v.verdict == FAIL:
             res = Failure(v.title or "kernel report", "kernel-report")
             res.text = v.report or v.detail
             case.result = [res]
-        elif v.verdict in (ERROR, INFRA):
+        elif v.verdict != PASS:
             res = Error(v.detail or v.verdict, v.verdict.lower())
             res.text = v.detail
             case.result = [res]
@@ -85,7 +79,9 @@ def write_junit(path: Path, verdicts: list[Verdict]) -> None:
         props = Properties()
         for k, val in (("verdict", v.verdict), ("expected", str(v.expected or "-")),
                        ("as_expected", str(v.as_expected)), ("source_commit", v.commit),
-                       ("accelerator", v.accel)):
+                       ("accelerator", v.accel), ("line", v.line),
+                       ("cpus_up", str(v.facts.get("cpus_up"))),
+                       ("preempt", str(v.facts.get("preempt")))):
             props.add_property(Property(k, val))
         case.append(props)
         suite.add_testcase(case)
@@ -94,18 +90,51 @@ def write_junit(path: Path, verdicts: list[Verdict]) -> None:
     xml.write(str(path), pretty=True)
 
 
+def groups(verdicts: list[Verdict]) -> list[list[Verdict]]:
+    """The runs of each (line, variant, workload), in order."""
+    out: dict[tuple, list[Verdict]] = {}
+    for v in verdicts:
+        out.setdefault((v.line, v.variant, v.workload), []).append(v)
+    return list(out.values())
+
+
+def tally(runs: list[Verdict]) -> str:
+    """"PASS" for one run; "PASS 20/20" or "FAIL 18/20, PASS 2/20" for more."""
+    if len(runs) == 1:
+        return runs[0].verdict
+    counts: dict[str, int] = {}
+    for v in runs:
+        counts[v.verdict] = counts.get(v.verdict, 0) + 1
+    return ", ".join(f"{k} {n}/{len(runs)}" for k, n in
+                     sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _guest(runs: list[Verdict]) -> str:
+    f = runs[0].facts or {}
+    if not f.get("cpus_up"):
+        return ""
+    cpus = sorted({v.facts.get("cpus_up") for v in runs if v.facts.get("cpus_up")})
+    return f"{'/'.join(map(str, cpus))} CPUs, {f.get('preempt') or '?'}"
+
+
 def print_table(verdicts: list[Verdict], console: Console | None = None) -> None:
     import sys
     console = console or Console(highlight=False,
-                                 width=None if sys.stdout.isatty() else 150)
+                                 width=None if sys.stdout.isatty() else 190)
     table = Table(title="verdicts", show_lines=False)
-    for col in ("variant", "workload", "verdict", "expected", "", "title / detail", "verdict at"):
+    for col in ("line", "variant", "workload", "verdict", "expected", "", "title / detail",
+                "guest", "verdict at"):
         table.add_column(col)
-    for v in verdicts:
-        ok = v.as_expected
-        mark = {True: "[green]ok[/]", False: "[bold red]UNEXPECTED[/]", None: ""}[ok]
-        at = v.timings.get("verdict")
-        table.add_row(v.variant, v.workload, f"[{COLOURS[v.verdict]}]{v.verdict}[/]",
-                      str(v.expected.verdict) if v.expected else "-", mark,
-                      (v.title or v.detail or "")[:90], f"{at:.1f} s" if at else "")
+    for runs in groups(verdicts):
+        v = runs[0]
+        held = [r.as_expected for r in runs]
+        mark = ("" if v.expected is None else "[green]ok[/]" if all(held) else
+                f"[bold red]UNEXPECTED {held.count(False)}/{len(runs)}[/]")
+        bad = next((r for r in runs if r.as_expected is False), v)
+        at = sorted(r.timings.get("verdict") or 0 for r in runs)[len(runs) // 2]
+        colour = COLOURS.get(bad.verdict, "yellow")
+        table.add_row(v.line, v.variant, v.workload, f"[{colour}]{tally(runs)}[/]",
+                      str(v.expected) if v.expected else "-", mark,
+                      (bad.title or bad.detail or "")[:90], _guest(runs),
+                      f"{at:.1f} s" if at else "")
     console.print(table)

@@ -1,32 +1,39 @@
-"""Kernel sources: Debian bullseye's linux-source-5.10 (the default), a local
-tree, or a git URL + ref; and the variants (patch states) built from them.
+"""Kernel sources and the variants (patch states) built from them.
 
-For the default source the patch states are commits of a git repository in
-the cache: ``variant/base`` (patches/ reverted), ``variant/workaround``
-(0001 applied) and ``variant/fixed`` (0001+0002: byte for byte the shipped
-source).  Commits are made with a fixed identity and date, so their ids are
-the same on every machine and can be quoted in results and bug reports.
+A kernel line (harness/lines/*.toml) names its default source: a Debian
+`linux-source-X` package of some suite (bullseye for 5.10, bookworm-security
+for 6.1 and 6.12, unstable for 7.2).  It is fetched with `apt-get download`
+through a private sources list that points that suite at the mirror this
+machine's apt already uses, so the system's apt state is untouched and no
+host name is written anywhere.  The source is unpacked into the cache and
+committed as `shipped`; every variant of the line is a commit made from it
+by reverting and applying the line's patch files, tagged `variant/NAME`.
+Commits use a fixed identity and date, so their ids are the same on every
+machine.  A git URL + ref gets the same variants on top of the cloned head
+(a patch that no longer applies there is reported, never dropped); a local
+tree is built as it is.
 """
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import lines as linesmod
 from harness import patches as patchmod
 from harness import proc
 from harness.errors import HarnessError
-from harness.paths import PATCHES, cache_dir
+from harness.paths import cache_dir
 
-DEBIAN_SUITE = "bullseye"
-DEBIAN_PACKAGE = "linux-source-5.10"
-DEBIAN_VERSION = os.environ.get("HARNESS_DEBIAN_VERSION", "5.10.223-1")
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+APT_LISTS_MAX_AGE = 6 * 3600      # refresh a suite's package lists after this long
 
 # Reproducible commits: same tree + same identity and dates -> same ids.
 GIT_ENV = {
@@ -36,21 +43,18 @@ GIT_ENV = {
     "GIT_AUTHOR_DATE": "2024-08-10T00:00:00Z",
     "GIT_COMMITTER_DATE": "2024-08-10T00:00:00Z",
 }
-DEFAULT_VARIANTS = ("base", "workaround", "fixed", "nosync")
-VARIANT_HELP = {
-    "base": "both patches reverted: O_DIRECT|O_DSYNC deadlocks",
-    "workaround": "0001 only: crash after a non-aligned O_DSYNC direct write",
-    "fixed": "0001+0002, as shipped",
-    "nosync": "workaround + patches/test-only: the async completion skips the sync",
-    "tree": "the kernel tree as given",
-}
+SHIPPED_TAG = "shipped"
+VARIANTS_FILE = "harness-variants.json"
 
 
 @dataclass(frozen=True)
 class Source:
-    kind: str          # "debian", "tree" or "git"
-    path: Path         # top of the kernel tree
-    label: str         # what to show: "debian linux-source-5.10 5.10.223-1"
+    kind: str                  # "debian", "tree" or "git"
+    path: Path                 # top of the kernel tree
+    label: str                 # what to show: "debian linux-source-6.1 6.1.192-2"
+    line: linesmod.Line | None = None
+    version: str = ""          # the package version, or the tree's Makefile version
+    broken: tuple = ()         # (variant, why) of variants whose patches did not apply
 
     @property
     def is_git(self) -> bool:
@@ -66,8 +70,17 @@ class Variant:
     commit: str | None = field(default=None)  # filled by checkout()
 
     @property
+    def line(self) -> str:
+        return self.source.line.name if self.source.line else "tree"
+
+    @property
     def label(self) -> str:
         return self.name + (f"+{len(self.extra)}p" if self.extra else "")
+
+    @property
+    def key(self) -> str:
+        """line/variant: unique across lines (build trees, logs, results)."""
+        return f"{self.line}-{self.label}"
 
 
 # ------------------------------------------------------------------ helpers
@@ -100,10 +113,10 @@ def kernel_version(tree: Path) -> str:
     return ".".join(vals.get(k, "0") for k in ("VERSION", "PATCHLEVEL", "SUBLEVEL"))
 
 
-# ------------------------------------------------- the default: Debian source
+# ------------------------------------------------- Debian linux-source-X
 
-def debian_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
-    """The Debian archive URI this machine's apt is configured with."""
+def _apt_entries(sources_dir: Path) -> list[tuple[str, str]]:
+    """(URI, suite) of every enabled deb entry in this machine's apt config."""
     uris: list[tuple[str, str]] = []
     one_line = re.compile(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)")
     files = [sources_dir / "sources.list"] + sorted(
@@ -125,136 +138,220 @@ def debian_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
                 for uri in fields.get("uris", []):
                     for suite in fields.get("suites", []):
                         uris.append((uri, suite))
-    for uri, suite in uris:
-        # the main archive: a plain release suite (not -security/-updates)
-        if "-" not in suite and "security" not in uri:
+    return uris
+
+
+def debian_mirror(sources_dir: Path = Path("/etc/apt"), suite: str = "bullseye") -> str:
+    """The Debian archive URI this machine's apt uses for `suite`: the
+    security archive for a -security suite, else the main archive."""
+    security = suite.endswith("-security")
+    for uri, s in _apt_entries(sources_dir):
+        is_security = s.endswith("-security") or "security" in uri
+        if security and is_security:
             return uri.rstrip("/")
-    raise HarnessError("no Debian archive found in the apt sources (/etc/apt); the default "
-                       "kernel source needs one — or use --kernel-tree PATH / --git-url URL")
+        if not security and not is_security and "-" not in s:
+            return uri.rstrip("/")
+    kind = "security archive" if security else "Debian archive"
+    raise HarnessError(f"no {kind} found in the apt sources (/etc/apt) for Debian {suite}; "
+                       "the default kernel source needs one — or use --kernel-tree PATH / "
+                       "--git-url URL")
 
 
-def _download_deb(work: Path) -> Path:
-    proc.require_tools("apt-get", "dpkg-deb", "tar", "xz")
-    mirror = debian_mirror()
-    (work / "lists/partial").mkdir(parents=True, exist_ok=True)
-    (work / "cache/archives/partial").mkdir(parents=True, exist_ok=True)
-    signed = f"[signed-by={KEYRING}] " if Path(KEYRING).exists() else ""
-    (work / "sources.list").write_text(
-        f"deb {signed}{mirror} {DEBIAN_SUITE} main\n")
-    opts = ["-o", f"Dir::Etc::sourcelist={work / 'sources.list'}",
-            "-o", "Dir::Etc::sourceparts=/dev/null",
-            "-o", f"Dir::State::Lists={work / 'lists'}",
-            "-o", f"Dir::Cache={work / 'cache'}",
-            "-o", "APT::Sandbox::User=root" if os.geteuid() == 0 else "Debug::NoLocking=1",
-            "-o", "Debug::NoLocking=1"]
-    proc.run(["apt-get", "-q", "update", *opts], timeout=300,
-             what=f"apt-get update for Debian {DEBIAN_SUITE}")
-    dl = work / "dl"
-    dl.mkdir(exist_ok=True)
-    proc.run(["apt-get", "-q", "download", *opts,
-              f"{DEBIAN_PACKAGE}={DEBIAN_VERSION}"], cwd=dl, timeout=1800,
-             what=f"apt-get download {DEBIAN_PACKAGE}={DEBIAN_VERSION}")
-    debs = sorted(dl.glob(f"{DEBIAN_PACKAGE}_*.deb"))
-    if not debs:
-        raise HarnessError(f"apt-get download left no {DEBIAN_PACKAGE} package in {dl}")
-    return debs[-1]
+class _Apt:
+    """apt-get/apt-cache with a private sources list for one suite."""
+
+    def __init__(self, suite: str):
+        self.suite = suite
+        self.work = cache_dir() / "apt" / suite
+        self.opts = ["-o", f"Dir::Etc::sourcelist={self.work / 'sources.list'}",
+                     "-o", "Dir::Etc::sourceparts=/dev/null",
+                     "-o", f"Dir::State::Lists={self.work / 'lists'}",
+                     "-o", f"Dir::Cache={self.work / 'cache'}",
+                     "-o", "Debug::NoLocking=1"]
+        if os.geteuid() == 0:
+            self.opts += ["-o", "APT::Sandbox::User=root"]
+
+    def update(self, force: bool = False) -> None:
+        stamp = self.work / "updated"
+        if not force and stamp.exists() and time.time() - stamp.stat().st_mtime < APT_LISTS_MAX_AGE:
+            return
+        proc.require_tools("apt-get")
+        (self.work / "lists/partial").mkdir(parents=True, exist_ok=True)
+        (self.work / "cache/archives/partial").mkdir(parents=True, exist_ok=True)
+        signed = f"[signed-by={KEYRING}] " if Path(KEYRING).exists() else ""
+        (self.work / "sources.list").write_text(
+            f"deb {signed}{debian_mirror(suite=self.suite)} {self.suite} main\n")
+        proc.run(["apt-get", "-q", "update", *self.opts], timeout=300,
+                 what=f"apt-get update for Debian {self.suite}")
+        stamp.touch()
+
+    def versions(self, package: str) -> list[str]:
+        cp = proc.run(["apt-cache", *self.opts, "madison", package], timeout=120, check=False)
+        return [parts[1].strip() for ln in (cp.stdout or "").splitlines()
+                if len(parts := ln.split("|")) >= 3]
+
+    def download(self, package: str, version: str, dest: Path) -> Path:
+        dest.mkdir(parents=True, exist_ok=True)
+        proc.run(["apt-get", "-q", "download", *self.opts, f"{package}={version}"], cwd=dest,
+                 timeout=1800, what=f"apt-get download {package}={version}")
+        debs = sorted(dest.glob(f"{package}_*.deb"))
+        if not debs:
+            raise HarnessError(f"apt-get download left no {package} package in {dest}")
+        return debs[-1]
 
 
-def default_source(progress=print) -> Source:
-    """The Debian source as a git repo with one commit per patch state."""
+def resolve_version(spec: linesmod.SourceSpec, pin: str | None = None) -> str:
+    """The package version to use: the pin, the line's version, or (when the
+    line follows its suite) the newest the suite ships today.  A version that
+    has left the archive is one line naming what is there."""
+    want = pin or spec.version
+    apt = _Apt(spec.suite)
+    apt.update()
+    have = apt.versions(spec.package)
+    if want and want not in have:
+        apt.update(force=True)
+        have = apt.versions(spec.package)
+    if not have:
+        raise HarnessError(f"Debian {spec.suite} has no {spec.package} any more; use "
+                           "--kernel-tree PATH or --git-url URL --git-ref REF")
+    if not want:
+        return have[0]
+    if want not in have:
+        raise HarnessError(f"{spec.package} {want} is no longer in Debian {spec.suite}; "
+                           f"available: {', '.join(have[:6])} (pin one with --source-version)")
+    return want
+
+
+def debian_source(line: linesmod.Line, pin: str | None = None, progress=print) -> Source:
+    """A line's Debian source as a git repo: `shipped`, then one tagged
+    commit per variant of the line."""
+    spec = line.source
     root = cache_dir() / "src"
-    name = f"linux-{DEBIAN_VERSION}-debian"
-    repo = root / name
+    version = pin or spec.version or resolve_version(spec)
+    repo = root / f"{spec.package}_{version}"
+    label = f"debian {spec.package} {version}"
     ready = repo / ".git" / "harness-ready"
-    label = f"debian {DEBIAN_PACKAGE} {DEBIAN_VERSION}"
-    if ready.exists() and _has_tag(repo, "variant/nosync"):
-        return Source("debian", repo, label)
-    with locked(root / f".{name}.lock"):
-        if ready.exists():
-            _add_test_only_variant(repo)     # caches made before `nosync` existed
-            return Source("debian", repo, label)
-        proc.require_tools("git")
-        proc.require_space(root, 6, "the kernel source")
-        work = root / f".{name}.download"
-        if repo.exists():
-            shutil.rmtree(repo)
-        deb = next(iter(sorted(work.glob(f"dl/{DEBIAN_PACKAGE}_*.deb"))), None) \
-            if work.exists() else None
-        if deb is None:
-            progress(f"downloading {DEBIAN_PACKAGE} {DEBIAN_VERSION} from Debian {DEBIAN_SUITE}")
-            deb = _download_deb(work)
-        progress(f"unpacking {deb.name}")
-        unpack = root / f".{name}.unpack"
-        shutil.rmtree(unpack, ignore_errors=True)
-        unpack.mkdir(parents=True)
-        # the .deb holds usr/src/linux-source-5.10.tar.xz; unpack it straight
-        proc.run(["sh", "-c", 'dpkg-deb --fsys-tarfile "$1" | tar -xO '
-                  f"./usr/src/{DEBIAN_PACKAGE}.tar.xz | tar -xJ -C \"$2\"",
-                  "sh", deb, unpack], timeout=900, what="unpacking the kernel source")
-        tops = [p for p in unpack.iterdir() if p.is_dir()]
-        if len(tops) != 1:
-            raise HarnessError(f"unexpected layout in {deb.name}: {tops}")
-        tops[0].rename(repo)
-        shutil.rmtree(unpack, ignore_errors=True)
-        kernel_version(repo)
-        progress("recording patch states as git commits (variant/base, "
-                 "variant/workaround, variant/fixed)")
-        _make_variant_repo(repo, label)
-        ready.write_text(git(repo, "rev-parse", "variant/fixed") + "\n")
-        shutil.rmtree(work, ignore_errors=True)
-    return Source("debian", repo, label)
+    if not ready.exists():
+        with locked(root / f".{repo.name}.lock"):
+            if not ready.exists():
+                _unpack_debian(spec, version, repo, label, progress)
+    src = Source("debian", repo, label, line, version)
+    return _with_variants(src, progress)
 
 
-def _make_variant_repo(repo: Path, label: str) -> None:
-    series = patchmod.series()
+def _unpack_debian(spec: linesmod.SourceSpec, version: str, repo: Path, label: str,
+                   progress) -> None:
+    proc.require_tools("git", "dpkg-deb", "tar", "xz")
+    root = repo.parent
+    proc.require_space(root, 6, "the kernel source")
+    dl = root / ".downloads"
+    deb = next(iter(sorted(dl.glob(f"{spec.package}_{version.replace(':', '%3a')}_*.deb"))),
+               None)
+    if deb is None:
+        resolve_version(spec, version)        # a clear line if it left the archive
+        progress(f"downloading {spec.package} {version} from Debian {spec.suite}")
+        deb = _Apt(spec.suite).download(spec.package, version, dl)
+    progress(f"unpacking {deb.name}")
+    unpack = root / f".{repo.name}.unpack"
+    shutil.rmtree(unpack, ignore_errors=True)
+    shutil.rmtree(repo, ignore_errors=True)
+    unpack.mkdir(parents=True)
+    # the .deb holds usr/src/linux-source-X.tar.xz; unpack it straight
+    proc.run(["sh", "-c", 'dpkg-deb --fsys-tarfile "$1" | tar -xO '
+              f"./usr/src/{spec.package}.tar.xz | tar -xJ -C \"$2\"",
+              "sh", deb, unpack], timeout=900, what="unpacking the kernel source")
+    tops = [p for p in unpack.iterdir() if p.is_dir()]
+    if len(tops) != 1:
+        raise HarnessError(f"unexpected layout in {deb.name}: {tops}")
+    tops[0].rename(repo)
+    shutil.rmtree(unpack, ignore_errors=True)
+    kernel_version(repo)
+    progress(f"recording {label} as a git commit")
     git(repo, "init", "-q")
     git(repo, "config", "core.autocrlf", "false")
     git(repo, "config", "gc.auto", "0")
     git(repo, "add", "-A", "-f", timeout=1800)
-    shipped_tree = git(repo, "write-tree")
-    for p in reversed(series):
-        patchmod.apply(repo, p, reverse=True)
-    git(repo, "add", "-A", "-f", timeout=1800)
-    git(repo, "commit", "-q", "-m",
-        f"{label} with {', '.join(p.name for p in series)} reverted")
-    git(repo, "tag", "variant/base")
-    for p, tag in zip(series, ("workaround", "fixed")):
-        patchmod.commit_patch(repo, p, GIT_ENV)
-        git(repo, "tag", f"variant/{tag}")
-    if git(repo, "rev-parse", "variant/fixed^{tree}") != shipped_tree:
-        raise HarnessError("applying patches/ to the reverted source did not give "
-                           "back the shipped files; the series does not match the source")
-    _add_test_only_variant(repo)
+    git(repo, "commit", "-q", "-m", f"{label} as shipped", timeout=600)
+    git(repo, "tag", "-f", SHIPPED_TAG)
+    (repo / ".git" / "harness-ready").write_text(git(repo, "rev-parse", SHIPPED_TAG) + "\n")
+    deb.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------ variants
+
+def _digest(spec: linesmod.VariantSpec) -> str:
+    h = hashlib.sha256()
+    for tag, paths in (("revert", spec.revert), ("apply", spec.apply)):
+        for p in paths:
+            h.update(f"{tag}\0{p.name}\0".encode() + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _with_variants(src: Source, progress=print) -> Source:
+    """Tag variant/NAME for every variant of the line, made from `shipped`
+    (cached: a variant is remade only when its patch files change).  A
+    variant whose patches do not apply is recorded in Source.broken."""
+    line, repo = src.line, src.path
+    state_file = repo / ".git" / VARIANTS_FILE
+    broken = []
+    with locked(repo / ".git" / "harness-variants.lock"):
+        try:
+            state = json.loads(state_file.read_text())
+        except (OSError, ValueError):
+            state = {}
+        changed = False
+        for spec in line.variants:
+            d = _digest(spec)
+            if state.get(spec.name, {}).get("digest") == d and _has_tag(repo, f"variant/{spec.name}"):
+                if state[spec.name].get("broken"):
+                    broken.append((spec.name, state[spec.name]["broken"]))
+                continue
+            try:
+                commit = _make_variant(repo, spec)
+                state[spec.name] = {"digest": d, "commit": commit}
+            except HarnessError as e:
+                git(repo, "am", "--abort", check=False)
+                state[spec.name] = {"digest": d, "broken": str(e)}
+                broken.append((spec.name, str(e)))
+                progress(f"{line.name} variant {spec.name}: {e}")
+            changed = True
+        if changed:
+            git(repo, "checkout", "-q", "--force", "--detach", SHIPPED_TAG)
+            state_file.write_text(json.dumps(state, indent=1) + "\n")
+    return Source(src.kind, src.path, src.label, src.line, src.version, tuple(broken))
+
+
+def _make_variant(repo: Path, spec: linesmod.VariantSpec) -> str:
+    git(repo, "checkout", "-q", "--force", "--detach", SHIPPED_TAG)
+    for p in spec.revert:
+        patch = patchmod.Patch(p)
+        patchmod.apply(repo, patch, reverse=True)
+        git(repo, "commit", "-q", "-a", "-m",
+            f"Revert \"{patch.subject}\"\n\nharness variant {spec.name}: "
+            f"{patch.upstream or patch.name} reverted")
+    for p in spec.apply:
+        patchmod.commit_patch(repo, patchmod.Patch(p), GIT_ENV)
+    git(repo, "tag", "-f", f"variant/{spec.name}")
+    return git(repo, "rev-parse", "HEAD")
 
 
 def _has_tag(repo: Path, tag: str) -> bool:
     return bool(git(repo, "tag", "-l", tag))
 
 
-def _add_test_only_variant(repo: Path) -> None:
-    """variant/nosync: workaround + patches/test-only/* (the data-loss bug
-    the durability workload must catch), on a side branch."""
-    if _has_tag(repo, "variant/nosync"):
-        return
-    head = git(repo, "rev-parse", "HEAD")
-    git(repo, "checkout", "-q", "--force", "--detach", "variant/workaround")
-    for p in sorted((PATCHES / "test-only").glob("*.patch")):
-        patchmod.commit_patch(repo, patchmod.Patch(p), GIT_ENV)
-    git(repo, "tag", "variant/nosync")
-    git(repo, "checkout", "-q", "--force", "--detach", head)
-
-
 # ----------------------------------------------------- other kinds of source
 
-def local_tree(path: str | Path) -> Source:
+def local_tree(path: str | Path, line: linesmod.Line | None = None) -> Source:
     p = Path(path).expanduser().resolve()
     if not p.is_dir():
         raise HarnessError(f"--kernel-tree {path}: no such directory")
     version = kernel_version(p)
-    return Source("tree", p, f"{p} ({version})")
+    return Source("tree", p, f"{p} ({version})", line, version)
 
 
-def git_source(url: str, ref: str, progress=print) -> Source:
+def git_source(url: str, ref: str, line: linesmod.Line | None = None,
+               progress=print) -> Source:
+    """A shallow clone of `ref`; with a line, its variants on top of it."""
     proc.require_tools("git")
     key = hashlib.sha256(f"{url}\0{ref}".encode()).hexdigest()[:12]
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", ref)[:40]
@@ -269,63 +366,54 @@ def git_source(url: str, ref: str, progress=print) -> Source:
                 proc.run(["git", "clone", "-q", "--depth", "1", "--branch", ref,
                           url, repo], timeout=3600, what=f"git clone {url} {ref}")
                 kernel_version(repo)
-                _tag_variants_on_top(repo, progress)
+                git(repo, "tag", "-f", SHIPPED_TAG)
                 ready.write_text(ref + "\n")
-    return Source("git", repo, f"{url} {ref}")
-
-
-def _tag_variants_on_top(repo: Path, progress=print) -> None:
-    """A tree that ships the series (5.10.y stable from 5.10.18 on) gets the
-    same variants as the default source: `fixed` is the tree as cloned,
-    `workaround` reverts 0002, `base` reverts 0001 on top, and `nosync` is
-    `workaround` plus patches/test-only."""
-    series = patchmod.series()
-    try:
-        patchmod.check(repo, series[-1], reverse=True)
-    except HarnessError:
-        progress("this tree does not carry patches/ (variants: the tree as it is)")
-        return
-    git(repo, "tag", "-f", "variant/fixed")
-    for p, name in zip(reversed(series), ("workaround", "base")):
-        patchmod.apply(repo, p, reverse=True)
-        git(repo, "commit", "-q", "-a", "-m", f"Revert \"{p.subject}\" (harness variant {name})")
-        git(repo, "tag", "-f", f"variant/{name}")
-    _add_test_only_variant(repo)
-    git(repo, "checkout", "-q", "--detach", "variant/fixed")
+    version = kernel_version(repo)
+    line = line or linesmod.for_version(version)
+    head = git(repo, "rev-parse", "--short=12", SHIPPED_TAG)
+    src = Source("git", repo, f"{url} {ref} ({head}, {version})", line, version)
+    if line is None:
+        progress(f"{version} belongs to no kernel line of the harness: the tree as it is")
+        return src
+    return _with_variants(src, progress)
 
 
 def resolve(kernel_tree: str | None = None, git_url: str | None = None,
-            git_ref: str | None = None, progress=print) -> Source:
+            git_ref: str | None = None, line: linesmod.Line | None = None,
+            pin: str | None = None, progress=print) -> Source:
     kernel_tree = kernel_tree or os.environ.get("KERNEL_SRC")
     if kernel_tree and git_url:
         raise HarnessError("give either --kernel-tree/KERNEL_SRC or --git-url, not both")
     if git_url:
         if not git_ref:
             raise HarnessError("--git-url needs --git-ref (a tag or branch, e.g. v5.10.223)")
-        return git_source(git_url, git_ref, progress)
+        return git_source(git_url, git_ref, line, progress)
     if kernel_tree:
-        return local_tree(kernel_tree)
-    return default_source(progress)
+        src = local_tree(kernel_tree)
+        return Source(src.kind, src.path, src.label,
+                      line or linesmod.for_version(src.version), src.version)
+    return debian_source(line or linesmod.get(linesmod.DEFAULT_LINE), pin, progress)
 
 
 def has_variants(source: Source) -> bool:
     """Sources the harness prepared itself carry variant/* tags."""
-    return source.kind in ("debian", "git") and bool(
-        git(source.path, "tag", "-l", "variant/base"))
+    return source.kind in ("debian", "git") and source.line is not None and bool(
+        git(source.path, "tag", "-l", "variant/*"))
 
 
 def variants_for(source: Source, names: list[str] | None,
                  extra: tuple[patchmod.Patch, ...] = ()) -> list[Variant]:
     if has_variants(source):
-        names = names or list(DEFAULT_VARIANTS)
-        bad = [n for n in names if n not in DEFAULT_VARIANTS]
+        known = [v.name for v in source.line.variants]
+        names = names or known
+        bad = [n for n in names if n not in known]
         if bad:
-            raise HarnessError(f"unknown variant {bad[0]!r}; choose from "
-                               f"{', '.join(DEFAULT_VARIANTS)}")
+            raise HarnessError(f"line {source.line.name} has no variant {bad[0]!r}; choose "
+                               f"from {', '.join(known)}")
         return [Variant(n, source, f"variant/{n}", extra) for n in names]
     if names and names != ["tree"]:
-        raise HarnessError("variants base/workaround/fixed belong to the default source; "
-                           "with --kernel-tree or --git-url the tree is built as it is "
+        raise HarnessError("variants belong to the default sources (and --git-url trees of a "
+                           "known line); with --kernel-tree the tree is built as it is "
                            "(add changes with --patch)")
     return [Variant("tree", source, None, extra)]
 
@@ -348,9 +436,9 @@ def checkout(variant: Variant) -> Path:
     src = variant.source
     if variant.ref is None:
         if variant.extra:
-            raise HarnessError("--patch applies on top of the default source's variants "
-                               "(base/workaround/fixed); in your own tree, commit the "
-                               "patch there and build the tree as it is")
+            raise HarnessError("--patch applies on top of the default source's variants; "
+                               "in your own tree, commit the patch there and build the "
+                               "tree as it is")
         variant.commit = commit_of(variant)
         return src.path
     with locked(src.path / ".git" / "harness-checkout.lock"):

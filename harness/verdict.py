@@ -1,120 +1,144 @@
-"""From what a VM run showed to one verdict per (variant, workload), and
-whether it is what the matrix expected."""
+"""From what a VM showed of one cell to its verdict, and whether it is what
+the line's table claims (harness/lines/*.toml).
+
+  PASS      the workload finished, its data verified, btrfs check is clean, no
+            kernel report, and the kernel-side evidence shows the path the
+            workload claims (direct IO, inline/async completions, a race)
+  FAIL      a kernel report (its syzkaller-style title), a hang with no report,
+            or a failed after-run check (lost writes after a power cut)
+  UNPROVEN  everything passed, but the evidence contradicts the claim: a
+            "direct" write that went buffered, completions that ran elsewhere,
+            a race that could not happen.  Never a PASS.
+  ERROR     the workload failed, its data did not verify, or btrfs check complained
+  INFRA     the kernel could not be built or booted, or the guest is not what the
+            cell needs (fewer CPUs than asked, a kernel that is not preemptible)
+"""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+from harness import evidence as evidencemod
 from harness.errors import EXIT_BUG, EXIT_OK, EXIT_SKIP
 from harness.kernel_reports import bugs
+from harness.lines import Claim
 
-PASS, FAIL, ERROR, INFRA = "PASS", "FAIL", "ERROR", "INFRA"
-
-
-@dataclass(frozen=True)
-class Expectation:
-    verdict: str                  # PASS or FAIL
-    title: str | None = None      # regex the FAIL title must match
-    why: str = ""
-
-    def matches(self, verdict: str, title: str | None) -> bool:
-        if verdict != self.verdict:
-            return False
-        return self.title is None or bool(title and re.search(self.title, title))
-
-    def __str__(self) -> str:
-        return self.verdict + (f" /{self.title}/" if self.title else "")
-
-
-# The default matrix's claims, as measured on 5.10.223 under TCG.  A cell
-# that is not listed is not checked (shown as "-"): base x libaio/io_uring
-# deadlock only when the AIO completion runs in the submitting task, which
-# depends on timing; both outcomes were seen.  Everything on `fixed` passes.
-DEADLOCK = r"^possible deadlock in btrfs_sync_file$"
-_SYNC_REENTRY = "iomap_dio_complete -> generic_write_sync -> btrfs_sync_file under i_rwsem/dio_sem"
-DEFAULT_EXPECTATIONS: dict[tuple[str, str], Expectation] = {
-    ("base", "extending"): Expectation(FAIL, DEADLOCK, "recursive i_rwsem: " + _SYNC_REENTRY),
-    ("base", "overwrite"): Expectation(FAIL, DEADLOCK, "dio_sem read held, fsync wants write"),
-    ("base", "rwf-dsync"): Expectation(FAIL, DEADLOCK, "RWF_DSYNC sets IOCB_DSYNC too"),
-    ("base", "unaligned"): Expectation(FAIL, DEADLOCK, "the direct write after the fallback"),
-    ("base", "fsync-race"): Expectation(PASS, None, "no O_DSYNC: nothing re-enters fsync"),
-    ("base", "durability"): Expectation(FAIL, DEADLOCK, "its psync phase deadlocks first"),
-    ("workaround", "unaligned"): Expectation(
-        FAIL, r"^BTRFS: assertion failed in btrfs_reserve_data_bytes$",
-        "the BTRFS_DIO_SYNC_STUB leaked in current->journal_info"),
-    **{(v, w): Expectation(PASS, None, "0001 alone handles aligned writes")
-       for v in ("workaround", "nosync")
-       for w in ("extending", "overwrite", "libaio", "io_uring", "rwf-dsync", "fsync-race")},
-    ("workaround", "durability"): Expectation(PASS, None, "->end_io syncs async completions"),
-    ("nosync", "unaligned"): Expectation(
-        FAIL, r"^BTRFS: assertion failed in btrfs_reserve_data_bytes$", "as on workaround"),
-    ("nosync", "durability"): Expectation(
-        FAIL, r"^lost O_DSYNC write after power cut \((libaio|uring)(, (libaio|uring))?\)$",
-        "the async completion skips the sync: acknowledged AIO writes are lost"),
-}
-FIXED_EXPECTATION = Expectation(PASS, None, "as shipped: both patches applied")
-NO_BUG = Expectation(PASS, None, "no kernel bug expected")
-
-
-def expectation_for(variant: str, workload: str, default_matrix: bool) -> Expectation | None:
-    if not default_matrix:
-        return NO_BUG
-    if variant == "fixed":
-        return FIXED_EXPECTATION
-    return DEFAULT_EXPECTATIONS.get((variant, workload))
+PASS, FAIL, ERROR, INFRA, UNPROVEN = "PASS", "FAIL", "ERROR", "INFRA", "UNPROVEN"
+NO_BUG = Claim(PASS, None, "your tree: no kernel bug expected")
 
 
 @dataclass
 class Verdict:
+    line: str
     variant: str
     workload: str
+    run: int
     verdict: str
     title: str | None = None
     frame: str | None = None
     kind: str | None = None
     report: str = ""
     detail: str = ""
-    expected: Expectation | None = None
+    expected: Claim | None = None
     timings: dict = field(default_factory=dict)
     console_log: str | None = None
     findings: list = field(default_factory=list)
     commit: str = ""
     config_hash: str = ""
     accel: str = ""
-    extra: dict = field(default_factory=dict)     # e.g. the durability check's figures
+    evidence: dict = field(default_factory=dict)
+    facts: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)      # e.g. the power-cut check's figures
+    cell_dir: str | None = None
+    source: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.line}-{self.variant}-{self.workload}-{self.run}"
 
     @property
     def as_expected(self) -> bool | None:
         return None if self.expected is None else self.expected.matches(self.verdict, self.title)
 
 
-def judge(run) -> tuple[str, str | None, str | None, str | None, str, str]:
-    """(verdict, title, frame, kind, report, detail) for a vm.VmRun."""
-    found = bugs(run.findings)
+def expectation(cell, expectations: bool = True) -> Claim | None:
+    """The line's claim for the cell; on a tree of no line (or with
+    expectations off: a user's tree) every cell is expected to PASS."""
+    line = cell.variant.source.line
+    if not expectations or line is None or cell.variant.ref is None:
+        return NO_BUG
+    if cell.variant.extra:
+        return NO_BUG
+    return line.claim(cell.variant.name, cell.workload.name)
+
+
+def _base(cell, verdict: str, expectations: bool, **kw) -> Verdict:
+    return Verdict(cell.line, cell.variant.label, cell.workload.name, cell.run, verdict,
+                   expected=expectation(cell, expectations), source=cell.variant.source.label,
+                   **kw)
+
+
+def infra(cell, why: str, expectations: bool = True) -> Verdict:
+    return _base(cell, INFRA, expectations, detail=why)
+
+
+def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
+          after: dict | None, cpus: int, b, accel: str, expectations: bool = True) -> Verdict:
+    """The verdict of one cell of VM run `r` (times: its monitor.CellTimes,
+    findings: the reports that belong to it)."""
+    found = bugs(findings)
+    t = times.times if times else {}
+    timings = {"boot": r.times.get("booted"), "start": t.get("start"),
+               "workload_start": t.get("workload_start"),
+               "first_report": t.get("first_report") or (
+                   r.times.get("first_report") if found else None),
+               "verdict": (r.times.get("verdict") if found or r.reason != "done"
+                           else t.get("end")),
+               "guest_uptime_at_boot": r.times.get("guest_uptime_at_boot")}
+    common = dict(timings={k: round(x, 3) for k, x in timings.items() if x is not None},
+                  console_log=f"{cell.id}/console.log", findings=found, commit=b.commit,
+                  config_hash=b.config_hash, accel=accel, evidence=ev.to_json(),
+                  facts=r.facts.to_json(), extra=after or {})
+
+    def out(verdict, title=None, frame=None, kind=None, report="", detail=""):
+        return _base(cell, verdict, expectations, title=title, frame=frame, kind=kind,
+                     report=report, detail=detail, **common)
+
     if found:
         f = found[0]
-        detail = f"{len(found)} distinct report(s)" + (
-            "; corrupted report" if f.corrupted else "")
-        return FAIL, f.title, f.frame, f.kind, f.report, detail
-    if "booted" not in run.times:
-        return INFRA, None, None, None, "", (f"kernel did not reach userspace ({run.reason})"
-                                             + (f": {run.tail}" if run.tail else ""))
-    if run.reason in ("no-progress", "deadline"):
-        blocked = next((f for f in run.findings if f.kind == "blocked-tasks" and f.frame), None)
+        detail = f"{len(found)} distinct report(s)" + ("; corrupted report" if f.corrupted
+                                                       else "")
+        return out(FAIL, f.title, f.frame, f.kind, f.report, detail)
+    if not r.booted:
+        return out(INFRA, detail=f"kernel did not reach userspace ({r.reason})"
+                   + (f": {r.tail}" if r.tail else ""))
+    problem = r.facts.problem(cpus)
+    if problem:
+        return out(INFRA, detail=problem)
+    if times is None:
+        return out(ERROR, detail="; ".join(r.errors)[:300] or
+                   f"the VM ended before the cell started ({r.reason})")
+    if r.reason in ("no-progress", "deadline") and "end" not in t:
+        blocked = next((f for f in findings if f.kind == "blocked-tasks" and f.frame), None)
         title = (f"no progress: task blocked in {blocked.frame}" if blocked
                  else "no progress (no kernel report)")
-        return (FAIL, title, blocked.frame if blocked else None, "no-progress",
-                blocked.report if blocked else "",
-                f"workload printed no progress for its deadline ({run.reason})")
-    if run.errors:
-        return ERROR, None, None, None, "", "; ".join(run.errors)[:500]
-    if run.rc not in (0, None) or run.done_rc not in (0, None):
-        return ERROR, None, None, None, "", f"workload exited {run.rc if run.rc is not None else run.done_rc}"
-    if run.reason != "done":
-        return ERROR, None, None, None, "", f"VM ended before the workload finished ({run.reason})"
-    if run.fsck:
-        return ERROR, None, None, None, "", f"btrfs check: {run.fsck}"
-    return PASS, None, None, None, "", ""
+        return out(FAIL, title, blocked.frame if blocked else None, "no-progress",
+                   blocked.report if blocked else "",
+                   f"the workload printed no progress for its deadline ({r.reason})")
+    if times.errors:
+        return out(ERROR, detail="; ".join(times.errors)[:500])
+    if times.rc not in (0, None):
+        return out(ERROR, detail=f"workload exited {times.rc}")
+    if "end" not in t:
+        return out(ERROR, detail=f"the VM ended before the cell finished ({r.reason})")
+    if fsck:
+        return out(ERROR, detail=f"btrfs check: {fsck}")
+    if after and after.get("verdict", PASS) != PASS:
+        return out(after["verdict"], after.get("title"), None, after.get("kind"),
+                   after.get("report", ""), after.get("detail", ""))
+    problems = evidencemod.check(cell.workload, ev)
+    if problems:
+        return out(UNPROVEN, detail="; ".join(problems))
+    return out(PASS, detail=(after or {}).get("detail", "") or ev.summary())
 
 
 def exit_code(verdicts: list[Verdict]) -> int:

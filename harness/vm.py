@@ -1,6 +1,9 @@
-"""Boot a kernel in QEMU with the host root over virtio-9p (read-only) and a
-fresh btrfs image as virtio-blk (format=raw, cache=none); stream the serial
-console to disk and through the monitor; always end the VM.
+"""Boot a kernel in QEMU and run a plan of cells in it: the host root over
+virtio-9p (read-only), one fresh disk per cell that needs one (virtio-blk,
+format=raw, cache=none, or through QEMU's blklogwrites driver), N CPUs
+(`-smp N,sockets=N`: a tinyconfig guest finds its CPUs in the MP table,
+which lists one processor per socket); stream the serial console to disk
+and through the monitor; always end the VM.
 
 Why QEMU directly and not virtme-ng: the test disk must be attached with
 format=raw,cache=none (virtme-ng's --disk sets neither), the console must be
@@ -13,25 +16,34 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import proc
+from harness import evidence, proc
 from harness.errors import InfraError
-from harness.kernel_reports import Finding, parse, read_log
-from harness.monitor import Monitor
+from harness.kernel_reports import Finding, bugs, parse, read_log
+from harness.monitor import CellTimes, Monitor
 from harness.paths import cache_dir
-from harness.workload import GUEST_INIT, Workload
+from harness.workload import GUEST_INIT
 
 QEMU = "qemu-system-x86_64"
 MEMORY_MB = 768
 DISK_SIZE = "1G"
 HUNG_TASK_SECS = 10          # the guest's hung_task_timeout_secs
-HARD_DEADLINE = 240.0        # no VM runs longer than this, whatever happens
+HARD_DEADLINE = 240.0        # no VM runs longer than this (plus its cells' budget)
 SYSRQ_CAPTURE = 2.0          # seconds of console kept after sysrq-w
 PROBE_DEADLINE = 12.0
+DEFAULT_CPUS = 2
+MAX_CPUS = 8                 # CONFIG_NR_CPUS of guest-config/kconfig/40-smp.config
+
+
+@dataclass(frozen=True)
+class Disk:
+    path: str                        # on the host that runs QEMU
+    log_writes: str | None = None    # record every write and flush here (blklogwrites)
 
 
 @dataclass
@@ -39,16 +51,48 @@ class VmRun:
     name: str
     accel: str
     console_log: Path
-    disk: Path
     reason: str                      # done | report | no-progress | boot-timeout | deadline | eof
-    times: dict
-    rc: int | None
-    done_rc: int | None
-    errors: list
+    times: dict                      # VM events, seconds since QEMU started
+    cells: dict                      # cell name -> monitor.CellTimes
     findings: list[Finding] = field(default_factory=list)
-    fsck: str | None = None          # None: not run; "" clean; else the complaint
-    progress: int = 0
+    facts: evidence.GuestFacts = field(default_factory=evidence.GuestFacts)
+    done_rc: int | None = None
+    errors: list = field(default_factory=list)
+    report_cell: str | None = None   # the cell the first report appeared in
     tail: str = ""                   # last console lines, for boot failures
+    command: list = field(default_factory=list)
+    text: str = ""                   # the whole console
+
+    @property
+    def booted(self) -> bool:
+        return "booted" in self.times
+
+    def cell_findings(self, name: str, plan: list[str]) -> list[Finding]:
+        """The reports that belong to cell `name`: those printed while it ran
+        or before the next cell started; a report during boot belongs to the
+        plan's first cell."""
+        starts = sorted((c.first_line, n) for n, c in self.cells.items())
+        out = []
+        for f in self.findings:
+            owner = next((n for line, n in reversed(starts) if line <= f.first_line), None)
+            if owner is None:
+                owner = plan[0] if plan else None
+            if owner == name:
+                out.append(f)
+        return out
+
+    def cell_text(self, name: str) -> str:
+        """The console of one cell: the boot, then its own lines (the VM's
+        last cell keeps everything after it: the report, the sysrq dump)."""
+        lines = self.text.split("\n")
+        starts = sorted(c.first_line for c in self.cells.values())
+        boot_end = (starts[0] - 1) if starts else len(lines)
+        c = self.cells.get(name)
+        if c is None:
+            return "\n".join(lines[:boot_end])
+        later = [s for s in starts if s > c.first_line]
+        end = (later[0] - 1) if later else len(lines)
+        return "\n".join(lines[:boot_end] + lines[c.first_line - 1:end])
 
 
 def cmdline(extra: list[str], init: str = str(GUEST_INIT)) -> str:
@@ -59,33 +103,31 @@ def cmdline(extra: list[str], init: str = str(GUEST_INIT)) -> str:
         f"init={init}", f"HARNESS_HUNG={HUNG_TASK_SECS}", *extra])
 
 
-def qemu_command(kernel, disk, accel: str, extra: list[str],
-                 init: str = str(GUEST_INIT), log_writes: str | None = None,
-                 more_disks: tuple[str, ...] = ()) -> list[str]:
-    """`disk` is the test disk (/dev/vda), raw, cache=none; with `log_writes`
-    every write and flush to it is also recorded in that file by QEMU's
-    blklogwrites driver (dm-log-writes format).  `more_disks` follow as
-    /dev/vdb, /dev/vdc, ..."""
+def qemu_command(kernel, disks: list[Disk], accel: str, extra: list[str],
+                 init: str = str(GUEST_INIT), cpus: int = DEFAULT_CPUS) -> list[str]:
+    """Disks become /dev/vda, /dev/vdb, ... in order: raw, cache=none; one
+    with `log_writes` also has every write and flush recorded by QEMU's
+    blklogwrites driver (dm-log-writes format)."""
     cmd = [QEMU, "-nodefaults", "-no-reboot", "-display", "none",
-           "-serial", "mon:stdio", "-m", str(MEMORY_MB), "-smp", "1",
+           "-serial", "mon:stdio", "-m", str(MEMORY_MB),
+           "-smp", f"{cpus},sockets={cpus},cores=1,threads=1",
            "-kernel", str(kernel), "-append", cmdline(extra, init),
            "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,"
                      "multidevs=remap",
            "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=/dev/root",
            "-device", "virtio-rng-pci"]
     cmd += ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else ["-accel", "tcg"]
-    if disk is not None and log_writes:
-        cmd += ["-blockdev", f"driver=file,node-name=data0,filename={disk},cache.direct=on",
-                "-blockdev", f"driver=file,node-name=log0,filename={log_writes}",
-                "-blockdev", "driver=blklogwrites,node-name=testdisk,file=data0,log=log0,"
-                             "log-sector-size=512,log-append=off",
-                "-device", "virtio-blk-pci,drive=testdisk"]
-    elif disk is not None:
-        cmd += ["-drive", f"file={disk},if=none,id=testdisk,format=raw,cache=none",
-                "-device", "virtio-blk-pci,drive=testdisk"]
-    for i, d in enumerate(more_disks):
-        cmd += ["-drive", f"file={d},if=none,id=disk{i + 1},format=raw,cache=none",
-                "-device", f"virtio-blk-pci,drive=disk{i + 1}"]
+    for i, d in enumerate(disks):
+        if d.log_writes:
+            cmd += ["-blockdev", f"driver=file,node-name=data{i},filename={d.path},"
+                                 "cache.direct=on",
+                    "-blockdev", f"driver=file,node-name=log{i},filename={d.log_writes}",
+                    "-blockdev", f"driver=blklogwrites,node-name=disk{i},file=data{i},"
+                                 f"log=log{i},log-sector-size=512,log-append=off",
+                    "-device", f"virtio-blk-pci,drive=disk{i}"]
+        else:
+            cmd += ["-drive", f"file={d.path},if=none,id=disk{i},format=raw,cache=none",
+                    "-device", f"virtio-blk-pci,drive=disk{i}"]
     return cmd
 
 
@@ -130,27 +172,32 @@ class LocalHost:
 LOCAL = LocalHost()
 
 
-def run(name: str, kernel: Path, workload: Workload | None, outdir: Path, accel: str,
-        hard_deadline: float = HARD_DEADLINE, keep_disk: bool = False,
-        boot_deadline: float = 90.0, host=LOCAL, disk: str | None = None,
-        log_writes: str | None = None, more_disks: tuple[str, ...] = ()) -> VmRun:
-    """Boot `kernel`, run `workload`, return what happened.  The VM is ended
-    on every path out of here (verdict, deadline, exception, Ctrl-C).
-    Without `disk`, a fresh btrfs image is made (and checked and removed
-    afterwards); a given `disk` is the caller's to keep."""
+def run(name: str, kernel: Path, plan: list[str], disks: list[Disk], outdir: Path,
+        accel: str, cpus: int = DEFAULT_CPUS, deadlines: dict | None = None,
+        budget: float = 0.0, hard_deadline: float = HARD_DEADLINE,
+        boot_deadline: float = 90.0, host=None, probe: bool = False) -> VmRun:
+    """Boot `kernel` and run `plan` (lines NAME|DEVICE|OPTIONS|COMMAND, see
+    guest-config/guest-init.sh); return what happened.  The VM is ended on
+    every path out of here (done, report, deadline, exception, Ctrl-C).
+    The console streams to outdir/NAME.console.log as it arrives."""
+    host = host or LOCAL
     if not kernel.exists():
         raise InfraError(f"no kernel image at {kernel}")
     outdir.mkdir(parents=True, exist_ok=True)
-    own_disk = disk is None and workload is not None and not workload.nomount
-    if own_disk:
-        disk = host.make_disk(outdir, f"{name}.img")
     log_path = outdir / f"{name}.console.log"
-    mon = Monitor(boot_deadline=boot_deadline,
-                  progress_deadline=workload.progress_deadline if workload else 30.0)
-    extra = workload.kernel_args(host.remote_path) if workload else ["HARNESS_WORKLOAD=probe"]
+    extra = ["HARNESS_WORKLOAD=probe"]
+    if not probe:
+        plan_file = outdir / f"{name}.plan"
+        plan_file.write_text("".join(line + "\n" for line in plan))
+        extra = [f"HARNESS_PLAN={host.remote_path(plan_file)}"]
+    mon = Monitor(boot_deadline=boot_deadline, deadlines=dict(deadlines or {}))
     reason = "deadline"
-    cmd = qemu_command(host.put_kernel(kernel), disk, accel, extra,
-                       host.remote_path(GUEST_INIT), log_writes, more_disks)
+    cmd = qemu_command(host.put_kernel(kernel), disks, accel, extra,
+                       host.remote_path(GUEST_INIT), cpus)
+    (outdir / f"{name}.qemu.sh").write_text(
+        "#!/bin/sh\n# the QEMU command of this VM (the console is on stdio)\n"
+        + " ".join(shlex.quote(c) for c in cmd) + "\n")
+    limit = hard_deadline + budget
     with open(log_path, "wb") as log:
         console = host.spawn_console(cmd, log)
         start = time.monotonic()
@@ -158,8 +205,9 @@ def run(name: str, kernel: Path, workload: Workload | None, outdir: Path, accel:
         try:
             while True:
                 now = time.monotonic()
-                if now - start > hard_deadline:
+                if now - start > limit:
                     reason = "deadline"
+                    mon.times.setdefault("verdict", now - start)
                     break
                 try:
                     data = console.read(0.1)
@@ -183,16 +231,10 @@ def run(name: str, kernel: Path, workload: Workload | None, outdir: Path, accel:
             console.close()
             mon.close()
     text = read_log(log_path)
-    findings = parse(text)
     tail = " | ".join(ln.strip() for ln in text.strip().splitlines()[-3:])[:300]
-    run_ = VmRun(name, accel, log_path, Path(disk or ""), reason, mon.times, mon.rc,
-                 mon.done_rc, mon.errors, findings, None, mon.progress, tail)
-    if own_disk:
-        if reason == "done" and not [f for f in findings if f.is_bug]:
-            run_.fsck = host.fsck(disk)
-        if not keep_disk and reason == "done" and run_.fsck == "":
-            host.remove(disk)
-    return run_
+    return VmRun(name, accel, log_path, reason, mon.times, mon.cells, parse(text),
+                 evidence.guest_facts(text), mon.done_rc, mon.errors, mon.report_cell, tail,
+                 cmd, text)
 
 
 def _drain(console, mon: Monitor, seconds: float,
@@ -255,9 +297,9 @@ def choose_accel(kernel: Path, workdir: Path, progress=print, host=LOCAL) -> str
     except (OSError, ValueError, KeyError):
         pass
     t0 = time.monotonic()
-    r = run("kvm-probe", kernel, None, workdir, "kvm", hard_deadline=PROBE_DEADLINE,
-            boot_deadline=PROBE_DEADLINE, host=host)
-    accel = "kvm" if "booted" in r.times else "tcg"
+    r = run("kvm-probe", kernel, [], [], workdir, "kvm", hard_deadline=PROBE_DEADLINE,
+            boot_deadline=PROBE_DEADLINE, host=host, probe=True)
+    accel = "kvm" if r.booted else "tcg"
     why = ("reached userspace" if accel == "kvm" else
            f"QEMU gave up: {r.tail[:120]}" if r.reason == "eof" else
            f"no userspace within {PROBE_DEADLINE:.0f} s")

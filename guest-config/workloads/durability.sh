@@ -2,7 +2,9 @@
 # (h) durability, write phase: O_DIRECT|O_DSYNC overwrites through pwrite,
 # libaio and io_uring, each acknowledged on the console as it completes
 # (dsync_ack prints "@@harness ack ..." and drops a marker on /dev/vda).
-# $1 is the dsync_ack binary the harness compiled from dsync_ack.c.
+# $1 is the dsync_ack binary the harness compiled from dsync_ack.c, $2 the
+# disk (the harness records its writes and flushes); the markers go to $2 too.
+# MOUNT_OPTS: the kernel line's btrfs mount options.
 #
 # btrfs sits on dm-delay (10 ms per write and flush): under TCG a bare
 # virtio disk completes a write before the submitting task has returned, so
@@ -12,12 +14,14 @@
 # extent of the inode, so with a deep queue one synced write covers the
 # others and a lost sync in the asynchronous path stays hidden.
 set -e
-sectors=$(blockdev --getsz /dev/vda)
-dmsetup create --noudevsync slow \
-    --table "0 $sectors delay /dev/vda 0 0 /dev/vda 0 10 /dev/vda 0 10"
-mount -t btrfs /dev/dm-0 /mnt
+dev=$2
+sectors=$(blockdev --getsz $dev)
+dmsetup create --noudevsync durability \
+    --table "0 $sectors delay $dev 0 0 $dev 0 10 $dev 0 10"
+minor=$(dmsetup info -c --noheadings -o minor durability)
+mount -t btrfs ${MOUNT_OPTS:+-o $MOUNT_OPTS} /dev/dm-$minor /mnt
 for mode in psync libaio uring; do
-    "$1" "$mode" "/mnt/durability-$mode.dat" 24 65536 /dev/vda 32768 1
+    "$1" "$mode" "/mnt/durability-$mode.dat" 24 65536 $dev 32768 1
 done
 umount /mnt
-dmsetup remove --noudevsync slow
+dmsetup remove --noudevsync durability

@@ -1,0 +1,585 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dsync_shapes: the O_DSYNC / O_DIRECT write shapes that deadlocked, crashed
+ * or raced in btrfs, as real threads (no interpreter lock), each verifying
+ * what it wrote.  The harness compiles it on the host; the guest runs it in
+ * the test file system's mount point.
+ *
+ *   dsync_shapes MODE [-n COUNT] [-b BLOCK] [-d DEPTH] [-t SECONDS]
+ *
+ *   extending   (a) extending O_DIRECT|O_DSYNC pwrite
+ *   overwrite   (b) O_DIRECT|O_DSYNC overwrites inside EOF (file prefilled)
+ *   libaio      (c) libaio O_DIRECT writes on an O_DSYNC file, DEPTH in flight
+ *   io_uring    (d) io_uring O_DIRECT writes on an O_DSYNC file, DEPTH in flight
+ *   rwf-dsync   (e) pwritev2(..., RWF_DSYNC) on an O_DIRECT fd
+ *   unaligned   (f) 512 KiB at offset 1111 from a misaligned buffer (btrfs/234),
+ *                   then an aligned direct write after it
+ *   fsync-race  (g) one thread loops 4 KiB O_DIRECT pwrite at offset 0, another
+ *                   loops fsync on the same fd, for SECONDS (generic/364)
+ *
+ * Threads are pinned to different CPUs where there are several.  The task
+ * that issues writes is named "kdsync-write", the fsync loop "kdsync-fsync"
+ * and the read-back "kdsync-verify": the guest's kprobe on
+ * iomap_dio_complete() records the name of the task it ran in, which tells
+ * a completion run inline by the submitter from one run by a dio worker.
+ *
+ * Output: "@@harness progress N" while writing, "@@harness stat KEY=VALUE..."
+ * with what was done (writes, fsyncs, the CPU each thread ran on), and
+ * "@@harness verify-failed WHY" (exit 3) when data read back with O_DIRECT
+ * is not what was written.  Exit 2: bad usage; 4: a system call failed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libaio.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAXDEPTH 64
+
+static const char *mode;
+static int count = 16, depth = 16;
+static size_t block = 65536;
+static double seconds = 4.0;
+
+static void die(const char *what, int err)
+{
+	printf("@@harness error dsync_shapes %s: %s: %s\n", mode, what, strerror(err));
+	fflush(stdout);
+	exit(4);
+}
+
+static void verify_failed(const char *fmt, long long a, long long b)
+{
+	printf("@@harness verify-failed %s: ", mode);
+	printf(fmt, a, b);
+	printf("\n");
+	fflush(stdout);
+	exit(3);
+}
+
+static void progress(int n)
+{
+	printf("@@harness progress %d\n", n);
+	fflush(stdout);
+}
+
+static void name_task(const char *name)
+{
+	prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+static int ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+/* pin the calling thread to CPU (cpu % online CPUs) */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu % ncpus(), &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* the content of write INDEX of this mode: LEN bytes */
+static void fill(void *buf, size_t len, uint64_t index)
+{
+	uint64_t seed = ((uint64_t)(unsigned char)mode[0] << 40) ^
+			((uint64_t)(unsigned char)mode[1] << 32) ^ index;
+	unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		uint64_t v = splitmix(&seed);
+
+		memcpy(p + i, &v, 8);
+	}
+	for (; i < len; i++)
+		p[i] = (unsigned char)splitmix(&seed);
+}
+
+static void *aligned(size_t len)
+{
+	void *p;
+
+	if (posix_memalign(&p, 4096, len))
+		die("posix_memalign", ENOMEM);
+	return p;
+}
+
+static int open_file(const char *path, int flags)
+{
+	int fd = open(path, flags, 0644);
+
+	if (fd < 0)
+		die(path, errno);
+	return fd;
+}
+
+static void write_all(int fd, const void *buf, size_t len, off_t off, const char *what)
+{
+	ssize_t n = pwrite(fd, buf, len, off);
+
+	if (n < 0)
+		die(what, errno);
+	if ((size_t)n != len)
+		verify_failed("short write: %lld of %lld bytes", n, (long long)len);
+}
+
+/* read [off, off+len) back with O_DIRECT (no page cache) into out */
+static void read_direct(const char *path, off_t off, size_t len, unsigned char *out)
+{
+	off_t start = off & ~4095LL;
+	size_t span = ((off + len - start) + 4095) & ~4095UL;
+	unsigned char *buf = aligned(span);
+	int fd = open_file(path, O_RDONLY | O_DIRECT);
+	ssize_t got = pread(fd, buf, span, start);
+
+	if (got < 0)
+		die("read back", errno);
+	if ((size_t)got < off - start + len)
+		verify_failed("short read back at offset %lld: %lld bytes", (long long)off,
+			      (long long)got);
+	memcpy(out, buf + (off - start), len);
+	close(fd);
+	free(buf);
+}
+
+/* every (offset, index, len) of `n` writes reads back as written */
+struct extent { off_t off; uint64_t index; size_t len; };
+
+static void verify_in_thread(const char *path, const struct extent *ext, int n)
+{
+	unsigned char *want, *got;
+	struct stat st;
+	int i;
+
+	if (stat(path, &st))
+		die("stat", errno);
+	for (i = 0; i < n; i++) {
+		if (st.st_size < ext[i].off + (off_t)ext[i].len)
+			verify_failed("file size %lld < end of a write at %lld", st.st_size,
+				      (long long)(ext[i].off + ext[i].len));
+		want = malloc(ext[i].len);
+		got = malloc(ext[i].len);
+		if (!want || !got)
+			die("malloc", ENOMEM);
+		fill(want, ext[i].len, ext[i].index);
+		read_direct(path, ext[i].off, ext[i].len, got);
+		if (memcmp(want, got, ext[i].len)) {
+			size_t k = 0;
+
+			while (want[k] == got[k])
+				k++;
+			verify_failed("data mismatch at offset %lld (write %lld)",
+				      (long long)(ext[i].off + k), (long long)ext[i].index);
+		}
+		free(want);
+		free(got);
+	}
+	printf("verified %d extents of %s\n", n, path);
+	printf("@@harness stat verified=%d\n", n);
+	fflush(stdout);
+}
+
+struct verify_args { const char *path; const struct extent *ext; int n; };
+
+static void *verify_thread(void *arg)
+{
+	struct verify_args *a = arg;
+
+	name_task("kdsync-verify");
+	verify_in_thread(a->path, a->ext, a->n);
+	return NULL;
+}
+
+/* read back in a task of its own: its direct reads are told apart from the
+ * writes in the kernel-side evidence by the task's name */
+static void verify(const char *path, const struct extent *ext, int n)
+{
+	struct verify_args a = { path, ext, n };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, verify_thread, &a))
+		die("pthread_create", errno);
+	pthread_join(t, NULL);
+}
+
+static struct extent *extents(int n)
+{
+	struct extent *e = calloc(n, sizeof(*e));
+
+	if (!e)
+		die("calloc", ENOMEM);
+	return e;
+}
+
+/* what was written, and how much of it was meant to go direct */
+static void stat_writes(int writes, long long bytes, long long direct)
+{
+	printf("@@harness stat writes=%d bytes=%lld direct_bytes=%lld cpus=%d writer_cpu=%d\n",
+	       writes, bytes, direct, ncpus(), sched_getcpu());
+	fflush(stdout);
+}
+
+/* (a) and (e): extending direct writes, O_DSYNC or RWF_DSYNC */
+static void extending(int rwf)
+{
+	const char *path = rwf ? "rwf-dsync.dat" : "extending.dat";
+	int fd = open_file(path, O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT | (rwf ? 0 : O_DSYNC));
+	struct extent *ext = extents(count);
+	void *buf = aligned(block);
+	int i;
+
+	for (i = 0; i < count; i++) {
+		fill(buf, block, i);
+		if (rwf) {
+			struct iovec iov = { buf, block };
+			ssize_t n = pwritev2(fd, &iov, 1, (off_t)i * block, RWF_DSYNC);
+
+			if (n < 0)
+				die("pwritev2", errno);
+			if ((size_t)n != block)
+				verify_failed("short write: %lld of %lld", n, (long long)block);
+		} else {
+			write_all(fd, buf, block, (off_t)i * block, "pwrite");
+		}
+		ext[i] = (struct extent){ (off_t)i * block, i, block };
+		progress(i + 1);
+	}
+	stat_writes(count, (long long)count * block, (long long)count * block);
+	close(fd);
+	verify(path, ext, count);
+}
+
+/* prefill with zeros by direct writes (no page cache, and no buffered
+ * ordered extents in the evidence) and make it stable: every direct write
+ * after this is an overwrite inside EOF */
+static void prefill(const char *path, off_t size)
+{
+	int fd = open_file(path, O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT);
+	void *zero = aligned(block);
+	off_t off;
+
+	memset(zero, 0, block);
+	for (off = 0; off < size; off += block)
+		write_all(fd, zero, block, off, "prefill");
+	if (fsync(fd))
+		die("fsync", errno);
+	close(fd);
+	free(zero);
+}
+
+/* (b) overwrites inside EOF, last block first */
+static void overwrite(void)
+{
+	const char *path = "overwrite.dat";
+	struct extent *ext = extents(count);
+	void *buf = aligned(block);
+	struct stat st;
+	int fd, i, n = 0;
+
+	prefill(path, (off_t)count * block);
+	fd = open_file(path, O_WRONLY | O_DIRECT | O_DSYNC);
+	for (i = count - 1; i >= 0; i--, n++) {
+		fill(buf, block, i);
+		write_all(fd, buf, block, (off_t)i * block, "pwrite");
+		ext[n] = (struct extent){ (off_t)i * block, i, block };
+		progress(n + 1);
+	}
+	stat_writes(count, (long long)count * block, (long long)count * block);
+	close(fd);
+	if (stat(path, &st) || st.st_size != (off_t)((off_t)count * (off_t)block))
+		verify_failed("size changed to %lld (want %lld)", st.st_size,
+			      (long long)count * block);
+	verify(path, ext, count);
+}
+
+/* (f) btrfs/234: a non-aligned write (falls back to buffered), then a
+ * direct one after it */
+static void unaligned(void)
+{
+	const char *path = "unaligned.dat";
+	size_t size = 512 * 1024;
+	off_t offset = 1111, tail_off = 1024 * 1024;
+	unsigned char *backing = aligned(size + 4096);
+	void *tail = aligned(block);
+	struct extent ext[2] = { { offset, 0, size }, { tail_off, 1, block } };
+	int fd = open_file(path, O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT | O_DSYNC);
+
+	fill(backing + 1, size, 0);
+	write_all(fd, backing + 1, size, offset, "non-aligned pwrite");
+	progress(1);
+	fill(tail, block, 1);
+	write_all(fd, tail, block, tail_off, "aligned pwrite after it");
+	progress(2);
+	stat_writes(2, (long long)(size + block), (long long)block);
+	close(fd);
+	verify(path, ext, 2);
+}
+
+/* (c) libaio, DEPTH in flight, extending writes of an O_DSYNC file */
+static void run_libaio(void)
+{
+	const char *path = "libaio.dat";
+	int fd = open_file(path, O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT | O_DSYNC);
+	struct iocb *cbs = calloc(depth, sizeof(*cbs)), *cbp;
+	struct io_event ev[MAXDEPTH];
+	struct extent *ext = extents(count);
+	void **bufs = calloc(depth, sizeof(void *));
+	io_context_t ctx = 0;
+	int next = 0, inflight = 0, done = 0, slot, n, i, ret;
+
+	ret = io_setup(depth, &ctx);
+	if (ret)
+		die("io_setup", -ret);
+	for (slot = 0; slot < depth; slot++)
+		bufs[slot] = aligned(block);
+	for (slot = 0; slot < depth && next < count; slot++, next++, inflight++) {
+		fill(bufs[slot], block, next);
+		io_prep_pwrite(&cbs[slot], fd, bufs[slot], block, (long long)next * block);
+		cbs[slot].data = (void *)(long)next;
+		cbp = &cbs[slot];
+		ret = io_submit(ctx, 1, &cbp);
+		if (ret != 1)
+			die("io_submit", ret < 0 ? -ret : EIO);
+	}
+	while (inflight) {
+		n = io_getevents(ctx, 1, depth, ev, NULL);
+		if (n < 0)
+			die("io_getevents", -n);
+		for (i = 0; i < n; i++, inflight--) {
+			int index;
+
+			cbp = ev[i].obj;
+			slot = cbp - cbs;
+			index = (int)(long)cbp->data;
+			if ((long)ev[i].res < 0)
+				die("aio write", (int)-(long)ev[i].res);
+			if ((long)ev[i].res != (long)block)
+				verify_failed("short aio write: %lld of %lld", (long)ev[i].res,
+					      (long long)block);
+			ext[done++] = (struct extent){ (off_t)index * block, index, block };
+			progress(done);
+			if (next < count) {
+				fill(bufs[slot], block, next);
+				io_prep_pwrite(cbp, fd, bufs[slot], block, (long long)next * block);
+				cbp->data = (void *)(long)next++;
+				ret = io_submit(ctx, 1, &cbp);
+				if (ret != 1)
+					die("io_submit", ret < 0 ? -ret : EIO);
+				inflight++;
+			}
+		}
+	}
+	io_destroy(ctx);
+	stat_writes(count, (long long)count * block, (long long)count * block);
+	close(fd);
+	verify(path, ext, count);
+}
+
+/* (d) io_uring, DEPTH in flight, extending writes of an O_DSYNC file */
+static void run_uring(void)
+{
+	const char *path = "io_uring.dat";
+	int fd = open_file(path, O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT | O_DSYNC);
+	struct extent *ext = extents(count);
+	void **bufs = calloc(depth, sizeof(void *));
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int next = 0, inflight = 0, done = 0, slot, index, ret;
+
+	ret = io_uring_queue_init(depth, &ring, 0);
+	if (ret)
+		die("io_uring_queue_init", -ret);
+	for (slot = 0; slot < depth; slot++)
+		bufs[slot] = aligned(block);
+	for (slot = 0; slot < depth && next < count; slot++, next++, inflight++) {
+		fill(bufs[slot], block, next);
+		sqe = io_uring_get_sqe(&ring);
+		io_uring_prep_write(sqe, fd, bufs[slot], block, (off_t)next * block);
+		io_uring_sqe_set_data64(sqe, ((uint64_t)slot << 32) | (uint64_t)next);
+	}
+	ret = io_uring_submit(&ring);
+	if (ret < 0)
+		die("io_uring_submit", -ret);
+	while (inflight) {
+		ret = io_uring_wait_cqe(&ring, &cqe);
+		if (ret)
+			die("io_uring_wait_cqe", -ret);
+		if (cqe->res < 0)
+			die("uring write", -cqe->res);
+		if (cqe->res != (int)block)
+			verify_failed("short uring write: %lld of %lld", cqe->res, (long long)block);
+		slot = (int)(io_uring_cqe_get_data64(cqe) >> 32);
+		index = (int)(io_uring_cqe_get_data64(cqe) & 0xffffffff);
+		io_uring_cqe_seen(&ring, cqe);
+		inflight--;
+		ext[done++] = (struct extent){ (off_t)index * block, index, block };
+		progress(done);
+		if (next < count) {
+			fill(bufs[slot], block, next);
+			sqe = io_uring_get_sqe(&ring);
+			io_uring_prep_write(sqe, fd, bufs[slot], block, (off_t)next * block);
+			io_uring_sqe_set_data64(sqe, ((uint64_t)slot << 32) | (uint64_t)next++);
+			ret = io_uring_submit(&ring);
+			if (ret < 0)
+				die("io_uring_submit", -ret);
+			inflight++;
+		}
+	}
+	io_uring_queue_exit(&ring);
+	stat_writes(count, (long long)count * block, (long long)count * block);
+	close(fd);
+	verify(path, ext, count);
+}
+
+/* (g) generic/364: direct writes and fsync on the same fd, at once */
+static atomic_int race_stop;
+static atomic_llong race_writes, race_fsyncs;
+static int race_fd, race_error, writer_cpu = -1, syncer_cpu = -1;
+
+static void *race_syncer(void *arg)
+{
+	(void)arg;
+	pin(1);
+	name_task("kdsync-fsync");
+	while (!atomic_load(&race_stop)) {
+		if (fsync(race_fd)) {
+			race_error = errno;
+			break;
+		}
+		atomic_fetch_add(&race_fsyncs, 1);
+	}
+	syncer_cpu = sched_getcpu();
+	return NULL;
+}
+
+static void fsync_race(void)
+{
+	const char *path = "fsync-race.dat";
+	size_t len = 4096;
+	void *buf = aligned(len);
+	double end, next_report;
+	pthread_t t;
+	long long i = 0;
+	struct extent ext;
+
+	race_fd = open_file(path, O_CREAT | O_TRUNC | O_RDWR | O_DIRECT);
+	pin(0);
+	name_task("kdsync-write");
+	if (pthread_create(&t, NULL, race_syncer, NULL))
+		die("pthread_create", errno);
+	end = now() + seconds;
+	next_report = now() + 0.5;
+	while (now() < end && !race_error) {
+		fill(buf, len, i);
+		write_all(race_fd, buf, len, 0, "pwrite");
+		atomic_fetch_add(&race_writes, 1);
+		i++;
+		if (now() >= next_report) {
+			progress((int)i);
+			next_report = now() + 0.5;
+		}
+	}
+	writer_cpu = sched_getcpu();
+	atomic_store(&race_stop, 1);
+	pthread_join(t, NULL);
+	if (race_error)
+		die("fsync", race_error);
+	if (fsync(race_fd))
+		die("final fsync", errno);
+	printf("@@harness stat writes=%lld fsyncs=%lld bytes=%lld direct_bytes=%lld cpus=%d "
+	       "writer_cpu=%d fsync_cpu=%d seconds=%.1f\n", (long long)atomic_load(&race_writes),
+	       (long long)atomic_load(&race_fsyncs), (long long)i * (long long)len,
+	       (long long)i * (long long)len, ncpus(), writer_cpu, syncer_cpu, seconds);
+	fflush(stdout);
+	close(race_fd);
+	ext = (struct extent){ 0, (uint64_t)(i - 1), len };
+	verify(path, &ext, 1);
+}
+
+static void usage(const char *argv0)
+{
+	fprintf(stderr, "usage: %s extending|overwrite|libaio|io_uring|rwf-dsync|unaligned|"
+		"fsync-race [-n COUNT] [-b BLOCK] [-d DEPTH] [-t SECONDS]\n", argv0);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	int opt;
+
+	if (argc < 2)
+		usage(argv[0]);
+	mode = argv[1];
+	optind = 2;
+	while ((opt = getopt(argc, argv, "n:b:d:t:")) != -1) {
+		switch (opt) {
+		case 'n': count = atoi(optarg); break;
+		case 'b': block = strtoul(optarg, NULL, 0); break;
+		case 'd': depth = atoi(optarg); break;
+		case 't': seconds = atof(optarg); break;
+		default: usage(argv[0]);
+		}
+	}
+	if (count < 1 || block < 4096 || block % 4096 || depth < 1 || depth > MAXDEPTH ||
+	    seconds <= 0)
+		usage(argv[0]);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (strcmp(mode, "fsync-race")) {
+		pin(0);
+		name_task("kdsync-write");
+	}
+	if (!strcmp(mode, "extending"))
+		extending(0);
+	else if (!strcmp(mode, "rwf-dsync"))
+		extending(1);
+	else if (!strcmp(mode, "overwrite"))
+		overwrite();
+	else if (!strcmp(mode, "unaligned"))
+		unaligned();
+	else if (!strcmp(mode, "libaio"))
+		run_libaio();
+	else if (!strcmp(mode, "io_uring"))
+		run_uring();
+	else if (!strcmp(mode, "fsync-race"))
+		fsync_race();
+	else
+		usage(argv[0]);
+	return 0;
+}

@@ -1,0 +1,219 @@
+"""Evidence that a cell exercised what it claims, and the facts of the guest
+it ran in.  Pure functions over console text.
+
+The guest (guest-config/guest-init.sh) counts, per cell, from tracefs:
+
+  @@harness evidence ordered direct|other n=N bytes=B
+      btrfs ordered extents of the file system tree created with the DIRECT
+      flag (bytes that really went down the direct IO path) or without it
+      (buffered writeback)
+  @@harness evidence dio_complete task=TASK n=N
+      iomap_dio_complete() calls (a kprobe), by the task they ran in: a
+      kworker is the dio completion worker (asynchronous); kdsync-verify is
+      the workload's read-back; any other task is the one that submitted
+      the IO (inline: the shape where the O_DSYNC sync runs under its locks)
+  @@harness evidence overrun n=N          events the trace buffer lost
+  @@harness evidence unavailable WHY      tracing could not be set up
+
+and the workload prints what it did ("@@harness stat writes=... bytes=...
+direct_bytes=... writer_cpu=... fsync_cpu=...").  check() holds that against
+the workload row's claims.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from harness.kernel_reports import MARKER
+
+INLINE, ASYNC, MIXED = "inline", "async", "mixed"
+READER = "kdsync-verify"
+KV_RE = re.compile(r"(\w+)=(\S+)")
+SMP_RE = re.compile(r"smp: Brought up (\d+) nodes?, (\d+) CPUs?")
+VERSION_RE = re.compile(r"Linux version (\S+) .*?#\d+(?P<flags>(?: [A-Z_]+)*)")
+DYNAMIC_RE = re.compile(r"Dynamic Preempt: (\w+)")
+
+
+@dataclass
+class Evidence:
+    available: bool = False
+    unavailable: str = ""
+    direct_bytes: int = 0
+    direct_extents: int = 0
+    buffered_bytes: int = 0
+    buffered_extents: int = 0
+    completions: dict = field(default_factory=dict)     # task -> count
+    overrun: int = 0
+    stats: dict = field(default_factory=dict)           # what the workload said it did
+
+    @property
+    def inline(self) -> int:
+        return sum(n for t, n in self.completions.items()
+                   if t != READER and not t.startswith("kworker/"))
+
+    @property
+    def asynchronous(self) -> int:
+        return sum(n for t, n in self.completions.items() if t.startswith("kworker/"))
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d.update(inline_completions=self.inline, async_completions=self.asynchronous)
+        return d
+
+    def summary(self) -> str:
+        """One short line for the table: what the kernel saw."""
+        if not self.available:
+            return f"no evidence ({self.unavailable or 'none reported'})"
+        parts = [f"direct {_size(self.direct_bytes)}"]
+        if self.buffered_bytes:
+            parts.append(f"buffered {_size(self.buffered_bytes)}")
+        if self.inline or self.asynchronous:
+            parts.append(f"completions {self.inline} inline/{self.asynchronous} async")
+        if "fsyncs" in self.stats:
+            parts.append(f"{self.stats.get('writes', 0)} writes on CPU"
+                         f"{self.stats.get('writer_cpu', '?')} vs {self.stats['fsyncs']} "
+                         f"fsyncs on CPU{self.stats.get('fsync_cpu', '?')}")
+        return ", ".join(parts)
+
+
+def _size(n: int) -> str:
+    for unit, k in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= k:
+            return f"{n / k:.4g} {unit}"
+    return f"{n} B"
+
+
+def _int(v: str) -> int | str:
+    try:
+        return int(v)
+    except ValueError:
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+
+def parse(lines: list[str]) -> Evidence:
+    """Evidence from one cell's console lines (markers anywhere in a line)."""
+    ev = Evidence()
+    for raw in lines:
+        i = raw.find(MARKER)
+        if i < 0:
+            continue
+        words = raw[i + len(MARKER):].split()
+        if len(words) < 2:
+            continue
+        kind, rest = words[0], words[1:]
+        kv = {k: _int(v) for k, v in KV_RE.findall(" ".join(rest))}
+        if kind == "stat":
+            for k, v in kv.items():
+                ev.stats[k] = ev.stats.get(k, 0) + v if k in ("writes", "bytes",
+                                                                "direct_bytes") else v
+        elif kind != "evidence":
+            continue
+        elif rest[0] == "unavailable":
+            ev.unavailable = " ".join(rest[1:])
+        elif rest[0] == "ordered" and len(rest) > 1:
+            ev.available = True
+            n, b = int(kv.get("n", 0)), int(kv.get("bytes", 0))
+            if rest[1] == "direct":
+                ev.direct_extents += n
+                ev.direct_bytes += b
+            else:
+                ev.buffered_extents += n
+                ev.buffered_bytes += b
+        elif rest[0] == "dio_complete":
+            ev.available = True
+            task = str(kv.get("task", "?"))
+            ev.completions[task] = ev.completions.get(task, 0) + int(kv.get("n", 0))
+        elif rest[0] == "overrun":
+            ev.available = True
+            ev.overrun += int(kv.get("n", 0))
+    return ev
+
+
+def check(claims, ev: Evidence) -> list[str]:
+    """What contradicts the workload row's claims (direct, completions,
+    race); [] when the evidence proves the path."""
+    problems = []
+    st = ev.stats
+    if claims.direct:
+        want = int(st.get("direct_bytes", st.get("bytes", 0)))
+        if not ev.available:
+            return [f"no kernel-side evidence of the direct IO path "
+                    f"({ev.unavailable or 'the guest reported none'})"]
+        if want == 0:
+            problems.append("the workload reported no direct writes")
+        elif ev.direct_bytes < want:
+            lost = f"; trace lost {ev.overrun} events" if ev.overrun else ""
+            problems.append(f"{_size(ev.direct_bytes)} of {_size(want)} went down the direct "
+                            f"IO path, {_size(ev.buffered_bytes)} buffered{lost}")
+    writes = int(st.get("writes", 0))
+    if claims.completions and ev.available:
+        inl, asy = ev.inline, ev.asynchronous
+        if claims.completions == INLINE and (asy or inl < min(writes, 1)):
+            problems.append(f"{asy} of {inl + asy} write completions ran in a dio worker, "
+                            "not inline in the submitter")
+        elif claims.completions == ASYNC and (inl or asy < min(writes, 1)):
+            problems.append(f"{inl} of {inl + asy} write completions ran inline in the "
+                            "submitter, not in a dio worker")
+        elif claims.completions == MIXED and not (inl and asy):
+            problems.append(f"completions {inl} inline / {asy} async: the shape needs both")
+    if claims.race:
+        wc, fc = st.get("writer_cpu"), st.get("fsync_cpu")
+        if not (writes and st.get("fsyncs")):
+            problems.append(f"no race: {writes} writes, {st.get('fsyncs', 0)} fsyncs")
+        elif wc is None or wc == fc or int(st.get("cpus", 1)) < 2:
+            problems.append(f"no race: writer on CPU{wc}, fsync on CPU{fc} "
+                            f"({st.get('cpus', '?')} CPUs online)")
+    return problems
+
+
+# ------------------------------------------------------------ guest facts
+
+@dataclass(frozen=True)
+class GuestFacts:
+    kernel: str = ""
+    cpus_up: int | None = None
+    preempt: str = ""            # none | voluntary | full | rt | lazy | ?
+
+    @property
+    def preemptible(self) -> bool:
+        return self.preempt in ("full", "rt", "lazy")
+
+    def to_json(self) -> dict:
+        return {"kernel": self.kernel, "cpus_up": self.cpus_up, "preempt": self.preempt}
+
+    def problem(self, cpus_wanted: int) -> str | None:
+        """One line when this guest cannot back the verdicts asked of it."""
+        if self.cpus_up is None:
+            return None if not self.kernel else (
+                f"the guest kernel {self.kernel} is not SMP (no \"smp: Brought up\" line); "
+                f"{cpus_wanted} CPUs were asked for")
+        if self.cpus_up < cpus_wanted:
+            return (f"the guest brought up {self.cpus_up} of {cpus_wanted} CPUs "
+                    "(smp: Brought up ...): races cannot happen as claimed")
+        if self.preempt and not self.preemptible:
+            return (f"the guest kernel is not preemptible (preemption: {self.preempt}); "
+                    "build it with CONFIG_PREEMPT=y")
+        return None
+
+
+def guest_facts(text: str) -> GuestFacts:
+    kernel, cpus, preempt = "", None, ""
+    m = VERSION_RE.search(text)
+    if m:
+        kernel = m.group(1)
+        flags = m.group("flags").split()
+        preempt = ("rt" if "PREEMPT_RT" in flags else
+                   "lazy" if "PREEMPT_LAZY" in flags else
+                   "full" if "PREEMPT" in flags or "PREEMPT_DYNAMIC" in flags else "none")
+        if "SMP" not in flags:
+            cpus = 1
+    m = DYNAMIC_RE.search(text)
+    if m:
+        preempt = m.group(1).lower()
+    m = SMP_RE.search(text)
+    if m:
+        cpus = int(m.group(2))
+    return GuestFacts(kernel, cpus, preempt)

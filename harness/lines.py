@@ -1,0 +1,206 @@
+"""Kernel lines as data: one TOML table per line in harness/lines/, read by
+this one module.  A line says where its default source comes from, which
+variants (patch states) it has, which bugs its positive controls bring
+back, what every (variant, workload) cell is expected to show and why, and
+what its workloads need.  Adding a line or a control is adding a file or
+rows, not code.
+
+    name, description, version (regex on the tree's version), git_branch
+    [source]   package, version, suite          (a Debian linux-source-X)
+    [guest]    mount_options                    (e.g. "nodatasum")
+    [bugs.ID]  what, titles = [regex...], fixed_by
+    [[variants]]  name, revert = [...], apply = [...] (under patches/),
+                  shows, pass (why the rest PASSes),
+                  fail = {workload = bug ID}, why = {workload = text}
+
+A cell not listed under `fail` is claimed to PASS: every cell makes a claim.
+An expectation names a bug, and a bug is a family of titles: the same bug
+may show first as a lockdep splat on one run and an assertion on another.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.paths import PATCHES
+
+LINES_DIR = Path(__file__).resolve().parent / "lines"
+PASS, FAIL = "PASS", "FAIL"
+
+
+@dataclass(frozen=True)
+class Bug:
+    id: str
+    what: str
+    titles: tuple[str, ...]
+    fixed_by: str = ""
+
+    def matches(self, title: str | None) -> bool:
+        return bool(title) and any(re.search(rx, title) for rx in self.titles)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What one cell is expected to show, and why."""
+    verdict: str                     # PASS or FAIL
+    bug: Bug | None = None           # FAIL: the bug (a family of titles)
+    why: str = ""
+
+    def matches(self, verdict: str, title: str | None) -> bool:
+        if verdict != self.verdict:
+            return False
+        return self.bug is None or self.bug.matches(title)
+
+    def __str__(self) -> str:
+        return self.verdict + (f" {self.bug.id}" if self.bug else "")
+
+    def to_json(self) -> dict:
+        return {"verdict": self.verdict, "bug": self.bug.id if self.bug else None,
+                "titles": list(self.bug.titles) if self.bug else [], "why": self.why}
+
+
+@dataclass(frozen=True, eq=False)
+class VariantSpec:
+    name: str
+    shows: str
+    revert: tuple[Path, ...] = ()
+    apply: tuple[Path, ...] = ()
+    passes: str = ""
+    fail: dict = field(default_factory=dict)     # workload -> Bug
+    why: dict = field(default_factory=dict)      # workload -> text
+
+    @property
+    def shipped(self) -> bool:
+        return not self.revert and not self.apply
+
+    def claim(self, workload: str) -> Claim:
+        bug = self.fail.get(workload)
+        if bug is not None:
+            return Claim(FAIL, bug, self.why.get(workload, bug.what))
+        return Claim(PASS, None, self.why.get(workload, self.passes or self.shows))
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    package: str
+    version: str          # "" = what the suite ships today
+    suite: str
+
+
+@dataclass(frozen=True, eq=False)
+class Line:
+    name: str
+    description: str
+    version_re: str
+    git_branch: str
+    source: SourceSpec
+    variants: tuple[VariantSpec, ...]
+    bugs: dict
+    mount_options: str = ""
+    file: Path | None = None
+
+    def variant(self, name: str) -> VariantSpec:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise HarnessError(f"line {self.name} has no variant {name!r}; choose from "
+                           f"{', '.join(v.name for v in self.variants)}")
+
+    @property
+    def shipped(self) -> VariantSpec:
+        return next(v for v in self.variants if v.shipped)
+
+    def claim(self, variant: str, workload: str) -> Claim:
+        return self.variant(variant).claim(workload)
+
+
+def _patch_path(line: str, rel: str) -> Path:
+    p = PATCHES / rel
+    if not p.is_file():
+        raise HarnessError(f"line {line}: patch file patches/{rel} does not exist")
+    return p
+
+
+def parse(text: str, file: Path | None = None) -> Line:
+    """A Line from the text of its TOML table; one clear error if malformed."""
+    where = file.name if file else "line table"
+    try:
+        d = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise HarnessError(f"{where}: not valid TOML: {e}") from None
+    try:
+        name = d["name"]
+        bugs = {bid: Bug(bid, b["what"], tuple(b["titles"]), b.get("fixed_by", ""))
+                for bid, b in d.get("bugs", {}).items()}
+        for b in bugs.values():
+            for rx in b.titles:
+                re.compile(rx)
+        variants = []
+        for v in d["variants"]:
+            fail = {}
+            for w, bid in v.get("fail", {}).items():
+                if bid not in bugs:
+                    raise HarnessError(f"{where}: variant {v['name']}: unknown bug {bid!r}")
+                fail[w] = bugs[bid]
+            variants.append(VariantSpec(
+                v["name"], v["shows"],
+                tuple(_patch_path(name, r) for r in v.get("revert", [])),
+                tuple(_patch_path(name, a) for a in v.get("apply", [])),
+                v.get("pass", ""), fail, dict(v.get("why", {}))))
+        src = d["source"]
+        line = Line(name, d["description"], d["version"], d.get("git_branch", ""),
+                    SourceSpec(src["package"], src.get("version", ""), src["suite"]),
+                    tuple(variants), bugs, d.get("guest", {}).get("mount_options", ""), file)
+    except KeyError as e:
+        raise HarnessError(f"{where}: missing key {e}") from None
+    except re.error as e:
+        raise HarnessError(f"{where}: bad title regex: {e}") from None
+    if sum(1 for v in line.variants if v.shipped) != 1:
+        raise HarnessError(f"{where}: exactly one variant must be the shipped kernel "
+                           "(no revert, no apply)")
+    return line
+
+
+@lru_cache(maxsize=None)
+def all_lines() -> dict[str, Line]:
+    out = {}
+    for f in sorted(LINES_DIR.glob("*.toml"), key=lambda p: _version_key(p.stem)):
+        line = parse(f.read_text(), f)
+        out[line.name] = line
+    return out
+
+
+def _version_key(name: str) -> tuple:
+    return tuple(int(x) if x.isdigit() else x for x in re.split(r"[.]", name))
+
+
+DEFAULT_LINE = "5.10"
+
+
+def get(name: str) -> Line:
+    lines = all_lines()
+    if name not in lines:
+        raise HarnessError(f"unknown kernel line {name!r}; choose from "
+                           f"{', '.join(lines)} or all")
+    return lines[name]
+
+
+def select(names: list[str] | None) -> list[Line]:
+    """--line values (comma lists, 'all') to lines; default: the 5.10 seed."""
+    if not names:
+        return [get(DEFAULT_LINE)]
+    if "all" in names:
+        return list(all_lines().values())
+    return [get(n) for n in dict.fromkeys(names)]
+
+
+def for_version(version: str) -> Line | None:
+    """The line a tree of this version (from its Makefile) belongs to."""
+    for line in all_lines().values():
+        if re.search(line.version_re, version):
+            return line
+    return None

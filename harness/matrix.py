@@ -1,0 +1,368 @@
+"""Plan and run the matrix: cells are (line, variant, workload, run).
+
+Builds run one after another in a builder thread (two kernel builds at once
+on two cores only slow each other); as soon as a variant is built, its cells
+are queued, so the first variant's VMs run while the next ones build.  Each
+run of a variant is a chain of cells that one VM runs in turn, each on a
+fresh btrfs (kvm-xfstests style: boot once per chain, not once per cell).
+A kernel report, a hang or a crash ends that VM: the cell it happened in is
+judged, and the cells that had not started go back to the queue as a new
+chain on a fresh VM.  `jobs` VMs run at a time.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import build as buildmod
+from harness import evidence as evidencemod
+from harness import guestbin, vm
+from harness import verdict as verdictmod
+from harness.errors import HarnessError, InfraError
+from harness.source import Variant
+from harness.workload import DELAY, DISK, RAM, RAW, Workload
+
+MAX_CELLS_PER_VM = 12
+
+
+@dataclass(frozen=True)
+class Cell:
+    variant: Variant
+    workload: Workload
+    run: int = 1
+
+    @property
+    def line(self) -> str:
+        return self.variant.line
+
+    @property
+    def id(self) -> str:
+        """line-variant-workload-run: every file name and result key."""
+        return f"{self.variant.key}-{self.workload.name}-{self.run}"
+
+
+@dataclass
+class Settings:
+    outdir: Path
+    cpus: int = vm.DEFAULT_CPUS
+    jobs: int = 2
+    repeat: int = 1
+    accel: str | None = None
+    host: object = None
+    keep_images: bool = False
+    fragments: list = field(default_factory=list)
+    make_jobs: int | None = None
+    expectations: bool = True        # judge against the line's claims
+    progress: object = print
+
+
+@dataclass
+class Outcome:
+    verdicts: list
+    builds: dict
+    build_failures: dict
+    accel: str
+    seconds: float
+
+
+class _Queue:
+    """Chains waiting for a VM, and how many are still to come."""
+
+    def __init__(self):
+        self.chains: deque = deque()
+        self.cond = threading.Condition()
+        self.pending = 0            # chains queued or running
+        self.producing = True       # the builder may still add chains
+
+    def put(self, chain: list[Cell], front: bool = False) -> None:
+        with self.cond:
+            (self.chains.appendleft if front else self.chains.append)(chain)
+            self.pending += 1
+            self.cond.notify_all()
+
+    def get(self) -> list[Cell] | None:
+        with self.cond:
+            while not self.chains:
+                if not self.producing and self.pending == 0:
+                    return None
+                self.cond.wait(0.5)
+            return self.chains.popleft()
+
+    def done_one(self) -> None:
+        with self.cond:
+            self.pending -= 1
+            self.cond.notify_all()
+
+    def close(self) -> None:
+        with self.cond:
+            self.producing = False
+            self.cond.notify_all()
+
+
+def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outcome:
+    t0 = time.monotonic()
+    say = s.progress
+    host = s.host or vm.LOCAL
+    queue = _Queue()
+    builds: dict[str, buildmod.Build] = {}
+    failures: dict[str, str] = {}
+    verdicts: list[verdictmod.Verdict] = []
+    lock = threading.Lock()
+    state = {"accel": s.accel, "error": None}
+    vm_counter = iter(range(1, 1 << 30))
+
+    for w in workloads:                      # compile the guest programs up front
+        if w.program:
+            guestbin.program(w.program)
+        for extra in w.runs_with:
+            guestbin.program(extra)
+
+    def builder():
+        try:
+            for v in variants:
+                broken = dict(v.source.broken).get(v.name)
+                if broken:
+                    failures[v.key] = f"variant {v.name} could not be made: {broken}"
+                    _record_infra(v, failures[v.key])
+                    continue
+                try:
+                    b = buildmod.build(v, s.fragments or None, s.make_jobs, progress=say)
+                except InfraError as e:
+                    failures[v.key] = str(e)
+                    say(f"{v.key}: {e}")
+                    _record_infra(v, str(e))
+                    continue
+                builds[v.key] = b
+                _copy_build_log(b, v, s.outdir)
+                host.put_kernel(b.bzimage)
+                if state["accel"] is None:
+                    state["accel"] = vm.choose_accel(b.bzimage, s.outdir, progress=say,
+                                                     host=host)
+                    say(f"accelerator: {state['accel']}; {s.jobs} VM(s) at a time, "
+                        f"{s.cpus} CPUs each")
+                for r in range(1, s.repeat + 1):
+                    cells = [Cell(v, w, r) for w in workloads]
+                    for i in range(0, len(cells), MAX_CELLS_PER_VM):
+                        queue.put(cells[i:i + MAX_CELLS_PER_VM])
+        except BaseException as e:          # noqa: BLE001 - reported by the main thread
+            state["error"] = e
+        finally:
+            queue.close()
+
+    def _record_infra(v: Variant, why: str):
+        with lock:
+            for r in range(1, s.repeat + 1):
+                for w in workloads:
+                    verdicts.append(verdictmod.infra(Cell(v, w, r), why, s.expectations))
+
+    def worker():
+        while state["error"] is None:
+            chain = queue.get()
+            if chain is None:
+                return
+            try:
+                judged, rest = _run_chain(chain, builds[chain[0].variant.key], s, host,
+                                          state["accel"], next(vm_counter))
+            except HarnessError as e:
+                judged = [verdictmod.infra(c, str(e), s.expectations) for c in chain]
+                rest = []
+            except BaseException as e:      # noqa: BLE001
+                state["error"] = e
+                queue.done_one()
+                return
+            with lock:
+                verdicts.extend(judged)
+                for v in judged:
+                    say(f"  {v.id}: {v.verdict}{' ' + v.title if v.title else ''}"
+                        f"{' (' + v.detail + ')' if v.verdict not in ('PASS', 'FAIL') else ''}")
+            if rest:
+                queue.put(rest, front=True)
+            queue.done_one()
+
+    threads = [threading.Thread(target=builder, daemon=True, name="builder")]
+    threads += [threading.Thread(target=worker, daemon=True, name=f"vm-{i}")
+                for i in range(max(1, s.jobs))]
+    for t in threads:
+        t.start()
+    try:
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(0.2)
+            if state["error"] is not None:
+                break
+    except BaseException:
+        state["error"] = state["error"] or KeyboardInterrupt()
+        host.kill_all()
+        raise
+    if state["error"] is not None:
+        host.kill_all()
+        raise state["error"]
+    order = {(v.key, w.name): i for i, (v, w) in
+             enumerate((v, w) for v in variants for w in workloads)}
+    verdicts.sort(key=lambda x: (order.get((f"{x.line}-{x.variant}", x.workload), 0), x.run))
+    return Outcome(verdicts, builds, failures, state["accel"] or "none",
+                   time.monotonic() - t0)
+
+
+def _copy_build_log(b: buildmod.Build, v: Variant, outdir: Path) -> None:
+    dst = outdir / f"build-{v.key}.log"
+    if b.log.exists():
+        shutil.copyfile(b.log, dst)
+    else:
+        dst.write_text(f"(build was cached: {b.dir})\n")
+
+
+# ------------------------------------------------------------- one VM's chain
+
+def plan_line(cell: Cell, command: list[str], dev: str | None, mount_options: str) -> str:
+    device = {RAM: "ram", DISK: dev, DELAY: f"delay:{dev}", RAW: "none"}[cell.workload.device]
+    opts = mount_options if cell.workload.uses_mount_options else ""
+    return "|".join([cell.id, device, opts, " ".join(command)])
+
+
+def _command(w: Workload, dev: str | None, where) -> list[str]:
+    args = []
+    for a in w.args:
+        if a == "{dev}":
+            args.append(dev or "")
+        elif a.startswith("{bin:") and a.endswith("}"):
+            name = a[5:-1]
+            src = next(p for p in w.runs_with if p.stem == name)
+            args.append(where(guestbin.program(src)))
+        else:
+            args.append(a)
+    if w.program is None:
+        return args
+    return [where(guestbin.program(w.program)), *args]
+
+
+def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: str,
+               number: int) -> tuple[list, list[Cell]]:
+    """Boot one VM for `chain`; (verdicts of the cells it got to, cells to rerun)."""
+    v0 = chain[0].variant
+    mount_options = v0.source.line.mount_options if v0.source.line else ""
+    name = f"vm{number:03d}-{v0.key}-r{chain[0].run}"
+    plan, disks, ctx = [], [], {}
+    for cell in chain:
+        cdir = s.outdir / cell.id
+        cdir.mkdir(parents=True, exist_ok=True)
+        dev = None
+        if cell.workload.device != RAM:
+            path = host.make_disk(cdir, "disk.img")
+            log = None
+            if cell.workload.log_writes:
+                if host is not vm.LOCAL:
+                    raise HarnessError(f"workload {cell.workload.name} needs its write log "
+                                       "here; it cannot run with --remote")
+                shutil.copyfile(path, cdir / "fresh.img")
+                log = str(cdir / "writes.log")
+                Path(log).unlink(missing_ok=True)
+                with open(log, "wb") as fh:
+                    fh.truncate(1 << 30)
+            disks.append(vm.Disk(path, log))
+            dev = f"/dev/vd{chr(ord('a') + len(disks) - 1)}"
+        ctx[cell.id] = {"disk": disks[-1] if dev else None, "dev": dev}
+        plan.append(plan_line(cell, _command(cell.workload, dev, host.remote_path), dev,
+                              mount_options))
+    budget = sum(c.workload.progress_deadline for c in chain)
+    r = vm.run(name, b.bzimage, plan, disks, s.outdir, accel, s.cpus,
+               {c.id: c.workload.progress_deadline for c in chain}, budget, host=host)
+    ids = [c.id for c in chain]
+    judged, rest = [], []
+    for k, cell in enumerate(chain):
+        started = cell.id in r.cells
+        if not started and r.booted and k > 0 and r.reason != "done":
+            rest = chain[k:]                # the VM stopped before it: a fresh VM
+            break
+        judged.append(_judge(cell, r, ids, b, s, host, accel, ctx[cell.id]))
+    for cell in rest:
+        shutil.rmtree(s.outdir / cell.id, ignore_errors=True)
+    return judged, rest
+
+
+def _judge(cell: Cell, r: vm.VmRun, ids: list[str], b: buildmod.Build, s: Settings, host,
+           accel: str, ctx: dict) -> verdictmod.Verdict:
+    cdir = s.outdir / cell.id
+    text = r.cell_text(cell.id)
+    (cdir / "console.log").write_text(text, errors="replace")
+    times = r.cells.get(cell.id)
+    findings = r.cell_findings(cell.id, ids)
+    ev = evidencemod.parse(text.splitlines() if times else [])
+    disk = ctx["disk"]
+    fsck = times.fsck if times else None
+    clean_run = (times is not None and times.rc == 0 and not times.errors
+                 and "end" in times.times and not findings)
+    if clean_run and disk is not None and fsck is None and not cell.workload.log_writes:
+        fsck = host.fsck(disk.path)
+    after = None
+    if clean_run and cell.workload.after and not r.facts.problem(s.cpus):
+        after = cell.workload.after(cell, r, {
+            "kernel": b.bzimage, "outdir": cdir, "accel": accel, "cpus": s.cpus,
+            "disk": disk, "fresh": cdir / "fresh.img", "keep": s.keep_images})
+    v = verdictmod.judge(cell, r, times, findings, ev, fsck, after, s.cpus, b, accel,
+                         s.expectations)
+    v.cell_dir = cell.id
+    if v.verdict == verdictmod.PASS and not s.keep_images:
+        for p in ("disk.img", "fresh.img", "writes.log"):
+            (cdir / p).unlink(missing_ok=True)
+        if disk is not None and host is not vm.LOCAL:
+            host.remove(disk.path)
+    else:
+        _repro_kit(cell, r, b, cdir, v)
+    return v
+
+
+def _repro_kit(cell: Cell, r: vm.VmRun, b: buildmod.Build, cdir: Path,
+               v: verdictmod.Verdict) -> None:
+    """What a kernel developer needs to rerun a cell that did not pass,
+    without the harness or with `harness replay CELL_DIR`."""
+    w = cell.workload
+    if w.program and w.program.exists():
+        shutil.copyfile(w.program, cdir / w.program.name)
+    for extra in w.runs_with:
+        shutil.copyfile(extra, cdir / extra.name)
+    if (b.dir / ".config").exists():
+        shutil.copyfile(b.dir / ".config", cdir / "config")
+    plan = (r.console_log.with_suffix("").with_suffix(".plan"))
+    line = next((ln for ln in plan.read_text().splitlines() if ln.startswith(cell.id + "|")),
+                "") if plan.exists() else ""
+    (cdir / "plan").write_text(line + "\n")
+    qemu = r.console_log.with_suffix("").with_suffix(".qemu.sh")
+    if qemu.exists():
+        shutil.copyfile(qemu, cdir / "qemu.sh")
+    patches = cdir / "patches"
+    patches.mkdir(exist_ok=True)
+    spec = cell.variant.source.line.variant(cell.variant.name) \
+        if cell.variant.source.line and cell.variant.ref else None
+    listing = []
+    for how, paths in (("revert", spec.revert if spec else ()),
+                       ("apply", spec.apply if spec else ()),
+                       ("apply", tuple(p.path for p in cell.variant.extra))):
+        for p in paths:
+            shutil.copyfile(p, patches / p.name)
+            listing.append(f"{how} {p.name}")
+    (patches / "series").write_text("".join(x + "\n" for x in listing))
+    (cdir / "cell.json").write_text(json.dumps({
+        "cell": cell.id, "line": cell.line, "variant": cell.variant.name,
+        "workload": w.name, "run": cell.run, "source": cell.variant.source.label,
+        "source_kind": cell.variant.source.kind, "source_path": str(cell.variant.source.path),
+        "source_version": cell.variant.source.version,
+        "source_commit": b.commit, "build": str(b.dir), "config_hash": b.config_hash,
+        "extra_patches": [str(p.path) for p in cell.variant.extra],
+        "command": line.split("|", 3)[-1] if line else "", "verdict": v.verdict,
+        "title": v.title, "cpus": r.facts.cpus_up, "accelerator": r.accel,
+    }, indent=1) + "\n")
+    (cdir / "README").write_text(
+        f"{cell.id}: {v.verdict} {v.title or v.detail}\n\n"
+        f"  harness replay {cdir}        # rerun exactly this cell (cached build)\n\n"
+        "Without the harness: build the source commit below with `config`, then run\n"
+        "qemu.sh (its -append names the plan file: make one holding the `plan` line,\n"
+        "and give each cell a fresh `mkfs.btrfs` image as its disk).\n\n"
+        f"source:  {cell.variant.source.label}\ncommit:  {b.commit}\n"
+        f"patches: patches/series ({len(listing)} on top of the shipped tree)\n"
+        f"command: {line.split('|', 3)[-1] if line else '?'}\n")
