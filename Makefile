@@ -13,7 +13,7 @@ SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 # the host tools the harness needs, as Debian packages
 APT_PACKAGES := qemu-system-x86 qemu-utils btrfs-progs fio xfsprogs liburing-dev \
 	libaio-dev flex bison bc libelf-dev libssl-dev cpio ccache git make gcc \
-	binutils perl xz-utils kmod openssh-server openssh-client chromium dmsetup
+	binutils perl xz-utils lz4 kmod openssh-server openssh-client chromium dmsetup
 comma := ,
 VARIANT_ARGS  = $(foreach v,$(subst $(comma), ,$(VARIANT)),--variant $(v))
 WORKLOAD_ARGS = $(foreach w,$(subst $(comma), ,$(WORKLOAD)),--workload $(w))

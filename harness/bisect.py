@@ -14,15 +14,13 @@ import shlex
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness import build as buildmod
-from harness import cell, proc, report, vm
+from harness import matrix, proc, report, vm
 from harness import source as sourcemod
 from harness import workload as workloadmod
-from harness.errors import EXIT_SKIP, HarnessError, InfraError
+from harness.errors import EXIT_SKIP, HarnessError
 
 STATE = "bisect-state.json"
 STEPS = "bisect-steps.jsonl"
@@ -39,6 +37,7 @@ class Settings:
     results: str
     jobs: int
     fragments: list[str]
+    cpus: int = vm.DEFAULT_CPUS
 
 
 @dataclass
@@ -92,19 +91,15 @@ def run_step(s: Settings, progress=print) -> tuple[Step, int]:
     outdir = Path(s.results) / f"step-{commit[:12]}"
     outdir.mkdir(parents=True, exist_ok=True)
     wl = workloadmod.resolve([s.workload])[0]
-    try:
-        b = buildmod.build(variant, [Path(f) for f in s.fragments] or None, progress=progress)
-    except InfraError as e:
-        step = Step(commit, subject, ["INFRA"], [str(e)[:200]], 0, 0, 1, "skip",
+    settings = matrix.Settings(outdir, s.cpus, s.jobs, s.runs,
+                               fragments=[Path(f) for f in s.fragments], progress=progress)
+    outcome = matrix.run([variant], [wl], settings)
+    results = [(v.verdict, v.title) for v in outcome.verdicts]
+    if outcome.build_failures:
+        step = Step(commit, subject, ["INFRA"],
+                    [next(iter(outcome.build_failures.values()))[:200]], 0, 0, 1, "skip",
                     time.monotonic() - t0)
         return step, EXIT_SKIP
-    accel = vm.choose_accel(b.bzimage, outdir, progress=progress)
-
-    def once(i: int) -> tuple[str, str | None]:
-        _, (v, title, *_), _ = cell.run(f"{wl.name}-{i}", b.bzimage, wl, outdir, accel)
-        return v, title
-    with ThreadPoolExecutor(max_workers=max(1, min(s.jobs, s.runs))) as pool:
-        results = list(pool.map(once, range(s.runs)))
     decision, matching, unrelated, infra = decide(results, s.title, s.min_bad)
     step = Step(commit, subject, [v for v, _ in results], [t for _, t in results],
                 matching, unrelated, infra, decision, time.monotonic() - t0)
@@ -132,7 +127,8 @@ def cmd_step(state_file: str) -> int:
 
 def bisect(tree: str, good: str, bad: str, workload: str, runs: int, min_bad: int,
            title: str | None, results: Path | None, jobs: int,
-           fragments: list[str], reset: bool = False, progress=print) -> int:
+           fragments: list[str], reset: bool = False, cpus: int = vm.DEFAULT_CPUS,
+           progress=print) -> int:
     """`bad` shows the bug, `good` does not.  If bad is older than good
     (an ancestor of it), this finds the fix instead of the regression."""
     src = sourcemod.local_tree(tree)
@@ -153,7 +149,8 @@ def bisect(tree: str, good: str, bad: str, workload: str, runs: int, min_bad: in
     old, new = (bad, good) if fix else (good, bad)
     outdir = report.new_results_dir(results)
     progress(f"results: {outdir}")
-    s = Settings(tree, workload, runs, min_bad, title or ".", fix, str(outdir), jobs, fragments)
+    s = Settings(tree, workload, runs, min_bad, title or ".", fix, str(outdir), jobs, fragments,
+                 cpus)
     start_ref = git(tree, "rev-parse", "--abbrev-ref", "HEAD")
     start_ref = git(tree, "rev-parse", "HEAD") if start_ref == "HEAD" else start_ref
     steps_file = outdir / STEPS

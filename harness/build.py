@@ -19,7 +19,7 @@ from harness import source as sourcemod
 from harness.errors import HarnessError, InfraError
 from harness.paths import cache_dir
 
-BUILD_TOOLS = ("make", "gcc", "flex", "bison", "bc", "cpio", "perl", "ccache", "git")
+BUILD_TOOLS = ("make", "gcc", "flex", "bison", "bc", "cpio", "perl", "ccache", "git", "lz4")
 BUILD_TIMEOUT = 3600
 STAMP = "harness-build.json"
 DEFAULT_EXPECTED_UNITS = 1500     # compile units of a cold build, until measured

@@ -99,7 +99,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"CPUs of each guest (default {vm.DEFAULT_CPUS}; also CPUS=)")
     r.add_argument("--repeat", type=_positive("--repeat", 1, 1000), default=1,
                    help="run every cell N times; exit 0 only if every claim holds N/N")
-    r.add_argument("--jobs", type=int, default=int(os.environ.get("HARNESS_JOBS", "2")),
+    r.add_argument("--jobs", type=int, default=int(os.environ.get("HARNESS_JOBS", "1")),
                    help="VMs run at once (default 2)")
     r.add_argument("--results", metavar="DIR", help="parent folder for results (default ./results)")
     r.add_argument("--keep-images", action="store_true", help="keep every disk image")
@@ -254,7 +254,7 @@ def finish_run(outdir: Path, outcome, variants, vm_host: str, cpus: int, repeat:
             "accelerator": outcome.accel, "vm_host": vm_host, "cpus": cpus,
             "repeat": repeat, "qemu": vm.qemu_version(), "seconds": round(outcome.seconds, 1),
             "builds": [b.to_json() | {"key": k} for k, b in outcome.builds.items()],
-            "build_failures": outcome.build_failures}
+            "build_failures": outcome.build_failures, "vms": outcome.vms}
     report.write_results(outdir, outcome.verdicts, meta)
     html_report.write(outdir)
     kcidb.export_dir(outdir)

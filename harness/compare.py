@@ -33,7 +33,9 @@ def load(run: str | Path) -> dict[str, dict]:
         doc = json.loads(f.read_text())
     except (OSError, ValueError) as e:
         raise HarnessError(f"{run}: not a results folder or result.json ({e})")
-    return {f"{r['variant']}/{r['workload']}": r for r in doc.get("results", [])}
+    # results from before kernel lines were 5.10 and had one run per cell
+    return {f"{r.get('line', '5.10')}/{r['variant']}/{r['workload']}/{r.get('run', 1)}": r
+            for r in doc.get("results", [])}
 
 
 def _state(r: dict) -> str:

@@ -22,7 +22,6 @@ a power cut.
 """
 from __future__ import annotations
 
-import json
 import mmap
 import random
 import re
@@ -36,7 +35,6 @@ from harness.kernel_reports import bugs
 from harness.paths import GUEST_CONFIG
 
 HELPER_SRC = GUEST_CONFIG / "workloads" / "dsync_ack.c"
-CHECK_PHASE = GUEST_CONFIG / "workloads" / "durability_check.py"
 BLOCK = 65536
 MARK_OFFSET = 32768            # where dsync_ack drops its markers (btrfs never writes there)
 MAX_CUTS = 8                   # cut points checked per run (a bounded random sample)
@@ -47,7 +45,7 @@ LIST_SIZE = 1 << 20
 LOG_MAGIC = 0x6a736677736872
 LOG_FLUSH, LOG_FUA, LOG_DISCARD, LOG_MARK = 1, 2, 4, 8
 ACK_RE = re.compile(r"@@harness ack (\w+) (\d+) (\d+) (\d+) ([0-9a-f]+)")
-CUT_RE = re.compile(r"@@harness cut (\d+) (ok|lost|mount-failed)")
+CUT_RE = re.compile(r"@@harness cut (\d+) (ok|lost|mount-failed)")  # from dsync_ack cuts
 LOST_RE = re.compile(r"@@harness lost (\w+) (\S+)")
 MARK_RE = re.compile(rb"^KDSYNC-ACK (\w+) (\d+)\n")
 
@@ -174,7 +172,7 @@ def _check(name, ctx, outdir, data, acks, info) -> dict:
     info.update(acknowledged=len(acks), cut_points=len(cuts), cut_points_checked=len(chosen),
                 log_entries=len(entries),
                 flushes=sum(1 for e in entries if e.flags & LOG_FLUSH))
-    images, spec = [], {"block": BLOCK, "cuts": []}
+    images, listing_text = [], f"block {BLOCK}\n"
     for k, c in enumerate(chosen):
         img = outdir / f"cut{k}.img"
         rebuild(base, data, ss, entries, c, img)
@@ -182,14 +180,15 @@ def _check(name, ctx, outdir, data, acks, info) -> dict:
         required: dict[str, list[int]] = {}
         for a in cuts[c]:
             required.setdefault(a.mode, []).append(a.index)
-        spec["cuts"].append({"cut": k, "entry": c, "disk": f"/dev/vd{chr(ord('a') + k)}",
-                             "required": required})
-    listing = outdir / "cuts.json.img"
-    blob = json.dumps(spec).encode()
+        listing_text += (f"cut {k} /dev/vd{chr(ord('a') + k)} " + " ".join(
+            f"{mode} {','.join(map(str, idx))}" for mode, idx in required.items()) + "\n")
+    listing = outdir / "cuts.img"
+    blob = listing_text.encode()
     listing.write_bytes(blob + b"\0" * (LIST_SIZE - len(blob)))
     list_dev = f"/dev/vd{chr(ord('a') + len(images))}"
     helper = guestbin.compiled(HELPER_SRC)
-    plan = [f"{name}-check|none||{CHECK_PHASE} {helper} {list_dev}"]
+    plan = [f"{name}-check|none||{helper} cuts {list_dev} {ctx.get('mount_options', '')}"
+            .rstrip()]
     disks = [vm.Disk(p) for p in images] + [vm.Disk(str(listing))]
     rc = vm.run(f"{name}-check", ctx["kernel"], plan, disks, outdir, ctx["accel"],
                 ctx["cpus"], {f"{name}-check": 120.0}, 120.0)

@@ -9,7 +9,8 @@ The guest (guest-config/guest-init.sh) counts, per cell, from tracefs:
       (buffered writeback)
   @@harness evidence dio_complete task=TASK n=N
       iomap_dio_complete() calls (a kprobe), by the task they ran in: a
-      kworker is the dio completion worker (asynchronous); kdsync-verify is
+      kworker, or the dio workqueue's rescuer thread "dio/DEV", is the
+      completion worker (asynchronous); kdsync-verify is
       the workload's read-back; any other task is the one that submitted
       the IO (inline: the shape where the O_DSYNC sync runs under its locks)
   @@harness evidence overrun n=N          events the trace buffer lost
@@ -28,6 +29,7 @@ from harness.kernel_reports import MARKER
 
 INLINE, ASYNC, MIXED = "inline", "async", "mixed"
 READER = "kdsync-verify"
+WORKERS = ("kworker/", "dio/")       # the dio completion workqueue's threads
 KV_RE = re.compile(r"(\w+)=(\S+)")
 SMP_RE = re.compile(r"smp: Brought up (\d+) nodes?, (\d+) CPUs?")
 VERSION_RE = re.compile(r"Linux version (\S+) .*?#\d+(?P<flags>(?: [A-Z_]+)*)")
@@ -49,11 +51,11 @@ class Evidence:
     @property
     def inline(self) -> int:
         return sum(n for t, n in self.completions.items()
-                   if t != READER and not t.startswith("kworker/"))
+                   if t != READER and not t.startswith(WORKERS))
 
     @property
     def asynchronous(self) -> int:
-        return sum(n for t, n in self.completions.items() if t.startswith("kworker/"))
+        return sum(n for t, n in self.completions.items() if t.startswith(WORKERS))
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -163,7 +165,7 @@ def check(claims, ev: Evidence) -> list[str]:
         wc, fc = st.get("writer_cpu"), st.get("fsync_cpu")
         if not (writes and st.get("fsyncs")):
             problems.append(f"no race: {writes} writes, {st.get('fsyncs', 0)} fsyncs")
-        elif wc is None or wc == fc or int(st.get("cpus", 1)) < 2:
+        elif wc is None or fc is None or wc == fc or int(st.get("cpus", 1)) < 2:
             problems.append(f"no race: writer on CPU{wc}, fsync on CPU{fc} "
                             f"({st.get('cpus', '?')} CPUs online)")
     return problems
@@ -188,8 +190,8 @@ class GuestFacts:
         """One line when this guest cannot back the verdicts asked of it."""
         if self.cpus_up is None:
             return None if not self.kernel else (
-                f"the guest kernel {self.kernel} is not SMP (no \"smp: Brought up\" line); "
-                f"{cpus_wanted} CPUs were asked for")
+                f"the guest kernel {self.kernel} did not say how many CPUs it brought up (no "
+                f"\"smp: Brought up\" line); {cpus_wanted} CPUs were asked for")
         if self.cpus_up < cpus_wanted:
             return (f"the guest brought up {self.cpus_up} of {cpus_wanted} CPUs "
                     "(smp: Brought up ...): races cannot happen as claimed")

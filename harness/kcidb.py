@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 ORIGIN = "kdsync"
-STATUS = {"PASS": "PASS", "FAIL": "FAIL", "ERROR": "ERROR", "INFRA": "MISS"}
+STATUS = {"PASS": "PASS", "FAIL": "FAIL", "ERROR": "ERROR", "INFRA": "MISS",
+          "UNPROVEN": "ERROR"}
 EXCERPT_MAX = 16000
 
 
@@ -17,38 +18,43 @@ def _id(*parts: str) -> str:
 def export(doc: dict, run_id: str, log_base_url: str | None = None) -> dict:
     """The KCIDB document for a result.json `doc` of run `run_id`."""
     checkouts, builds, tests = {}, {}, []
-    by_variant = {b["variant"]: b for b in doc.get("builds", [])}
+    by_variant = {b.get("key", b["variant"]): b for b in doc.get("builds", [])}
     for r in doc["results"]:
+        line = r.get("line", "5.10")
+        vkey = f"{line}-{r['variant']}"
         commit = r.get("source_commit") or ""
         git_hash = commit[:40] if len(commit) >= 40 and all(
             c in "0123456789abcdef" for c in commit[:40]) else None
-        co_id = _id(run_id, commit or r["variant"])
+        co_id = _id(run_id, commit or vkey)
         if co_id not in checkouts:
             co = {"id": co_id, "origin": ORIGIN, "tree_name": doc.get("source", "")[:100],
-                  "comment": f"{doc.get('source', '')} variant {r['variant']}", "valid": True}
+                  "comment": f"{r.get('source') or doc.get('source', '')} line {line} "
+                             f"variant {r['variant']}", "valid": True}
             if git_hash:
                 co["git_commit_hash"] = git_hash
             checkouts[co_id] = co
-        b_id = _id(run_id, r["variant"], r.get("config_hash", ""))
+        b_id = _id(run_id, vkey, r.get("config_hash", ""))
         if b_id not in builds:
-            b = by_variant.get(r["variant"], {})
-            failed = r["verdict"] == "INFRA" and r["variant"] in doc.get("build_failures", {})
+            b = by_variant.get(vkey, {})
+            failed = r["verdict"] == "INFRA" and vkey in doc.get("build_failures", {})
             builds[b_id] = {
                 "id": b_id, "checkout_id": co_id, "origin": ORIGIN,
                 "architecture": "x86_64", "compiler": "gcc",
                 "config_name": f"tinyconfig+guest-config ({r.get('config_hash', '?')})",
                 "status": "FAIL" if failed else "PASS",
                 **({"duration": round(b["seconds"], 1)} if b.get("seconds") else {}),
-                **({"log_excerpt": doc["build_failures"][r["variant"]][:EXCERPT_MAX]}
+                **({"log_excerpt": doc["build_failures"][vkey][:EXCERPT_MAX]}
                    if failed else {}),
             }
         test = {
-            "id": _id(run_id, r["variant"], r["workload"]), "build_id": b_id,
+            "id": _id(run_id, line, r["variant"], r["workload"], str(r.get("run", 1))),
+            "build_id": b_id,
             "origin": ORIGIN, "path": f"btrfs.dsync.{r['workload'].replace('-', '_')}",
             "status": STATUS[r["verdict"]],
             "environment": {"comment": f"QEMU {r.get('accelerator', '?')}"},
             "comment": r.get("title") or r.get("detail") or r["verdict"],
-            "misc": {"variant": r["variant"], "title": r.get("title"), "frame": r.get("frame"),
+            "misc": {"line": line, "variant": r["variant"], "run": r.get("run", 1),
+                     "title": r.get("title"), "frame": r.get("frame"),
                      "expected": r.get("expected"), "as_expected": r.get("as_expected")},
         }
         excerpt = r.get("report") or r.get("detail") or ""

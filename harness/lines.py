@@ -7,7 +7,8 @@ rows, not code.
 
     name, description, version (regex on the tree's version), git_branch
     [source]   package, version, suite          (a Debian linux-source-X)
-    [guest]    mount_options                    (e.g. "nodatasum")
+    [guest]    mount_options (e.g. "nodatasum"), race_seconds (how long the
+               race shapes run: long enough for the line's race controls)
     [bugs.ID]  what, titles = [regex...], fixed_by
     [[variants]]  name, revert = [...], apply = [...] (under patches/),
                   shows, pass (why the rest PASSes),
@@ -102,6 +103,7 @@ class Line:
     bugs: dict
     mount_options: str = ""
     file: Path | None = None
+    race_seconds: float = 4.0
 
     def variant(self, name: str) -> VariantSpec:
         for v in self.variants:
@@ -125,6 +127,20 @@ def _patch_path(line: str, rel: str) -> Path:
     return p
 
 
+def _strs(where: str, key: str, value) -> tuple[str, ...]:
+    """A TOML list of strings (a bare string would become one item per
+    character: a title regex list of "^", "p", ... matches anything)."""
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise HarnessError(f"{where}: {key} must be a list of strings, e.g. {key} = ['...']")
+    return tuple(value)
+
+
+def _table(where: str, key: str, value) -> dict:
+    if not isinstance(value, dict):
+        raise HarnessError(f"{where}: {key} must be a table ([{key}] or {key} = {{...}})")
+    return value
+
+
 def parse(text: str, file: Path | None = None) -> Line:
     """A Line from the text of its TOML table; one clear error if malformed."""
     where = file.name if file else "line table"
@@ -134,27 +150,33 @@ def parse(text: str, file: Path | None = None) -> Line:
         raise HarnessError(f"{where}: not valid TOML: {e}") from None
     try:
         name = d["name"]
-        bugs = {bid: Bug(bid, b["what"], tuple(b["titles"]), b.get("fixed_by", ""))
-                for bid, b in d.get("bugs", {}).items()}
+        bugs = {bid: Bug(bid, b["what"], _strs(where, f"bugs.{bid}.titles", b["titles"]),
+                         b.get("fixed_by", ""))
+                for bid, b in _table(where, "bugs", d.get("bugs", {})).items()}
         for b in bugs.values():
             for rx in b.titles:
                 re.compile(rx)
         variants = []
+        if not isinstance(d["variants"], list) or not all(isinstance(v, dict)
+                                                          for v in d["variants"]):
+            raise HarnessError(f"{where}: variants must be an array of tables ([[variants]])")
         for v in d["variants"]:
             fail = {}
-            for w, bid in v.get("fail", {}).items():
+            for w, bid in _table(where, "fail", v.get("fail", {})).items():
                 if bid not in bugs:
                     raise HarnessError(f"{where}: variant {v['name']}: unknown bug {bid!r}")
                 fail[w] = bugs[bid]
             variants.append(VariantSpec(
                 v["name"], v["shows"],
-                tuple(_patch_path(name, r) for r in v.get("revert", [])),
-                tuple(_patch_path(name, a) for a in v.get("apply", [])),
-                v.get("pass", ""), fail, dict(v.get("why", {}))))
-        src = d["source"]
+                tuple(_patch_path(name, r) for r in _strs(where, "revert", v.get("revert", []))),
+                tuple(_patch_path(name, a) for a in _strs(where, "apply", v.get("apply", []))),
+                v.get("pass", ""), fail, dict(_table(where, "why", v.get("why", {})))))
+        src = _table(where, "source", d["source"])
+        guest = _table(where, "guest", d.get("guest", {}))
         line = Line(name, d["description"], d["version"], d.get("git_branch", ""),
                     SourceSpec(src["package"], src.get("version", ""), src["suite"]),
-                    tuple(variants), bugs, d.get("guest", {}).get("mount_options", ""), file)
+                    tuple(variants), bugs, guest.get("mount_options", ""), file,
+                    float(guest.get("race_seconds", 4.0)))
     except KeyError as e:
         raise HarnessError(f"{where}: missing key {e}") from None
     except re.error as e:

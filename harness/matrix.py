@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harness import build as buildmod
 from harness import evidence as evidencemod
-from harness import guestbin, vm
+from harness import guestbin, proc, vm
 from harness import verdict as verdictmod
 from harness.errors import HarnessError, InfraError
 from harness.source import Variant
@@ -59,6 +59,7 @@ class Settings:
     make_jobs: int | None = None
     expectations: bool = True        # judge against the line's claims
     progress: object = print
+    t0: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Outcome:
     build_failures: dict
     accel: str
     seconds: float
+    vms: list = field(default_factory=list)      # one summary per VM booted
 
 
 class _Queue:
@@ -105,13 +107,14 @@ class _Queue:
 
 
 def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outcome:
-    t0 = time.monotonic()
+    t0 = s.t0 = time.monotonic()
     say = s.progress
     host = s.host or vm.LOCAL
     queue = _Queue()
     builds: dict[str, buildmod.Build] = {}
     failures: dict[str, str] = {}
     verdicts: list[verdictmod.Verdict] = []
+    vms: list[dict] = []
     lock = threading.Lock()
     state = {"accel": s.accel, "error": None}
     vm_counter = iter(range(1, 1 << 30))
@@ -146,7 +149,7 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
                     say(f"accelerator: {state['accel']}; {s.jobs} VM(s) at a time, "
                         f"{s.cpus} CPUs each")
                 for r in range(1, s.repeat + 1):
-                    cells = [Cell(v, w, r) for w in workloads]
+                    cells = _vm_order([Cell(v, w, r) for w in workloads], s.expectations)
                     for i in range(0, len(cells), MAX_CELLS_PER_VM):
                         queue.put(cells[i:i + MAX_CELLS_PER_VM])
         except BaseException as e:          # noqa: BLE001 - reported by the main thread
@@ -167,7 +170,7 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
                 return
             try:
                 judged, rest = _run_chain(chain, builds[chain[0].variant.key], s, host,
-                                          state["accel"], next(vm_counter))
+                                          state["accel"], next(vm_counter), vms)
             except HarnessError as e:
                 judged = [verdictmod.infra(c, str(e), s.expectations) for c in chain]
                 rest = []
@@ -206,7 +209,17 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
              enumerate((v, w) for v in variants for w in workloads)}
     verdicts.sort(key=lambda x: (order.get((f"{x.line}-{x.variant}", x.workload), 0), x.run))
     return Outcome(verdicts, builds, failures, state["accel"] or "none",
-                   time.monotonic() - t0)
+                   time.monotonic() - t0, sorted(vms, key=lambda x: x["name"]))
+
+
+def _vm_order(cells: list[Cell], expectations: bool) -> list[Cell]:
+    """Cells claimed to PASS first, then those claimed to FAIL: a kernel
+    report ends its VM, so the cells after it need a fresh boot.  Only the
+    order changes; a wrong claim costs a boot, never a verdict."""
+    def ends_vm(c: Cell) -> bool:
+        claim = verdictmod.expectation(c, expectations)
+        return claim is not None and claim.verdict != verdictmod.PASS
+    return sorted(cells, key=ends_vm)
 
 
 def _copy_build_log(b: buildmod.Build, v: Variant, outdir: Path) -> None:
@@ -225,10 +238,12 @@ def plan_line(cell: Cell, command: list[str], dev: str | None, mount_options: st
     return "|".join([cell.id, device, opts, " ".join(command)])
 
 
-def _command(w: Workload, dev: str | None, where) -> list[str]:
+def _command(w: Workload, dev: str | None, where, line=None) -> list[str]:
     args = []
     for a in w.args:
-        if a == "{dev}":
+        if a == "{race_seconds}":
+            args.append(f"{line.race_seconds:g}" if line else "4")
+        elif a == "{dev}":
             args.append(dev or "")
         elif a.startswith("{bin:") and a.endswith("}"):
             name = a[5:-1]
@@ -242,7 +257,7 @@ def _command(w: Workload, dev: str | None, where) -> list[str]:
 
 
 def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: str,
-               number: int) -> tuple[list, list[Cell]]:
+               number: int, vms: list) -> tuple[list, list[Cell]]:
     """Boot one VM for `chain`; (verdicts of the cells it got to, cells to rerun)."""
     v0 = chain[0].variant
     mount_options = v0.source.line.mount_options if v0.source.line else ""
@@ -259,7 +274,8 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
                 if host is not vm.LOCAL:
                     raise HarnessError(f"workload {cell.workload.name} needs its write log "
                                        "here; it cannot run with --remote")
-                shutil.copyfile(path, cdir / "fresh.img")
+                proc.run(["cp", "--sparse=always", "--reflink=auto", path, cdir / "fresh.img"],
+                         timeout=120, what="copying the fresh image")
                 log = str(cdir / "writes.log")
                 Path(log).unlink(missing_ok=True)
                 with open(log, "wb") as fh:
@@ -267,22 +283,41 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
             disks.append(vm.Disk(path, log))
             dev = f"/dev/vd{chr(ord('a') + len(disks) - 1)}"
         ctx[cell.id] = {"disk": disks[-1] if dev else None, "dev": dev}
-        plan.append(plan_line(cell, _command(cell.workload, dev, host.remote_path), dev,
-                              mount_options))
-    budget = sum(c.workload.progress_deadline for c in chain)
+        plan.append(plan_line(cell, _command(cell.workload, dev, host.remote_path,
+                                             v0.source.line), dev, mount_options))
+    started = time.monotonic()
+    budget = sum(c.workload.progress_deadline for c in chain) + (
+        v0.source.line.race_seconds if v0.source.line else 0)
     r = vm.run(name, b.bzimage, plan, disks, s.outdir, accel, s.cpus,
                {c.id: c.workload.progress_deadline for c in chain}, budget, host=host)
     ids = [c.id for c in chain]
     judged, rest = [], []
+    stop_at = _stopping_cell(r, ids)
+    vms.append({"name": name, "console_log": r.console_log.name, "reason": r.reason,
+                "started": round(started - s.t0, 2), "judged": None,
+                "cells": [n for n in ids if n in r.cells], "guest": r.facts.to_json(),
+                "times": {k: round(x, 3) for k, x in r.times.items()}})
     for k, cell in enumerate(chain):
-        started = cell.id in r.cells
-        if not started and r.booted and k > 0 and r.reason != "done":
-            rest = chain[k:]                # the VM stopped before it: a fresh VM
+        if stop_at is not None and k > stop_at:
+            rest = chain[k:]                # after a report or a hang: a fresh VM
             break
         judged.append(_judge(cell, r, ids, b, s, host, accel, ctx[cell.id]))
+    vms[-1]["judged"] = round(time.monotonic() - s.t0, 2)
     for cell in rest:
         shutil.rmtree(s.outdir / cell.id, ignore_errors=True)
     return judged, rest
+
+
+def _stopping_cell(r: vm.VmRun, ids: list[str]) -> int | None:
+    """Index of the cell the VM stopped in (a report, a hang, a crash): it is
+    judged; the cells after it, started or not, run again on a fresh kernel.
+    None when the guest ran the whole plan, or never booted (all INFRA)."""
+    if not r.booted or r.reason == "done":
+        return None
+    if r.report_cell in ids:
+        return ids.index(r.report_cell)
+    started = [ids.index(n) for n in r.cells if n in ids]
+    return max(started) if started else 0
 
 
 def _judge(cell: Cell, r: vm.VmRun, ids: list[str], b: buildmod.Build, s: Settings, host,
@@ -303,7 +338,9 @@ def _judge(cell: Cell, r: vm.VmRun, ids: list[str], b: buildmod.Build, s: Settin
     if clean_run and cell.workload.after and not r.facts.problem(s.cpus):
         after = cell.workload.after(cell, r, {
             "kernel": b.bzimage, "outdir": cdir, "accel": accel, "cpus": s.cpus,
-            "disk": disk, "fresh": cdir / "fresh.img", "keep": s.keep_images})
+            "disk": disk, "fresh": cdir / "fresh.img", "keep": s.keep_images,
+            "mount_options": (cell.variant.source.line.mount_options
+                              if cell.variant.source.line else "")})
     v = verdictmod.judge(cell, r, times, findings, ev, fsck, after, s.cpus, b, accel,
                          s.expectations)
     v.cell_dir = cell.id

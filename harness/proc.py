@@ -26,7 +26,7 @@ from harness.errors import HarnessError
 TOOL_PACKAGES = {
     "make": "make", "gcc": "gcc", "flex": "flex", "bison": "bison",
     "bc": "bc", "cpio": "cpio", "ccache": "ccache", "git": "git",
-    "xz": "xz-utils", "tar": "tar", "dpkg-deb": "dpkg",
+    "xz": "xz-utils", "lz4": "lz4", "tar": "tar", "dpkg-deb": "dpkg",
     "apt-get": "apt", "perl": "perl",
     "qemu-system-x86_64": "qemu-system-x86", "mkfs.btrfs": "btrfs-progs",
     "btrfs": "btrfs-progs", "fio": "fio", "xfs_io": "xfsprogs",

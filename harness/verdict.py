@@ -91,7 +91,7 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
                "workload_start": t.get("workload_start"),
                "first_report": t.get("first_report") or (
                    r.times.get("first_report") if found else None),
-               "verdict": (r.times.get("verdict") if found or r.reason != "done"
+               "verdict": (r.times.get("verdict") if found or "end" not in t
                            else t.get("end")),
                "guest_uptime_at_boot": r.times.get("guest_uptime_at_boot")}
     common = dict(timings={k: round(x, 3) for k, x in timings.items() if x is not None},

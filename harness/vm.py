@@ -261,9 +261,9 @@ def _sysrq_blocked(console, mon: Monitor) -> None:
     if not console.alive():
         return
     console.send(b"\x01b")          # QEMU mux escape: send a break
-    time.sleep(0.3)
+    time.sleep(0.1)
     console.send(b"w")
-    _drain(console, mon, SYSRQ_CAPTURE, quiet=0.4)
+    _drain(console, mon, SYSRQ_CAPTURE, quiet=0.3)
 
 
 # --------------------------------------------------------------- accelerator

@@ -36,7 +36,8 @@ class Workload:
     letter: str
     description: str
     program: Path | None              # C source (compiled by guestbin) or executable
-    args: tuple[str, ...] = ()        # "{dev}": the cell's disk; "{bin:NAME}": a program
+    args: tuple[str, ...] = ()        # "{dev}": the cell's disk; "{bin:NAME}": a program;
+                                      # "{race_seconds}": the line's race duration
     device: str = DISK
     direct: bool = True               # claims its writes take the direct IO path
     completions: str | None = None    # INLINE / ASYNC / MIXED: where they must run
@@ -83,7 +84,7 @@ def all_workloads() -> tuple[Workload, ...]:
         _shape("unaligned", "f", "non-aligned O_DIRECT|O_DSYNC write (buffered fallback), "
                "then an aligned one (btrfs/234 shape)"),
         _shape("fsync-race", "g", "4 KiB O_DIRECT pwrite loop at offset 0 racing an fsync "
-               "loop on the same fd, on two CPUs (generic/364 shape)", args=("-t", "4"),
+               "loop on the same fd, on two CPUs (generic/364 shape)", args=("-t", "{race_seconds}"),
                completions=None, race=True),
         _durability(),
         _shape("libaio-async", "i", "libaio O_DIRECT on an O_DSYNC file, 16 in flight, every "

@@ -1,4 +1,4 @@
-from harness.monitor import REPORT_MAX, Monitor
+from harness.monitor import REPORT_MAX, REPORT_QUIET, Monitor
 
 LOCKDEP = """[    6.100000][  T101] 
 [    6.100100][  T101] ============================================
@@ -14,58 +14,138 @@ def feed_lines(mon, text, now):
     mon.feed(text.encode(), now)
 
 
+def booted(t0=0.0, **kw):
+    m = Monitor(**kw)
+    m.start(t0)
+    feed_lines(m, "@@harness booted uptime=1\n", t0 + 1.0)
+    return m
+
+
 def test_events_and_timings():
     m = Monitor()
     m.start(100.0)
     feed_lines(m, "[    1.0] booting\n@@harness booted uptime=3.91\n", 104.0)
-    feed_lines(m, "@@harness workload-start extending\n@@harness progress 1\n", 105.0)
-    assert m.times["booted"] == 4.0 and m.times["workload_start"] == 5.0
-    assert m.times["guest_uptime_at_boot"] == 3.91
-    assert m.progress == 1 and m.stop_reason(105.5) is None
-    feed_lines(m, "@@harness workload-end extending rc=0\n@@harness done rc=0\n", 106.0)
-    assert m.rc == 0 and m.done_rc == 0 and m.stop_reason(106.0) == "done"
+    feed_lines(m, "@@harness cell-start extending\n@@harness workload-start extending\n"
+                  "@@harness progress 1\n", 105.0)
+    assert m.times["booted"] == 4.0 and m.times["guest_uptime_at_boot"] == 3.91
+    c = m.cells["extending"]
+    assert m.current is c and c.times == {"start": 5.0, "workload_start": 5.0}
+    assert c.progress == 1 and m.stop_reason(105.5) is None
+    feed_lines(m, "@@harness workload-end extending rc=0\n@@harness fsck clean\n", 106.0)
+    feed_lines(m, "@@harness cell-end extending\n@@harness done rc=0\n", 107.0)
+    assert c.rc == 0 and c.fsck == "" and c.times["workload_end"] == 6.0
+    assert c.times["end"] == 7.0 and m.current is None
+    assert m.done_rc == 0 and m.stop_reason(107.0) == "done"
+
+
+def test_two_cells_in_one_vm():
+    m = Monitor()
+    m.start(0.0)
+    feed_lines(m, "[ 0.1] Linux version x\n"                       # line 1
+                  "@@harness booted uptime=1\n"                    # 2
+                  "@@harness cell-start a\n"                       # 3
+                  "@@harness workload-start a\n"                   # 4
+                  "@@harness workload-end a rc=0\n"                # 5
+                  "@@harness cell-end a rc=0\n", 2.0)              # 6
+    feed_lines(m, "@@harness cell-start b\n"                       # 7
+                  "@@harness workload-start b\n"                   # 8
+                  "@@harness progress 1\n@@harness progress 2\n"   # 9, 10
+                  "@@harness workload-end b rc=3\n"                # 11
+                  "@@harness cell-end b rc=0\n", 3.0)              # 12
+    assert list(m.cells) == ["a", "b"]
+    a, b = m.cells["a"], m.cells["b"]
+    assert (a.first_line, a.last_line, a.rc, a.progress) == (3, 6, 0, 0)
+    assert (b.first_line, b.last_line, b.rc, b.progress) == (7, 12, 3, 2)
+    assert a.times["start"] == 2.0 and b.times["start"] == 3.0
+
+
+def test_cell_end_rc_counts_when_the_workload_printed_none():
+    m = booted()
+    feed_lines(m, "@@harness cell-start a\n@@harness cell-end a rc=7\n", 2.0)
+    assert m.cells["a"].rc == 7 and m.cells["a"].last_line == 3
 
 
 def test_marker_glued_to_kernel_output_is_still_seen():
     m = Monitor()
     m.start(0.0)
-    feed_lines(m, "[    2.000000][    T1] random: crng init done@@harness booted uptime=2.0\n", 1.0)
-    assert "booted" in m.times
+    feed_lines(m, "[    2.000000][    T1] random: crng init done@@harness booted uptime=2.0\n",
+               1.0)
+    assert m.times["booted"] == 1.0
+    feed_lines(m, "[    2.1][    T1] foo@@harness cell-start a\n", 2.0)
+    assert m.current is m.cells["a"]
 
 
 def test_partial_lines_are_joined():
     m = Monitor()
     m.start(0.0)
     m.feed(b"@@harness boo", 1.0)
-    assert "booted" not in m.times
-    m.feed(b"ted uptime=1\n", 1.1)
-    assert "booted" in m.times
+    assert "booted" not in m.times and m.lineno == 0
+    m.feed(b"ted uptime=1\r\n", 1.1)
+    assert m.times["booted"] == 1.1 and m.lineno == 1
+    m.feed(b"@@harness done rc=0", 2.0)
+    assert "done" not in m.times
+    m.times["end"] = 3.0            # vm.py sets it before close()
+    m.close()
+    assert m.times["done"] == 3.0 and m.done_rc == 0
 
 
 def test_report_stops_the_run_after_a_quiet_spell_not_the_hung_task_timer():
-    m = Monitor()
-    m.start(0.0)
-    feed_lines(m, "@@harness booted uptime=3\n@@harness workload-start extending\n", 4.0)
+    m = booted()
+    feed_lines(m, "@@harness cell-start extending\n@@harness workload-start extending\n", 4.0)
     feed_lines(m, LOCKDEP, 6.0)
     assert m.first_report == "lockdep-recursive" and m.times["first_report"] == 6.0
-    assert m.stop_reason(6.2) is None            # the rest of the report is still coming
-    assert m.stop_reason(6.7) == "report"        # quiet for REPORT_QUIET
-    m2 = Monitor()
-    m2.start(0.0)
+    assert m.report_cell == "extending"
+    assert m.stop_reason(6.0 + REPORT_QUIET - 0.1) is None   # the rest is still coming
+    assert m.stop_reason(6.0 + REPORT_QUIET + 0.1) == "report"
+    assert m.times["verdict"] == 6.0 + REPORT_QUIET + 0.1
+    m2 = booted()
     feed_lines(m2, LOCKDEP, 1.0)
+    assert m2.report_cell is None
     for t in range(2, 5):                        # a report that keeps printing
         feed_lines(m2, "[ 9.0][  T101]  btrfs_sync_file+0x9e/0x4f0\n", float(t))
         assert m2.stop_reason(float(t)) is None
     assert m2.stop_reason(1.0 + REPORT_MAX) == "report"
 
 
-def test_silent_hang_is_caught_by_the_progress_deadline():
-    m = Monitor(progress_deadline=10.0)
-    m.start(0.0)
-    feed_lines(m, "@@harness booted uptime=1\n@@harness workload-start x\n", 2.0)
+def test_report_wins_over_done():
+    m = booted()
+    feed_lines(m, LOCKDEP + "@@harness done rc=0\n", 2.0)
+    assert m.stop_reason(2.1) is None and m.stop_reason(2.0 + REPORT_MAX) == "report"
+
+
+def test_report_in_the_second_cell_belongs_to_it():
+    m = booted()
+    feed_lines(m, "@@harness cell-start a\n@@harness workload-start a\n"
+                  "@@harness workload-end a rc=0\n@@harness cell-end a rc=0\n", 2.0)
+    feed_lines(m, "@@harness cell-start b\n@@harness workload-start b\n", 3.0)
+    feed_lines(m, LOCKDEP, 5.0)
+    assert m.report_cell == "b"
+    assert m.cells["b"].times["first_report"] == 5.0
+    assert "first_report" not in m.cells["a"].times
+    feed_lines(m, LOCKDEP.replace("T101", "T102"), 5.5)     # the first report stays
+    assert m.times["first_report"] == 5.0
+
+
+def test_silent_hang_is_caught_by_the_cells_own_deadline():
+    m = booted(deadlines={"slow": 60.0, "quick": 10.0})
+    feed_lines(m, "@@harness cell-start slow\n@@harness workload-start slow\n", 2.0)
+    feed_lines(m, "@@harness progress 1\n", 5.0)
+    assert m.stop_reason(64.9) is None
+    assert m.stop_reason(65.1) == "no-progress" and m.times["verdict"] == 65.1
+
+    m = booted(deadlines={"slow": 60.0, "quick": 10.0})
+    feed_lines(m, "@@harness cell-start quick\n@@harness workload-start quick\n", 2.0)
     feed_lines(m, "@@harness progress 1\n", 5.0)
     assert m.stop_reason(14.9) is None
     assert m.stop_reason(15.1) == "no-progress"
+
+
+def test_no_progress_only_while_a_workload_runs():
+    m = booted(deadlines={"a": 5.0})
+    feed_lines(m, "@@harness cell-start a\n", 2.0)
+    assert m.stop_reason(100.0) is None              # fsck, setup: not the workload
+    feed_lines(m, "@@harness workload-start a\n@@harness workload-end a rc=0\n", 101.0)
+    assert m.stop_reason(200.0) is None
 
 
 def test_boot_timeout():
@@ -74,10 +154,24 @@ def test_boot_timeout():
     feed_lines(m, "[    0.1] Linux version 5.10.223\n", 1.0)
     assert m.stop_reason(29.0) is None
     assert m.stop_reason(31.0) == "boot-timeout"
+    feed_lines(m, "@@harness booted uptime=30\n", 31.5)
+    assert m.stop_reason(32.0) is None
 
 
-def test_verify_failure_is_recorded():
-    m = Monitor()
-    m.start(0.0)
-    feed_lines(m, "@@harness verify-failed x.dat: data mismatch at offset 4096\n", 1.0)
-    assert m.errors == ["verify-failed: x.dat: data mismatch at offset 4096"]
+def test_fsck_results():
+    m = booted()
+    feed_lines(m, "@@harness cell-start a\n", 2.0)
+    assert m.cells["a"].fsck is None
+    feed_lines(m, "@@harness fsck clean\n", 2.0)
+    assert m.cells["a"].fsck == ""
+    feed_lines(m, "@@harness fsck error bad tree\n", 2.0)
+    assert m.cells["a"].fsck == "bad tree"
+
+
+def test_errors_go_to_the_cell_or_the_vm():
+    m = booted()
+    feed_lines(m, "@@harness error mkfs failed\n", 2.0)
+    feed_lines(m, "@@harness cell-start a\n"
+                  "@@harness verify-failed x.dat: data mismatch at offset 4096\n", 3.0)
+    assert m.errors == ["error: mkfs failed"]
+    assert m.cells["a"].errors == ["verify-failed: x.dat: data mismatch at offset 4096"]

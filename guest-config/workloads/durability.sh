@@ -6,7 +6,7 @@
 # disk (the harness records its writes and flushes); the markers go to $2 too.
 # MOUNT_OPTS: the kernel line's btrfs mount options.
 #
-# btrfs sits on dm-delay (10 ms per write and flush): under TCG a bare
+# btrfs sits on dm-delay (5 ms per write and flush): under TCG a bare
 # virtio disk completes a write before the submitting task has returned, so
 # AIO writes would complete in the submitter, which syncs by itself, and the
 # asynchronous path (btrfs's ->end_io must sync there) would never run.
@@ -17,11 +17,11 @@ set -e
 dev=$2
 sectors=$(blockdev --getsz $dev)
 dmsetup create --noudevsync durability \
-    --table "0 $sectors delay $dev 0 0 $dev 0 10 $dev 0 10"
+    --table "0 $sectors delay $dev 0 0 $dev 0 5 $dev 0 5"
 minor=$(dmsetup info -c --noheadings -o minor durability)
 mount -t btrfs ${MOUNT_OPTS:+-o $MOUNT_OPTS} /dev/dm-$minor /mnt
 for mode in psync libaio uring; do
-    "$1" "$mode" "/mnt/durability-$mode.dat" 24 65536 $dev 32768 1
+    "$1" "$mode" "/mnt/durability-$mode.dat" 16 65536 $dev 32768 1
 done
 umount /mnt
 dmsetup remove --noudevsync durability

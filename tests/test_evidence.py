@@ -1,0 +1,223 @@
+from types import SimpleNamespace
+
+from harness import evidence
+from harness.evidence import Evidence, check, guest_facts, parse
+
+STAT = "@@harness stat writes=16 bytes=1048576 direct_bytes=1048576 cpus=2 writer_cpu=0"
+DIRECT = [
+    STAT,
+    "@@harness evidence dio_complete task=kdsync-write n=16",
+    "@@harness evidence dio_complete task=kworker/1:3 n=4",
+    "@@harness evidence dio_complete task=kdsync-verify n=16",
+    "@@harness evidence ordered direct n=16 bytes=1048576",
+    "@@harness evidence ordered other n=2 bytes=532480",
+    "@@harness evidence overrun n=0",
+]
+
+VERSION_510 = ("[    0.000000][    T0] Linux version 5.10.223+ (harness@harness) (gcc (Debian "
+               "12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 {flags}")
+SMP2 = "[    0.523898][    T1] smp: Brought up 1 node, 2 CPUs"
+VERSION_61 = ("[    0.000000][    T0] Linux version 6.1.0-18-amd64 (debian-kernel@lists.debian.org) "
+              "(gcc-12 (Debian 12.2.0-14) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) "
+              "#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)")
+
+
+def claims(direct=True, completions=None, race=False):
+    return SimpleNamespace(direct=direct, completions=completions, race=race)
+
+
+def ev_with(completions=None, stats=None, direct_bytes=1 << 20, buffered_bytes=0):
+    return Evidence(available=True, direct_bytes=direct_bytes, buffered_bytes=buffered_bytes,
+                    completions=completions or {},
+                    stats={"writes": 16, "bytes": 1 << 20, "direct_bytes": 1 << 20,
+                           **(stats or {})})
+
+
+# ------------------------------------------------------------------ parse
+
+def test_parse_counts_inline_async_and_bytes():
+    ev = parse(DIRECT)
+    assert ev.available and ev.unavailable == ""
+    assert ev.completions == {"kdsync-write": 16, "kworker/1:3": 4, "kdsync-verify": 16}
+    assert ev.inline == 16            # the reader's completions are not counted
+    assert ev.asynchronous == 4
+    assert (ev.direct_extents, ev.direct_bytes) == (16, 1048576)
+    assert (ev.buffered_extents, ev.buffered_bytes) == (2, 532480)
+    assert ev.overrun == 0
+    assert ev.stats == {"writes": 16, "bytes": 1048576, "direct_bytes": 1048576,
+                        "cpus": 2, "writer_cpu": 0}
+
+
+def test_any_other_task_is_inline_and_kworkers_add_up():
+    ev = parse(["@@harness evidence dio_complete task=iou-wrk-70 n=3",
+                "@@harness evidence dio_complete task=kdsync-write n=2",
+                "@@harness evidence dio_complete task=kworker/0:1 n=5",
+                "@@harness evidence dio_complete task=kworker/u4:2 n=1",
+                "@@harness evidence dio_complete task=kworker/0:1 n=2"])
+    assert ev.inline == 5 and ev.asynchronous == 8
+    assert ev.completions["kworker/0:1"] == 7
+
+
+def test_markers_glued_after_kernel_text_are_seen():
+    ev = parse(["[ 1.0][ T1] foo@@harness evidence ordered direct n=2 bytes=8192",
+                "[ 1.1][ T1] bar@@harness evidence dio_complete task=kworker/1:0 n=2",
+                "[ 1.2][ T1] baz@@harness stat writes=2 bytes=8192",
+                "[ 1.3][ T1] no marker here: ordered direct n=9 bytes=9"])
+    assert ev.available and ev.direct_bytes == 8192 and ev.direct_extents == 2
+    assert ev.asynchronous == 2 and ev.stats == {"writes": 2, "bytes": 8192}
+
+
+def test_stats_sum_counters_and_overwrite_the_rest():
+    ev = parse(["@@harness stat writes=16 bytes=1048576 direct_bytes=65536 cpus=2 writer_cpu=0",
+                "@@harness stat writes=4 bytes=4096 direct_bytes=4096 cpus=4 writer_cpu=1 "
+                "fsyncs=7 fsync_cpu=0"])
+    assert ev.stats == {"writes": 20, "bytes": 1052672, "direct_bytes": 69632,
+                        "cpus": 4, "writer_cpu": 1, "fsyncs": 7, "fsync_cpu": 0}
+    assert not ev.available           # a workload's stats are not kernel evidence
+
+
+def test_unavailable_keeps_the_reason_and_is_not_available():
+    ev = parse([STAT, "@@harness evidence unavailable kprobe iomap_dio_complete: "
+                      "No such file or directory"])
+    assert not ev.available
+    assert ev.unavailable == "kprobe iomap_dio_complete: No such file or directory"
+    assert parse([]).available is False
+    assert parse(["@@harness evidence overrun n=3"]).overrun == 3
+
+
+# ------------------------------------------------------------------ check
+
+def test_evidence_of_the_claimed_inline_direct_path_passes():
+    ev = parse([l for l in DIRECT if "kworker" not in l])
+    assert check(claims(completions="inline"), ev) == []
+
+
+def test_direct_write_that_went_buffered_is_a_problem():
+    ev = ev_with({"kdsync-write": 16}, direct_bytes=0, buffered_bytes=1 << 20)
+    (p,) = check(claims(completions="inline"), ev)
+    assert "buffered" in p and "1 MiB" in p
+    ev.overrun = 5
+    assert "lost 5 events" in check(claims(), ev)[0]
+
+
+def test_unaligned_shape_counts_only_the_direct_bytes():
+    ev = parse(["@@harness stat writes=2 bytes=589824 direct_bytes=65536",
+                "@@harness evidence ordered direct n=1 bytes=65536",
+                "@@harness evidence ordered other n=1 bytes=532480",
+                "@@harness evidence dio_complete task=kdsync-write n=2"])
+    assert (ev.direct_bytes, ev.buffered_bytes) == (65536, 532480)
+    assert check(claims(completions="inline"), ev) == []
+    ev.direct_bytes = 65535
+    assert len(check(claims(completions="inline"), ev)) == 1
+
+
+def test_no_direct_writes_reported_is_a_problem():
+    ev = ev_with({"kdsync-write": 1}, stats={"writes": 0, "bytes": 0, "direct_bytes": 0})
+    assert check(claims(), ev) == ["the workload reported no direct writes"]
+
+
+def test_unavailable_evidence_is_exactly_one_problem_naming_the_reason():
+    ev = parse([STAT, "@@harness evidence unavailable kprobe iomap_dio_complete: EBUSY"])
+    problems = check(claims(completions="inline", race=True), ev)
+    assert len(problems) == 1
+    assert "kprobe iomap_dio_complete: EBUSY" in problems[0]
+    assert "the guest reported none" in check(claims(), parse([STAT]))[0]
+
+
+def test_buffered_claim_needs_no_evidence():
+    assert check(claims(direct=False), parse([STAT])) == []
+
+
+def test_inline_claim_fails_on_any_async_completion():
+    assert check(claims(completions="inline"), ev_with({"kdsync-write": 16})) == []
+    (p,) = check(claims(completions="inline"),
+                 ev_with({"kdsync-write": 15, "kworker/0:2": 1}))
+    assert "1 of 16" in p and "dio worker" in p
+    # writes but not a single completion seen anywhere
+    assert check(claims(completions="inline"), ev_with({"kdsync-verify": 16}))
+
+
+def test_async_claim_fails_on_inline_completions():
+    assert check(claims(completions="async"), ev_with({"kworker/1:1": 16})) == []
+    (p,) = check(claims(completions="async"),
+                 ev_with({"kworker/1:1": 14, "iou-wrk-70": 2}))
+    assert "2 of 16" in p and "inline" in p
+    assert check(claims(completions="async"), ev_with({}))
+
+
+def test_mixed_claim_needs_both_kinds():
+    assert check(claims(completions="mixed"), ev_with({"a": 1, "kworker/0:0": 1})) == []
+    assert check(claims(completions="mixed"), ev_with({"a": 3}))
+    assert check(claims(completions="mixed"), ev_with({"kworker/0:0": 3}))
+    # the verifier's completions do not make up the inline side
+    assert check(claims(completions="mixed"), ev_with({"kdsync-verify": 3, "kworker/0:0": 3}))
+
+
+RACE_OK = {"writes": 100, "fsyncs": 50, "writer_cpu": 0, "fsync_cpu": 1, "cpus": 2}
+
+
+def test_race_passes_on_two_cpus_with_both_loops_running():
+    assert check(claims(race=True), ev_with(stats=RACE_OK)) == []
+
+
+def test_race_fails_on_one_cpu_same_cpu_or_no_fsyncs():
+    for bad in ({"fsync_cpu": 0}, {"cpus": 1}, {"fsyncs": 0}, {"writes": 0}):
+        problems = check(claims(direct=False, race=True), ev_with(stats=RACE_OK | bad))
+        assert len(problems) == 1 and problems[0].startswith("no race"), bad
+
+
+# ------------------------------------------------------------------ guest facts
+
+def test_smp_preempt_guest_with_two_cpus():
+    f = guest_facts(VERSION_510.format(flags="SMP PREEMPT harness") + "\n" + SMP2 + "\n")
+    assert (f.kernel, f.cpus_up, f.preempt) == ("5.10.223+", 2, "full")
+    assert f.preemptible and f.problem(2) is None
+    assert "2 of 3 CPUs" in f.problem(3)
+    assert f.to_json() == {"kernel": "5.10.223+", "cpus_up": 2, "preempt": "full"}
+
+
+def test_non_preemptible_kernel_is_a_problem():
+    f = guest_facts(VERSION_510.format(flags="SMP harness") + "\n" + SMP2)
+    assert f.preempt == "none" and not f.preemptible
+    assert "not preemptible" in f.problem(2)
+
+
+def test_up_kernel_has_one_cpu():
+    f = guest_facts(VERSION_510.format(flags="PREEMPT harness"))
+    assert f.cpus_up == 1 and f.preempt == "full"
+    assert "1 of 2 CPUs" in f.problem(2)
+
+
+def test_dynamic_preempt_line_decides():
+    f = guest_facts(VERSION_61 + "\n" + SMP2 + "\n[    0.1][ T0] Dynamic Preempt: full\n")
+    assert (f.kernel, f.cpus_up, f.preempt) == ("6.1.0-18-amd64", 2, "full")
+    assert f.problem(2) is None
+    f = guest_facts(VERSION_61 + "\n" + SMP2 + "\n[    0.1][ T0] Dynamic Preempt: voluntary\n")
+    assert f.preempt == "voluntary" and "not preemptible" in f.problem(2)
+
+
+def test_singular_cpu_and_rt():
+    text = VERSION_510.format(flags="SMP PREEMPT_RT x") + "\nsmp: Brought up 1 node, 1 CPU\n"
+    f = guest_facts(text)
+    assert f.cpus_up == 1 and f.preempt == "rt"
+    assert f.problem(1) is None and "1 of 2 CPUs" in f.problem(2)
+
+
+def test_no_kernel_banner_is_no_problem():
+    f = guest_facts("garbage\n")
+    assert f == evidence.GuestFacts() and f.problem(2) is None
+
+
+# ------------------------------------------------------------------ output
+
+def test_summary_and_json_carry_the_completion_counts():
+    ev = parse(DIRECT + ["@@harness stat fsyncs=5 fsync_cpu=1"])
+    s = ev.summary()
+    assert "completions 16 inline/4 async" in s
+    assert "direct 1 MiB" in s and "buffered 520 KiB" in s
+    assert "16 writes on CPU0 vs 5 fsyncs on CPU1" in s
+    d = ev.to_json()
+    assert d["inline_completions"] == 16 and d["async_completions"] == 4
+    assert d["direct_bytes"] == 1048576 and d["completions"]["kworker/1:3"] == 4
+    assert parse(["@@harness evidence unavailable no tracefs"]).summary() == \
+        "no evidence (no tracefs)"

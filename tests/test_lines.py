@@ -1,0 +1,122 @@
+import re
+import tomllib
+
+import pytest
+
+from harness import lines, workload
+from harness.errors import HarnessError
+from harness.lines import FAIL, PASS, Bug, Claim
+
+P1 = "5.10/0001-btrfs-dio-iomap-DSYNC-workaround.patch"
+HEAD = '''name = "9.0"
+description = "test line"
+version = '^9\\.0\\.'
+[source]
+package = "linux-source-9.0"
+suite = "sid"
+[bugs.dl]
+what = "a deadlock"
+titles = ['^possible deadlock in a$', '^INFO: task hung in b$']
+'''
+SHIPPED = '[[variants]]\nname = "fixed"\nshows = "as shipped"\n'
+BASE = f'[[variants]]\nname = "base"\nshows = "reverted"\nrevert = ["{P1}"]\n'
+
+
+# ------------------------------------------------------------ the real tables
+
+def test_real_tables_load_with_the_seed_line():
+    assert "5.10" in lines.all_lines()
+
+
+@pytest.mark.parametrize("name", list(lines.all_lines()))
+def test_every_real_line_is_consistent(name):
+    line = lines.get(name)
+    assert sum(v.shipped for v in line.variants) == 1
+    assert line.shipped.name in {v.name for v in line.variants}
+    known = set(workload.names())
+    for v in line.variants:
+        for p in (*v.revert, *v.apply):
+            assert p.is_file(), p
+        assert set(v.fail) <= known, (v.name, set(v.fail) - known)
+        assert set(v.why) <= known, (v.name, set(v.why) - known)
+        for bug in v.fail.values():
+            assert bug is line.bugs[bug.id]
+    raw = tomllib.loads(line.file.read_text())
+    for bug in line.bugs.values():
+        assert isinstance(raw["bugs"][bug.id]["titles"], list) and bug.titles
+        for rx in bug.titles:
+            re.compile(rx)
+
+
+def test_seed_line_claims():
+    line = lines.get("5.10")
+    c = line.claim("base", "extending")
+    assert c.verdict == FAIL and c.bug.id == "seed-deadlock" and str(c) == "FAIL seed-deadlock"
+    assert c.bug.matches("possible deadlock in btrfs_sync_file")
+    assert not c.bug.matches("possible deadlock in something_else")
+    assert not c.bug.matches(None)
+    for w in workload.names():
+        assert line.claim("fixed", w) == Claim(PASS, None, line.variant("fixed").passes)
+    other = line.claim("base", "my-own-job")
+    assert other.verdict == PASS and other.bug is None and other.why
+    assert line.claim("workaround", "unaligned").bug.id == "stub-leak"
+
+
+def test_unknown_variant_names_the_choices():
+    with pytest.raises(HarnessError, match="base, workaround"):
+        lines.get("5.10").variant("nope")
+
+
+# ------------------------------------------------------------ parse
+
+def test_parse_a_minimal_line():
+    line = lines.parse(HEAD + SHIPPED + BASE + '[variants.fail]\nx = "dl"\n')
+    assert line.name == "9.0" and line.shipped.name == "fixed"
+    assert line.variant("base").revert == (lines.PATCHES / P1,)
+    assert line.source.version == "" and line.mount_options == ""
+    c = line.claim("base", "x")
+    assert c.verdict == FAIL and c.why == "a deadlock"     # the bug's text when no why
+
+
+@pytest.mark.parametrize("text, message", [
+    (HEAD.replace('suite = "sid"\n', "") + SHIPPED, "missing key 'suite'"),
+    (HEAD + '[[variants]]\nname = "fixed"\n', "missing key 'shows'"),
+    (HEAD + SHIPPED + BASE + '[variants.fail]\nx = "nobug"\n', "unknown bug 'nobug'"),
+    (HEAD + SHIPPED + SHIPPED.replace("fixed", "also"), "exactly one variant"),
+    (HEAD + BASE, "exactly one variant"),
+    (HEAD + SHIPPED + 'name = [', "not valid TOML"),
+    (HEAD + SHIPPED + BASE.replace(P1, "5.10/nope.patch"), "nope.patch does not exist"),
+    (HEAD.replace("'^INFO", "'(") + SHIPPED, "bad title regex"),
+])
+def test_parse_errors_are_one_harness_error(text, message):
+    with pytest.raises(HarnessError, match=re.escape(message)):
+        lines.parse(text)
+
+
+def test_claim_matches():
+    bug = Bug("dl", "a deadlock", ("^possible deadlock in a$", "^INFO: task hung in b$"))
+    fail = Claim(FAIL, bug)
+    assert fail.matches(FAIL, "possible deadlock in a")
+    assert fail.matches(FAIL, "INFO: task hung in b")
+    assert not fail.matches(FAIL, "possible deadlock in c")
+    assert not fail.matches(FAIL, None)
+    assert not fail.matches(PASS, "possible deadlock in a")
+    assert Claim(PASS).matches(PASS, None)
+    assert not Claim(PASS).matches(FAIL, "possible deadlock in a")
+    assert Claim(FAIL).matches(FAIL, "anything")
+    assert fail.to_json() == {"verdict": FAIL, "bug": "dl", "titles": list(bug.titles),
+                              "why": ""}
+
+
+# ------------------------------------------------------------ choosing lines
+
+def test_select_get_and_for_version():
+    seed = lines.get("5.10")
+    assert lines.select(None) == [seed] and lines.select([]) == [seed]
+    assert lines.select(["all"]) == list(lines.all_lines().values())
+    assert lines.select(["5.10", "5.10"]) == [seed]
+    with pytest.raises(HarnessError, match=r"unknown kernel line '9\.9'.*5\.10"):
+        lines.get("9.9")
+    assert lines.for_version("5.10.223") is seed
+    assert lines.for_version("4.19.1") is None
+    assert lines.for_version("5.100.1") is None
