@@ -1,13 +1,15 @@
 #!/bin/sh
 # PID 1 of a harness guest.  The root file system is the host's, mounted
-# read-only over virtio-9p.  The kernel passes HARNESS_* settings from its
-# command line as environment; HARNESS_PLAN names a file (on the host, seen
-# through 9p) with one cell a line:
+# read-only over virtio-9p; the guest's own scratch space is a tmpfs on /run
+# (the host's /tmp stays visible, so a checkout or results folder there
+# works).  The kernel passes HARNESS_* settings from its command line as
+# environment.  The plan is on the first disk, /dev/vda (text, NUL-padded),
+# one cell a line:
 #
 #     NAME|DEVICE|MOUNT_OPTIONS|COMMAND ARGS...
 #
 # DEVICE is where the cell's fresh btrfs lives:
-#     /dev/vdX        a fresh btrfs image the host made (one per cell)
+#     /dev/vdX        a fresh btrfs image the host made (one per cell, from vdb)
 #     ram             /dev/ram0 (brd), made fresh here: every bio completes
 #                     inside submit_bio, so AIO completions run in the submitter
 #     delay:/dev/vdX  the host's image under dm-delay (10 ms per write and
@@ -20,7 +22,7 @@
 # "@@harness cell-end NAME rc=N".  The host reads lines starting with
 # "@@harness" as events; everything else is the kernel's console.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/tmp LANG=C PYTHONDONTWRITEBYTECODE=1 PYTHONHASHSEED=0
+export HOME=/run TMPDIR=/run LANG=C PYTHONDONTWRITEBYTECODE=1 PYTHONHASHSEED=0
 
 mark() { echo "@@harness $*"; }
 finish() {
@@ -34,7 +36,7 @@ finish() {
 # devtmpfs is on /dev already (CONFIG_DEVTMPFS_MOUNT); one exec for the rest
 mount -a -T "${0%/*}/guest-fstab" 2>/dev/null || {
     mount -t proc proc /proc; mount -t sysfs sysfs /sys
-    mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /run; }
+    mount -t tmpfs tmpfs /run; }
 [ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
 echo 1 > /proc/sys/kernel/sysrq
 [ -n "$HARNESS_HUNG" ] && echo "$HARNESS_HUNG" > /proc/sys/kernel/hung_task_timeout_secs
@@ -55,8 +57,8 @@ evidence_setup() {
     fi
     echo 8192 > $T/buffer_size_kb
     # where each direct IO completion runs: the submitting task, or a worker
-    if ! echo 'p:kdsync/dio_complete iomap_dio_complete comm=$comm' >> $T/kprobe_events 2>/tmp/kprobe.err; then
-        mark evidence unavailable kprobe iomap_dio_complete: $(cat /tmp/kprobe.err)
+    if ! echo 'p:kdsync/dio_complete iomap_dio_complete comm=$comm' >> $T/kprobe_events 2>/run/kprobe.err; then
+        mark evidence unavailable kprobe iomap_dio_complete: $(cat /run/kprobe.err)
         return
     fi
     # the ordered extents btrfs creates: flag DIRECT for direct IO
@@ -114,8 +116,8 @@ run_cell() {
     dev="" rc=0 guestfsck=""
     case "$device" in
         ram)   dev=/dev/ram0 guestfsck=1
-               mkfs.btrfs -q -f -K $dev > /tmp/mkfs.out 2>&1 ||
-                   { mark error "mkfs.btrfs $dev: $(tail -1 /tmp/mkfs.out)"; return 1; } ;;
+               mkfs.btrfs -q -f -K $dev > /run/mkfs.out 2>&1 ||
+                   { mark error "mkfs.btrfs $dev: $(tail -1 /run/mkfs.out)"; return 1; } ;;
         delay:*) raw=${device#delay:}
                DM=$((DM + 1))
                sectors=$(blockdev --getsz $raw)
@@ -149,10 +151,10 @@ run_cell() {
         umount /mnt || { mark error "umount /mnt failed"; rc=1; }
         case "$device" in delay:*) dmsetup remove --noudevsync slow$DM ;; esac
         if [ -n "$guestfsck" ] && [ $rc = 0 ]; then
-            if btrfs check --readonly $dev > /tmp/fsck.out 2>&1; then
+            if btrfs check --readonly $dev > /run/fsck.out 2>&1; then
                 mark fsck clean
             else
-                mark fsck error "$(grep -i error /tmp/fsck.out | head -1)"
+                mark fsck error "$(grep -i error /run/fsck.out | head -1)"
             fi
         fi
     fi
@@ -160,12 +162,12 @@ run_cell() {
 }
 
 evidence_setup
-if [ ! -r "$HARNESS_PLAN" ]; then
-    mark error "no plan file $HARNESS_PLAN"
+if ! tr -d '\000' < /dev/vda > /run/plan 2>/dev/null || [ ! -s /run/plan ]; then
+    mark error "no plan on /dev/vda"
     finish 1
 fi
 worst=0
-exec 3< "$HARNESS_PLAN"
+exec 3< /run/plan
 while IFS='|' read -r name device opts cmd <&3; do
     case "$name" in ''|'#'*) continue ;; esac
     mark cell-start "$name"

@@ -99,6 +99,9 @@ def parser() -> argparse.ArgumentParser:
                    help=f"CPUs of each guest (default {vm.DEFAULT_CPUS}; also CPUS=)")
     r.add_argument("--repeat", type=_positive("--repeat", 1, 1000), default=1,
                    help="run every cell N times; exit 0 only if every claim holds N/N")
+    r.add_argument("--mount-options", metavar="OPTS",
+                   help="btrfs mount options instead of the line's (e.g. nodatasum; "
+                        "'defaults' for none)")
     r.add_argument("--jobs", type=int, default=int(os.environ.get("HARNESS_JOBS", "1")),
                    help="VMs run at once (default 2)")
     r.add_argument("--results", metavar="DIR", help="parent folder for results (default ./results)")
@@ -235,7 +238,8 @@ def cmd_run(args) -> int:
             raise
         say(f"remote host {args.remote}: {host.tmp}")
     settings = matrixmod.Settings(outdir, args.cpus, args.jobs, args.repeat, None, host,
-                                  args.keep_images, frags, args.make_jobs, progress=say)
+                                  args.keep_images, frags, args.make_jobs, progress=say,
+                                  mount_options=args.mount_options)
     try:
         outcome = matrixmod.run(variants, workloads, settings)
     finally:

@@ -180,12 +180,12 @@ def _check(name, ctx, outdir, data, acks, info) -> dict:
         required: dict[str, list[int]] = {}
         for a in cuts[c]:
             required.setdefault(a.mode, []).append(a.index)
-        listing_text += (f"cut {k} /dev/vd{chr(ord('a') + k)} " + " ".join(
+        listing_text += (f"cut {k} {vm.dev_name(k)} " + " ".join(
             f"{mode} {','.join(map(str, idx))}" for mode, idx in required.items()) + "\n")
     listing = outdir / "cuts.img"
     blob = listing_text.encode()
     listing.write_bytes(blob + b"\0" * (LIST_SIZE - len(blob)))
-    list_dev = f"/dev/vd{chr(ord('a') + len(images))}"
+    list_dev = vm.dev_name(len(images))
     helper = guestbin.compiled(HELPER_SRC)
     plan = [f"{name}-check|none||{helper} cuts {list_dev} {ctx.get('mount_options', '')}"
             .rstrip()]

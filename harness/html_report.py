@@ -52,7 +52,10 @@ def _evidence(r: dict) -> str:
 
 
 def render(doc: dict, run_name: str) -> str:
-    results = doc["results"]
+    results = [dict(r) for r in doc["results"]]
+    for r in results:              # results from before kernel lines had no id
+        r.setdefault("id", f"{r.get('line', '5.10')}-{r['variant']}-{r['workload']}-"
+                           f"{r.get('run', 1)}")
     e = html.escape
     groups: dict[tuple, list[dict]] = {}
     for r in results:

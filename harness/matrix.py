@@ -58,6 +58,7 @@ class Settings:
     fragments: list = field(default_factory=list)
     make_jobs: int | None = None
     expectations: bool = True        # judge against the line's claims
+    mount_options: str | None = None  # instead of the line's (--mount-options)
     progress: object = print
     t0: float = field(default_factory=time.monotonic)
 
@@ -260,7 +261,8 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
                number: int, vms: list) -> tuple[list, list[Cell]]:
     """Boot one VM for `chain`; (verdicts of the cells it got to, cells to rerun)."""
     v0 = chain[0].variant
-    mount_options = v0.source.line.mount_options if v0.source.line else ""
+    mount_options = (s.mount_options if s.mount_options is not None else
+                     v0.source.line.mount_options if v0.source.line else "")
     name = f"vm{number:03d}-{v0.key}-r{chain[0].run}"
     plan, disks, ctx = [], [], {}
     for cell in chain:
@@ -281,7 +283,7 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
                 with open(log, "wb") as fh:
                     fh.truncate(1 << 30)
             disks.append(vm.Disk(path, log))
-            dev = f"/dev/vd{chr(ord('a') + len(disks) - 1)}"
+            dev = vm.dev_name(len(disks) - 1)
         ctx[cell.id] = {"disk": disks[-1] if dev else None, "dev": dev}
         plan.append(plan_line(cell, _command(cell.workload, dev, host.remote_path,
                                              v0.source.line), dev, mount_options))
@@ -339,7 +341,8 @@ def _judge(cell: Cell, r: vm.VmRun, ids: list[str], b: buildmod.Build, s: Settin
         after = cell.workload.after(cell, r, {
             "kernel": b.bzimage, "outdir": cdir, "accel": accel, "cpus": s.cpus,
             "disk": disk, "fresh": cdir / "fresh.img", "keep": s.keep_images,
-            "mount_options": (cell.variant.source.line.mount_options
+            "mount_options": (s.mount_options if s.mount_options is not None else
+                              cell.variant.source.line.mount_options
                               if cell.variant.source.line else "")})
     v = verdictmod.judge(cell, r, times, findings, ev, fsck, after, s.cpus, b, accel,
                          s.expectations)

@@ -37,6 +37,12 @@ HARD_DEADLINE = 240.0        # no VM runs longer than this (plus its cells' budg
 SYSRQ_CAPTURE = 2.0          # seconds of console kept after sysrq-w
 PROBE_DEADLINE = 12.0
 DEFAULT_CPUS = 2
+PLAN_DISK_SIZE = 64 * 1024   # the plan's disk, /dev/vda
+
+
+def dev_name(i: int) -> str:
+    """The guest device of the i-th disk given to run() (after the plan disk)."""
+    return f"/dev/vd{chr(ord('b') + i)}"
 MAX_CPUS = 8                 # CONFIG_NR_CPUS of guest-config/kconfig/40-smp.config
 
 
@@ -96,16 +102,20 @@ class VmRun:
 
 
 def cmdline(extra: list[str], init: str = str(GUEST_INIT)) -> str:
+    """The guest's command line; HARNESS_KERNEL_ARGS adds to it (e.g.
+    "maxcpus=1" to see what a guest with fewer CPUs than asked gives)."""
     return " ".join([
         "console=ttyS0", "loglevel=7", "panic=-1", "reboot=t",
         "root=/dev/root", "rootfstype=9p",
         "rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=262144", "ro",
-        f"init={init}", f"HARNESS_HUNG={HUNG_TASK_SECS}", *extra])
+        f"init={init}", f"HARNESS_HUNG={HUNG_TASK_SECS}",
+        *os.environ.get("HARNESS_KERNEL_ARGS", "").split(), *extra])
 
 
 def qemu_command(kernel, disks: list[Disk], accel: str, extra: list[str],
                  init: str = str(GUEST_INIT), cpus: int = DEFAULT_CPUS) -> list[str]:
-    """Disks become /dev/vda, /dev/vdb, ... in order: raw, cache=none; one
+    """Disks become /dev/vda, /dev/vdb, ... in order (run() puts the plan
+    first, so the cells' disks start at /dev/vdb): raw, cache=none; one
     with `log_writes` also has every write and flush recorded by QEMU's
     blklogwrites driver (dm-log-writes format)."""
     cmd = [QEMU, "-nodefaults", "-no-reboot", "-display", "none",
@@ -185,11 +195,17 @@ def run(name: str, kernel: Path, plan: list[str], disks: list[Disk], outdir: Pat
         raise InfraError(f"no kernel image at {kernel}")
     outdir.mkdir(parents=True, exist_ok=True)
     log_path = outdir / f"{name}.console.log"
-    extra = ["HARNESS_WORKLOAD=probe"]
+    extra = ["HARNESS_WORKLOAD=probe"] if probe else []
     if not probe:
-        plan_file = outdir / f"{name}.plan"
-        plan_file.write_text("".join(line + "\n" for line in plan))
-        extra = [f"HARNESS_PLAN={host.remote_path(plan_file)}"]
+        # the plan travels on a disk of its own (/dev/vda): no host path has
+        # to be visible in the guest, or fit on the kernel command line
+        text = "".join(line + "\n" for line in plan).encode()
+        if len(text) > PLAN_DISK_SIZE:
+            raise InfraError(f"{name}: plan of {len(plan)} cells is too long")
+        (outdir / f"{name}.plan").write_bytes(text)
+        plan_img = outdir / f"{name}.plan.img"
+        plan_img.write_bytes(text + b"\0" * (PLAN_DISK_SIZE - len(text)))
+        disks = [Disk(host.remote_path(plan_img))] + list(disks)
     mon = Monitor(boot_deadline=boot_deadline, deadlines=dict(deadlines or {}))
     reason = "deadline"
     cmd = qemu_command(host.put_kernel(kernel), disks, accel, extra,
@@ -224,6 +240,11 @@ def run(name: str, kernel: Path, plan: list[str], disks: list[Disk], outdir: Pat
                 if why:
                     reason = why
                     break
+            if mon.first_report is not None:
+                # a report decides, even if the guest got to the end of its
+                # plan (or QEMU exited) before the report's burst was over
+                reason = "report"
+                mon.times.setdefault("verdict", time.monotonic() - start)
             if reason in ("report", "no-progress", "deadline"):
                 _sysrq_blocked(console, mon)
         finally:

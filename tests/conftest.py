@@ -12,8 +12,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 @pytest.fixture(scope="session")
 def default_source():
     """The real default kernel source (downloaded once into the cache)."""
-    from harness import source
-    return source.default_source(progress=lambda m: print(m, file=sys.stderr))
+    from harness import lines, source
+    return source.resolve(line=lines.get("5.10"), progress=lambda m: print(m, file=sys.stderr))
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ def test_not_a_kernel_tree(tmp_path, harness_env):
 
 def test_unknown_variant_and_workload(harness_env):
     env = dict(harness_env, HARNESS_ACCEL="tcg")
-    one_line_error(run_cli(["build", "--variant", "nope"], env), 2, "unknown variant 'nope'")
+    one_line_error(run_cli(["build", "--variant", "nope"], env), 2, "has no variant 'nope'")
     one_line_error(run_cli(["run", "--variant", "fixed", "--workload", "zzz"], env), 2,
                    "unknown workload 'zzz'")
 

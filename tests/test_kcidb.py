@@ -6,14 +6,14 @@ from harness import kcidb
 
 DOC = {
     "source": "debian linux-source-5.10 5.10.223-1", "accelerator": "tcg",
-    "builds": [{"variant": "base", "seconds": 12.5}],
-    "build_failures": {"workaround": "build of workaround failed (make exit 2): x.c:1: error"},
+    "builds": [{"variant": "base", "key": "5.10-base", "seconds": 12.5}],
+    "build_failures": {"5.10-workaround": "build of workaround failed (make exit 2): x.c:1: error"},
     "results": [
-        {"variant": "base", "workload": "extending", "verdict": "FAIL",
+        {"line": "5.10", "run": 1, "variant": "base", "workload": "extending", "verdict": "FAIL",
          "title": "possible deadlock in btrfs_sync_file", "frame": "btrfs_sync_file",
          "source_commit": "a" * 40, "config_hash": "c0ffee", "accelerator": "tcg",
          "report": "WARNING: possible recursive locking detected\n...", "detail": "",
-         "console_log": "base-extending.console.log", "timings": {"verdict": 9.1},
+         "console_log": "5.10-base-extending-1/console.log", "timings": {"verdict": 9.1},
          "expected": "FAIL", "as_expected": True},
         {"variant": "base", "workload": "overwrite", "verdict": "PASS", "title": None,
          "source_commit": "a" * 40, "config_hash": "c0ffee", "timings": {}},
@@ -36,7 +36,9 @@ def test_export_validates_against_kcidb_schema():
                         "btrfs.dsync.libaio": "ERROR", "btrfs.dsync.unaligned": "MISS"}
     fail = [t for t in out["tests"] if t["status"] == "FAIL"][0]
     assert "recursive locking" in fail["log_excerpt"]
-    assert fail["log_url"].endswith("/base-extending.console.log")
+    assert fail["log_url"].endswith("/5.10-base-extending-1/console.log")
+    assert fail["id"] == "kdsync:20261121-000000-abc:5.10:base:extending:1"
+    assert fail["misc"]["line"] == "5.10"
     assert {b["status"] for b in out["builds"]} == {"PASS", "FAIL"}
     assert out["checkouts"][0]["git_commit_hash"] == "a" * 40
     assert all(t["id"].startswith("kdsync:") for t in out["tests"])

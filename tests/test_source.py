@@ -40,16 +40,20 @@ def test_not_a_kernel_tree(tmp_path):
 def test_variants_of_the_default_source_are_commits(default_source):
     vs = source.variants_for(default_source, None)
     assert [v.name for v in vs] == ["base", "workaround", "fixed", "nosync"]
+    assert [v.key for v in vs] == ["5.10-base", "5.10-workaround", "5.10-fixed", "5.10-nosync"]
     ids = [source.commit_of(v) for v in vs]
     assert len(set(ids)) == 4 and all(len(i) == 40 for i in ids)
-    with pytest.raises(HarnessError, match="unknown variant 'nope'"):
+    # fixed is the tree Debian ships, byte for byte
+    assert source.git(default_source.path, "rev-parse", "variant/fixed^{tree}") == \
+        source.git(default_source.path, "rev-parse", "shipped^{tree}")
+    with pytest.raises(HarnessError, match="line 5.10 has no variant 'nope'"):
         source.variants_for(default_source, ["nope"])
 
 
 def test_variant_commit_ids_are_reproducible(default_source):
     """Fixed identity and dates: the same ids on every machine."""
     import subprocess
-    out = subprocess.run(["git", "cat-file", "-p", "variant/base"], cwd=default_source.path,
+    out = subprocess.run(["git", "cat-file", "-p", "shipped"], cwd=default_source.path,
                          capture_output=True, text=True, check=True).stdout
     assert "author kdsync harness <harness@localhost> 1723248000 +0000" in out
 
