@@ -3,7 +3,9 @@
 #                  variants, boot them, run the matrix, print the verdicts
 #   make test      the test suite, VM tests included
 # Slices:  make test-vm VARIANT=base WORKLOAD=extending
-#          make build VARIANT=fixed
+#          make test-vm LINE=6.1              (5.10 6.1 6.12 7.2 or all)
+#          make test-vm LINE=6.12 VARIANT=revert-race WORKLOAD=fsync-race REPEAT=20
+#          make build VARIANT=fixed           make test-vm CPUS=4
 # Your own tree: make test-vm KERNEL_SRC=~/linux  (built as it is)
 
 PYTHON  ?= python3
@@ -18,6 +20,8 @@ comma := ,
 VARIANT_ARGS  = $(foreach v,$(subst $(comma), ,$(VARIANT)),--variant $(v))
 WORKLOAD_ARGS = $(foreach w,$(subst $(comma), ,$(WORKLOAD)),--workload $(w))
 PATCH_ARGS    = $(foreach p,$(subst $(comma), ,$(PATCH)),--patch $(p))
+LINE_ARGS     = $(foreach l,$(subst $(comma), ,$(LINE)),--line $(l))
+RUN_ARGS      = $(if $(CPUS),--cpus $(CPUS)) $(if $(REPEAT),--repeat $(REPEAT))
 
 .PHONY: setup host-packages build test-vm test bench parse-log clean-results
 
@@ -39,10 +43,10 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 build: setup
-	$(PY) -m harness build $(VARIANT_ARGS) $(PATCH_ARGS)
+	$(PY) -m harness build $(LINE_ARGS) $(VARIANT_ARGS) $(PATCH_ARGS)
 
 test-vm: setup
-	$(PY) -m harness run $(VARIANT_ARGS) $(WORKLOAD_ARGS) $(PATCH_ARGS)
+	$(PY) -m harness run $(LINE_ARGS) $(VARIANT_ARGS) $(WORKLOAD_ARGS) $(PATCH_ARGS) $(RUN_ARGS)
 
 test: setup
 	$(PY) -m pytest -ra tests

@@ -19,11 +19,11 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 from bisect_history import cleanup, make_history  # noqa: E402
 
-from harness import source  # noqa: E402
+from harness import lines, source  # noqa: E402
 
 
 def main() -> None:
-    src = source.default_source(progress=lambda m: None)
+    src = source.resolve(line=lines.get("5.10"), progress=lambda m: None)
     good, bad, culprit = make_history(src.path)
     out = Path(tempfile.mkdtemp(prefix="bench-bisect-"))
     try:

@@ -191,7 +191,7 @@ def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
                 st = {"key": key, "commit": variant.commit, "config_hash": chash,
                       "srctree": str(srctree), "units": units, "seconds": seconds,
                       "finished": time.time(), "variant": variant.label,
-                      "line": variant.line,
+                      "line": variant.line, "kind": variant.source.kind,
                       "cold": seed is None and units > SEEDED_EXPECTED_UNITS * 5}
                 (work / STAMP).write_text(json.dumps(st, indent=1) + "\n")
         finally:
@@ -209,13 +209,24 @@ def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
 
 
 def _prune(root: Path, keep: Path) -> None:
-    """Keep at most HARNESS_KEEP_BUILDS finished build trees (default 16);
-    the least recently finished go first (a bisect makes one per step)."""
-    limit = int(os.environ.get("HARNESS_KEEP_BUILDS", "16"))
-    done = sorted(((st.get("finished", 0), d) for d in root.iterdir()
+    """Builds of the harness's own sources (every line's variants) stay: the
+    newest per (line, variant, config); older ones of the same key go.
+    Builds of user trees (a bisect makes one per step) are capped at
+    HARNESS_KEEP_BUILDS (default 8), the least recently finished going first."""
+    limit = int(os.environ.get("HARNESS_KEEP_BUILDS", "8"))
+    done = sorted(((st.get("finished", 0), d, st) for d in root.iterdir()
                    if d.is_dir() and not d.name.startswith(".") and d != keep
-                   and (st := _read_stamp(d))), reverse=True)
-    for _, d in done[max(0, limit - 1):]:
+                   and (st := _read_stamp(d))), key=lambda x: x[0], reverse=True)
+    seen, user = set(), []
+    for _, d, st in done:
+        if st.get("kind", "tree") == "tree":
+            user.append(d)
+            continue
+        k = (st.get("line"), st.get("variant"), st.get("config_hash"))
+        if k in seen:
+            shutil.rmtree(d, ignore_errors=True)
+        seen.add(k)
+    for d in user[max(0, limit - 1):]:
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -35,7 +35,7 @@ def _source_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--line", action="append", metavar="L",
                    help="kernel line(s): " + ", ".join(
                        f"{n} ({ln.description})" for n, ln in linesmod.all_lines().items())
-                   + ", or all (default 5.10; also LINE=)")
+                   + ", or all (default 5.10; make: LINE=)")
     g.add_argument("--source-version", metavar="V",
                    help="pin the Debian package version of the line's source")
     g.add_argument("--kernel-tree", metavar="PATH",
@@ -158,7 +158,7 @@ def parser() -> argparse.ArgumentParser:
 # ----------------------------------------------------------------- commands
 
 def _sources(args) -> list[sourcemod.Source]:
-    names = _split(args.line) or _split([os.environ["LINE"]] if os.environ.get("LINE") else None)
+    names = _split(args.line)
     selected = linesmod.select(names)
     if args.kernel_tree or os.environ.get("KERNEL_SRC") or args.git_url:
         if names and len(selected) > 1:

@@ -131,7 +131,8 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
             for v in variants:
                 broken = dict(v.source.broken).get(v.name)
                 if broken:
-                    failures[v.key] = f"variant {v.name} could not be made: {broken}"
+                    failures[v.key] = (f"control {v.name} could not be made on "
+                                       f"{v.source.label}: {broken}")
                     _record_infra(v, failures[v.key])
                     continue
                 try:

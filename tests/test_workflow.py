@@ -24,6 +24,18 @@ def test_nightly_workflow_passes_actionlint():
 def test_nightly_workflow_does_what_ci_needs():
     text = WF.read_text()
     for needed in ("schedule:", "workflow_dispatch:", "99-kvm4all.rules",
-                   "actions/cache@", "ccache", "--git-url", "--git-ref",
-                   "upload-artifact@", "junit.xml", "harness compare"):
+                   "actions/cache@", "ccache", "--git-url", "--git-ref", "--line",
+                   "upload-artifact@", "junit.xml", "harness compare", "fail-fast: false"):
         assert needed in text, needed
+
+
+def test_nightly_runs_every_line_on_its_moving_branch():
+    """One job per kernel line of harness/lines/, each on its branch."""
+    import yaml
+    from harness import lines
+    doc = yaml.safe_load(WF.read_text())
+    include = doc["jobs"]["line"]["strategy"]["matrix"]["include"]
+    assert {(j["line"], j["branch"]) for j in include} == {
+        (name, ln.git_branch) for name, ln in lines.all_lines().items()}
+    assert {j["branch"] for j in include} == {"linux-5.10.y", "linux-6.1.y", "linux-6.12.y",
+                                              "master"}

@@ -16,6 +16,11 @@
  *                   then an aligned direct write after it
  *   fsync-race  (g) one thread loops 4 KiB O_DIRECT pwrite at offset 0, another
  *                   loops fsync on the same fd, for SECONDS (generic/364)
+ *   overwrite-race (k) two threads, on two CPUs, loop 4 KiB O_DIRECT|O_DSYNC
+ *                   overwrites inside EOF of one file (offsets 0 and 64 KiB),
+ *                   for SECONDS: both hold the inode lock shared, and one
+ *                   thread's fsync can log the other's write, whose own fsync
+ *                   then finds nothing to log (e0391e92f9ab's exit)
  *
  * Threads are pinned to different CPUs where there are several.  The task
  * that issues writes is named "kdsync-write", the fsync loop "kdsync-fsync"
@@ -489,20 +494,52 @@ static void *race_syncer(void *arg)
 	return NULL;
 }
 
-static void fsync_race(void)
+/* (k)'s second writer: O_DSYNC overwrites at 64 KiB */
+static atomic_llong second_writes;
+static long long second_last = -1;
+
+static void *second_writer(void *arg)
 {
-	const char *path = "fsync-race.dat";
+	void *buf = aligned(4096);
+
+	(void)arg;
+	pin(1);
+	name_task("kdsync-write2");
+	while (!atomic_load(&race_stop) && !race_error) {
+		long long i = atomic_load(&second_writes);
+
+		fill(buf, 4096, (1ULL << 32) + (uint64_t)i);
+		if (pwrite(race_fd, buf, 4096, 65536) != 4096) {
+			race_error = errno ? errno : EIO;
+			break;
+		}
+		second_last = i;
+		atomic_fetch_add(&second_writes, 1);
+	}
+	syncer_cpu = sched_getcpu();
+	free(buf);
+	return NULL;
+}
+
+/* (g) generic/364: direct writes and fsync on the same fd, at once;
+ * (k) two O_DSYNC direct overwriters of one file, at once */
+static void fsync_race(int overwriters)
+{
+	const char *path = overwriters ? "overwrite-race.dat" : "fsync-race.dat";
 	size_t len = 4096;
 	void *buf = aligned(len);
 	double end, next_report;
 	pthread_t t;
 	long long i = 0;
-	struct extent ext;
+	struct extent ext[2];
 
-	race_fd = open_file(path, O_CREAT | O_TRUNC | O_RDWR | O_DIRECT);
+	if (overwriters)
+		prefill(path, 2 * 65536);
+	race_fd = open_file(path, overwriters ? O_RDWR | O_DIRECT | O_DSYNC
+					      : O_CREAT | O_TRUNC | O_RDWR | O_DIRECT);
 	pin(0);
 	name_task("kdsync-write");
-	if (pthread_create(&t, NULL, race_syncer, NULL))
+	if (pthread_create(&t, NULL, overwriters ? second_writer : race_syncer, NULL))
 		die("pthread_create", errno);
 	end = now() + seconds;
 	next_report = now() + 0.5;
@@ -520,23 +557,25 @@ static void fsync_race(void)
 	atomic_store(&race_stop, 1);
 	pthread_join(t, NULL);
 	if (race_error)
-		die("fsync", race_error);
+		die(overwriters ? "second writer" : "fsync", race_error);
 	if (fsync(race_fd))
 		die("final fsync", errno);
 	printf("@@harness stat writes=%lld fsyncs=%lld bytes=%lld direct_bytes=%lld cpus=%d "
 	       "writer_cpu=%d fsync_cpu=%d seconds=%.1f\n", (long long)atomic_load(&race_writes),
-	       (long long)atomic_load(&race_fsyncs), (long long)i * (long long)len,
-	       (long long)i * (long long)len, ncpus(), writer_cpu, syncer_cpu, seconds);
+	       (long long)(overwriters ? atomic_load(&second_writes) : atomic_load(&race_fsyncs)),
+	       (long long)i * (long long)len, (long long)i * (long long)len, ncpus(), writer_cpu,
+	       syncer_cpu, seconds);
 	fflush(stdout);
 	close(race_fd);
-	ext = (struct extent){ 0, (uint64_t)(i - 1), len };
-	verify(path, &ext, 1);
+	ext[0] = (struct extent){ 0, (uint64_t)(i - 1), len };
+	ext[1] = (struct extent){ 65536, (1ULL << 32) + (uint64_t)second_last, len };
+	verify(path, ext, overwriters && second_last >= 0 ? 2 : 1);
 }
 
 static void usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s extending|overwrite|libaio|io_uring|rwf-dsync|unaligned|"
-		"fsync-race [-n COUNT] [-b BLOCK] [-d DEPTH] [-t SECONDS]\n", argv0);
+		"fsync-race|overwrite-race [-n COUNT] [-b BLOCK] [-d DEPTH] [-t SECONDS]\n", argv0);
 	exit(2);
 }
 
@@ -561,7 +600,7 @@ int main(int argc, char **argv)
 	    seconds <= 0)
 		usage(argv[0]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (strcmp(mode, "fsync-race")) {
+	if (strcmp(mode, "fsync-race") && strcmp(mode, "overwrite-race")) {
 		pin(0);
 		name_task("kdsync-write");
 	}
@@ -578,7 +617,9 @@ int main(int argc, char **argv)
 	else if (!strcmp(mode, "io_uring"))
 		run_uring();
 	else if (!strcmp(mode, "fsync-race"))
-		fsync_race();
+		fsync_race(0);
+	else if (!strcmp(mode, "overwrite-race"))
+		fsync_race(1);
 	else
 		usage(argv[0]);
 	return 0;
