@@ -10,8 +10,9 @@
 #
 # DEVICE is where the cell's fresh btrfs lives:
 #     /dev/vdX        a fresh btrfs image the host made (one per cell, from vdb)
-#     ram             /dev/ram0 (brd), made fresh here: every bio completes
-#                     inside submit_bio, so AIO completions run in the submitter
+#     ram             /dev/ram0 (brd), with a fresh btrfs made here: every bio
+#                     completes inside submit_bio, so AIO completions (and
+#                     their O_DSYNC sync) run in the submitter
 #     delay:/dev/vdX  the host's image under dm-delay (10 ms per write and
 #                     flush): AIO completions run in the dio worker
 #     none            the command mounts what it needs itself
@@ -56,11 +57,14 @@ evidence_setup() {
         return
     fi
     echo 8192 > $T/buffer_size_kb
-    # where each direct IO completion runs: the submitting task, or a worker
-    if ! echo 'p:kdsync/dio_complete iomap_dio_complete comm=$comm' >> $T/kprobe_events 2>/run/kprobe.err; then
-        mark evidence unavailable kprobe iomap_dio_complete: $(cat /run/kprobe.err)
-        return
-    fi
+    # where each direct IO completion, and each O_DSYNC sync, runs: the
+    # submitting task, or a worker
+    for fn in iomap_dio_complete btrfs_sync_file; do
+        if ! echo "p:kdsync/$fn $fn comm=\$comm" >> $T/kprobe_events 2>/run/kprobe.err; then
+            mark evidence unavailable kprobe $fn: $(cat /run/kprobe.err)
+            return
+        fi
+    done
     # the ordered extents btrfs creates: flag DIRECT for direct IO
     ev=$T/events/btrfs/btrfs_ordered_extent_add
     if [ ! -d $ev ]; then
@@ -68,7 +72,7 @@ evidence_setup() {
         return
     fi
     echo 0 > $T/tracing_on
-    echo 1 > $T/events/kdsync/dio_complete/enable
+    echo 1 > $T/events/kdsync/enable
     echo 1 > $ev/enable
     EVIDENCE=1
 }
@@ -90,7 +94,8 @@ evidence_stop() {
             ev = ""
             for (i = 2; i <= NF; i++) if ($i ~ /:$/ && $i !~ /^[0-9.]+:$/) { ev = $i; break }
             sub(/:$/, "", ev)
-            if (ev == "dio_complete") { dio[task]++ }
+            if (ev == "iomap_dio_complete") { dio[task]++ }
+            else if (ev == "btrfs_sync_file") { syn[task]++ }
             else if (ev == "btrfs_ordered_extent_add" && $0 ~ / root=5\(/) {
                 kind = ($0 ~ /flags=[A-Z_|]*DIRECT/) ? "direct" : "other"
                 len = $0; sub(/.* len=/, "", len); sub(/ .*/, "", len)
@@ -99,6 +104,7 @@ evidence_stop() {
         }
         END {
             for (t in dio) printf "@@harness evidence dio_complete task=%s n=%d\n", t, dio[t]
+            for (t in syn) printf "@@harness evidence sync task=%s n=%d\n", t, syn[t]
             for (k in oe) printf "@@harness evidence ordered %s n=%d bytes=%d\n", k, oe[k], bytes[k]
         }' $T/trace
     lost=0

@@ -252,14 +252,18 @@ def _make(variant, srctree: Path, outdir: Path, fragments, jobs, progress, expec
 
 
 def _expected_units(root: Path, chash: str, line: str) -> int:
-    """Units of the largest finished cold build of this line and config."""
-    best = 0
+    """Compile units to expect from a cold build of this line: its largest
+    finished cold build with this config, else with any config (a config
+    change barely moves the count), else a default."""
+    same, other = 0, 0
     for d in root.iterdir() if root.exists() else []:
         st = _read_stamp(d)
-        if st and st.get("config_hash") == chash and st.get("cold") \
-                and st.get("line", "5.10") == line:
-            best = max(best, st.get("units", 0))
-    return best or DEFAULT_EXPECTED_UNITS
+        if st and st.get("cold") and st.get("line", "5.10") == line:
+            if st.get("config_hash") == chash:
+                same = max(same, st.get("units", 0))
+            else:
+                other = max(other, st.get("units", 0))
+    return same or other or DEFAULT_EXPECTED_UNITS
 
 
 def _first_error(log_path: Path) -> str:

@@ -239,7 +239,9 @@ def cmd_run(args) -> int:
         say(f"remote host {args.remote}: {host.tmp}")
     settings = matrixmod.Settings(outdir, args.cpus, args.jobs, args.repeat, None, host,
                                   args.keep_images, frags, args.make_jobs, progress=say,
-                                  mount_options=args.mount_options)
+                                  mount_options=args.mount_options,
+                                  explicit=tuple(w.name for w in workloads) if args.workload
+                                  else ())
     try:
         outcome = matrixmod.run(variants, workloads, settings)
     finally:
@@ -258,7 +260,11 @@ def finish_run(outdir: Path, outcome, variants, vm_host: str, cpus: int, repeat:
             "accelerator": outcome.accel, "vm_host": vm_host, "cpus": cpus,
             "repeat": repeat, "qemu": vm.qemu_version(), "seconds": round(outcome.seconds, 1),
             "builds": [b.to_json() | {"key": k} for k, b in outcome.builds.items()],
-            "build_failures": outcome.build_failures, "vms": outcome.vms}
+            "build_failures": outcome.build_failures, "vms": outcome.vms,
+            "lines": {s.line.name: {"bugs": {b.id: {"what": b.what, "titles": list(b.titles),
+                                                    "fixed_by": b.fixed_by}
+                                             for b in s.line.bugs.values()}}
+                      for s in sources if s.line}}
     report.write_results(outdir, outcome.verdicts, meta)
     html_report.write(outdir)
     kcidb.export_dir(outdir)

@@ -13,6 +13,10 @@ The guest (guest-config/guest-init.sh) counts, per cell, from tracefs:
       completion worker (asynchronous); kdsync-verify is
       the workload's read-back; any other task is the one that submitted
       the IO (inline: the shape where the O_DSYNC sync runs under its locks)
+  @@harness evidence sync task=TASK n=N
+      btrfs_sync_file() calls (a kprobe), by task, classified the same way:
+      the O_DSYNC sync inside the completion is the seed's deadlock path
+      (kdsync-fsync, a workload's explicit fsync thread, is not counted)
   @@harness evidence overrun n=N          events the trace buffer lost
   @@harness evidence unavailable WHY      tracing could not be set up
 
@@ -29,6 +33,7 @@ from harness.kernel_reports import MARKER
 
 INLINE, ASYNC, MIXED = "inline", "async", "mixed"
 READER = "kdsync-verify"
+FSYNCER = "kdsync-fsync"
 WORKERS = ("kworker/", "dio/")       # the dio completion workqueue's threads
 KV_RE = re.compile(r"(\w+)=(\S+)")
 SMP_RE = re.compile(r"smp: Brought up (\d+) nodes?, (\d+) CPUs?")
@@ -45,21 +50,30 @@ class Evidence:
     buffered_bytes: int = 0
     buffered_extents: int = 0
     completions: dict = field(default_factory=dict)     # task -> count
+    syncs: dict = field(default_factory=dict)           # task -> btrfs_sync_file calls
     overrun: int = 0
     stats: dict = field(default_factory=dict)           # what the workload said it did
 
     @property
     def inline(self) -> int:
-        return sum(n for t, n in self.completions.items()
-                   if t != READER and not t.startswith(WORKERS))
+        return _inline(self.completions)
 
     @property
     def asynchronous(self) -> int:
-        return sum(n for t, n in self.completions.items() if t.startswith(WORKERS))
+        return _async(self.completions)
+
+    @property
+    def sync_inline(self) -> int:
+        return _inline(self.syncs)
+
+    @property
+    def sync_async(self) -> int:
+        return _async(self.syncs)
 
     def to_json(self) -> dict:
         d = asdict(self)
-        d.update(inline_completions=self.inline, async_completions=self.asynchronous)
+        d.update(inline_completions=self.inline, async_completions=self.asynchronous,
+                 inline_syncs=self.sync_inline, async_syncs=self.sync_async)
         return d
 
     def summary(self) -> str:
@@ -71,11 +85,22 @@ class Evidence:
             parts.append(f"buffered {_size(self.buffered_bytes)}")
         if self.inline or self.asynchronous:
             parts.append(f"completions {self.inline} inline/{self.asynchronous} async")
+        if self.sync_inline or self.sync_async:
+            parts.append(f"syncs {self.sync_inline} inline/{self.sync_async} async")
         if "fsyncs" in self.stats:
             parts.append(f"{self.stats.get('writes', 0)} writes on CPU"
                          f"{self.stats.get('writer_cpu', '?')} vs {self.stats['fsyncs']} "
                          f"fsyncs on CPU{self.stats.get('fsync_cpu', '?')}")
         return ", ".join(parts)
+
+
+def _inline(counts: dict) -> int:
+    return sum(n for t, n in counts.items()
+               if t not in (READER, FSYNCER) and not t.startswith(WORKERS))
+
+
+def _async(counts: dict) -> int:
+    return sum(n for t, n in counts.items() if t.startswith(WORKERS))
 
 
 def _size(n: int) -> str:
@@ -124,10 +149,11 @@ def parse(lines: list[str]) -> Evidence:
             else:
                 ev.buffered_extents += n
                 ev.buffered_bytes += b
-        elif rest[0] == "dio_complete":
+        elif rest[0] in ("dio_complete", "sync"):
             ev.available = True
             task = str(kv.get("task", "?"))
-            ev.completions[task] = ev.completions.get(task, 0) + int(kv.get("n", 0))
+            counts = ev.completions if rest[0] == "dio_complete" else ev.syncs
+            counts[task] = counts.get(task, 0) + int(kv.get("n", 0))
         elif rest[0] == "overrun":
             ev.available = True
             ev.overrun += int(kv.get("n", 0))
@@ -161,6 +187,16 @@ def check(claims, ev: Evidence) -> list[str]:
                             "submitter, not in a dio worker")
         elif claims.completions == MIXED and not (inl and asy):
             problems.append(f"completions {inl} inline / {asy} async: the shape needs both")
+        # the O_DSYNC sync itself: where the seed's deadlock happens
+        si, sa = ev.sync_inline, ev.sync_async
+        if claims.completions == INLINE and (sa or si < writes):
+            problems.append(f"the O_DSYNC sync ran {si} times in the submitter and {sa} in a "
+                            f"worker for {writes} writes (written through without a sync?)")
+        elif claims.completions == ASYNC and (si or sa < writes):
+            problems.append(f"the O_DSYNC sync ran {sa} times in a worker and {si} in the "
+                            f"submitter for {writes} writes")
+        elif claims.completions == MIXED and not (si and sa):
+            problems.append(f"syncs {si} inline / {sa} async: the shape needs both")
     if claims.race:
         wc, fc = st.get("writer_cpu"), st.get("fsync_cpu")
         if not (writes and st.get("fsyncs")):

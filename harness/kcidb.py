@@ -1,8 +1,14 @@
 """Export a run's result.json as KCIDB v5 JSON: one checkout per source
-commit, one build per variant, one test per (variant, workload)."""
+commit, one build per (line, variant), one test per cell run, one issue per
+known bug of the run's lines (the title families of harness/lines/*.toml;
+their ids are stable from run to run), and one incident per FAIL, linking
+its test to the issue its title belongs to, or to a new issue named after an
+unknown title."""
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from pathlib import Path
 
 ORIGIN = "kdsync"
@@ -65,8 +71,43 @@ def export(doc: dict, run_id: str, log_base_url: str | None = None) -> dict:
         if r.get("timings", {}).get("verdict"):
             test["duration"] = r["timings"]["verdict"]
         tests.append(test)
+    issues, incidents = _issues(doc, tests)
     return {"version": {"major": 5, "minor": 3}, "checkouts": list(checkouts.values()),
-            "builds": list(builds.values()), "tests": tests}
+            "builds": list(builds.values()), "tests": tests, "issues": issues,
+            "incidents": incidents}
+
+
+def _issues(doc: dict, tests: list[dict]) -> tuple[list[dict], list[dict]]:
+    issues: dict[str, dict] = {}
+    known: list[tuple[str, str, list[str]]] = []      # (line, issue id, title regexes)
+    for line, info in sorted(doc.get("lines", {}).items()):
+        for bug_id, bug in sorted(info.get("bugs", {}).items()):
+            iid = _id("bug", line, bug_id)
+            issues[iid] = {"id": iid, "version": 1, "origin": ORIGIN,
+                           "report_subject": f"{line}: {bug_id}",
+                           "comment": bug.get("what", bug_id)[:1000],
+                           "culprit": {"code": True, "tool": False, "harness": False},
+                           "misc": {"line": line, "titles": bug.get("titles", []),
+                                    "fixed_by": bug.get("fixed_by", "")}}
+            known.append((line, iid, bug.get("titles", [])))
+    incidents = []
+    for t in tests:
+        if t["status"] != "FAIL":
+            continue
+        title, line = t["misc"].get("title") or t.get("comment", ""), t["misc"].get("line")
+        iid = next((i for ln, i, rxs in known
+                    if ln == line and any(re.search(rx, title) for rx in rxs)), None)
+        if iid is None:                      # a bug the tables do not know: a new issue
+            iid = _id("title", hashlib.sha256(title.encode()).hexdigest()[:16])
+            issues.setdefault(iid, {"id": iid, "version": 1, "origin": ORIGIN,
+                                    "report_subject": title[:200], "comment": title[:1000],
+                                    "culprit": {"code": True, "tool": False,
+                                                "harness": False},
+                                    "misc": {"new": True}})
+        incidents.append({"id": t["id"] + ":incident", "origin": ORIGIN, "issue_id": iid,
+                          "issue_version": 1, "build_id": t["build_id"], "test_id": t["id"],
+                          "present": True, "comment": title[:1000]})
+    return list(issues.values()), incidents
 
 
 def export_dir(run_dir: Path, log_base_url: str | None = None) -> Path:

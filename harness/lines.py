@@ -8,7 +8,9 @@ rows, not code.
     name, description, version (regex on the tree's version), git_branch
     [source]   package, version, suite          (a Debian linux-source-X)
     [guest]    mount_options (e.g. "nodatasum"), race_seconds (how long the
-               race shapes run: long enough for the line's race controls)
+               race shapes run: long enough for the line's race controls),
+               skip_workloads = [...] and skip_why (shapes that cannot exercise
+               their path on this line: not run in its matrix)
     [bugs.ID]  what, titles = [regex...], fixed_by
     [[variants]]  name, revert = [...], apply = [...] (under patches/),
                   shows, pass (why the rest PASSes),
@@ -104,6 +106,8 @@ class Line:
     mount_options: str = ""
     file: Path | None = None
     race_seconds: float = 4.0
+    skip_workloads: tuple[str, ...] = ()
+    skip_why: str = ""
 
     def variant(self, name: str) -> VariantSpec:
         for v in self.variants:
@@ -176,7 +180,9 @@ def parse(text: str, file: Path | None = None) -> Line:
         line = Line(name, d["description"], d["version"], d.get("git_branch", ""),
                     SourceSpec(src["package"], src.get("version", ""), src["suite"]),
                     tuple(variants), bugs, guest.get("mount_options", ""), file,
-                    float(guest.get("race_seconds", 4.0)))
+                    float(guest.get("race_seconds", 4.0)),
+                    _strs(where, "skip_workloads", guest.get("skip_workloads", [])),
+                    guest.get("skip_why", ""))
     except KeyError as e:
         raise HarnessError(f"{where}: missing key {e}") from None
     except re.error as e:

@@ -59,6 +59,7 @@ class Settings:
     make_jobs: int | None = None
     expectations: bool = True        # judge against the line's claims
     mount_options: str | None = None  # instead of the line's (--mount-options)
+    explicit: tuple = ()             # workloads asked for by name (never skipped)
     progress: object = print
     t0: float = field(default_factory=time.monotonic)
 
@@ -150,8 +151,9 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
                                                      host=host)
                     say(f"accelerator: {state['accel']}; {s.jobs} VM(s) at a time, "
                         f"{s.cpus} CPUs each")
+                mine = _line_workloads(v, workloads, s)
                 for r in range(1, s.repeat + 1):
-                    cells = _vm_order([Cell(v, w, r) for w in workloads], s.expectations)
+                    cells = _vm_order([Cell(v, w, r) for w in mine], s.expectations)
                     for i in range(0, len(cells), MAX_CELLS_PER_VM):
                         queue.put(cells[i:i + MAX_CELLS_PER_VM])
         except BaseException as e:          # noqa: BLE001 - reported by the main thread
@@ -212,6 +214,21 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
     verdicts.sort(key=lambda x: (order.get((f"{x.line}-{x.variant}", x.workload), 0), x.run))
     return Outcome(verdicts, builds, failures, state["accel"] or "none",
                    time.monotonic() - t0, sorted(vms, key=lambda x: x["name"]))
+
+
+def _line_workloads(v: Variant, workloads: list[Workload], s: Settings) -> list[Workload]:
+    """The workloads of the matrix this variant's line runs: a line may skip
+    shapes that cannot exercise their path on it (its table says why), unless
+    they were asked for by name (s.explicit)."""
+    line = v.source.line
+    if line is None or not line.skip_workloads:
+        return workloads
+    keep = [w for w in workloads if w.name not in line.skip_workloads
+            or w.name in s.explicit]
+    skipped = [w.name for w in workloads if w not in keep]
+    if skipped and v.name == line.variants[0].name:
+        s.progress(f"line {line.name}: not running {', '.join(skipped)}: {line.skip_why}")
+    return keep
 
 
 def _vm_order(cells: list[Cell], expectations: bool) -> list[Cell]:
@@ -339,12 +356,10 @@ def _judge(cell: Cell, r: vm.VmRun, ids: list[str], b: buildmod.Build, s: Settin
         fsck = host.fsck(disk.path)
     after = None
     if clean_run and cell.workload.after and not r.facts.problem(s.cpus):
-        after = cell.workload.after(cell, r, {
-            "kernel": b.bzimage, "outdir": cdir, "accel": accel, "cpus": s.cpus,
-            "disk": disk, "fresh": cdir / "fresh.img", "keep": s.keep_images,
-            "mount_options": (s.mount_options if s.mount_options is not None else
-                              cell.variant.source.line.mount_options
-                              if cell.variant.source.line else "")})
+        try:
+            after = _after(cell, r, b, s, accel, disk, cdir)
+        except HarnessError as e:          # this cell's check could not be made
+            after = {"verdict": verdictmod.ERROR, "detail": f"after-run check: {e}"}
     v = verdictmod.judge(cell, r, times, findings, ev, fsck, after, s.cpus, b, accel,
                          s.expectations)
     v.cell_dir = cell.id
@@ -356,6 +371,16 @@ def _judge(cell: Cell, r: vm.VmRun, ids: list[str], b: buildmod.Build, s: Settin
     else:
         _repro_kit(cell, r, b, cdir, v)
     return v
+
+
+def _after(cell: Cell, r: vm.VmRun, b, s: Settings, accel: str, disk, cdir: Path) -> dict:
+    """The workload row's after-run check (the power-cut replay)."""
+    return cell.workload.after(cell, r, {
+            "kernel": b.bzimage, "outdir": cdir, "accel": accel, "cpus": s.cpus,
+            "disk": disk, "fresh": cdir / "fresh.img", "keep": s.keep_images,
+            "mount_options": (s.mount_options if s.mount_options is not None else
+                              cell.variant.source.line.mount_options
+                              if cell.variant.source.line else "")})
 
 
 def _repro_kit(cell: Cell, r: vm.VmRun, b: buildmod.Build, cdir: Path,

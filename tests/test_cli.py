@@ -88,3 +88,21 @@ def test_parse_log_unreadable_and_json(tmp_path, harness_env):
     empty.write_text("nothing to see\n")
     cp = run_cli(["parse-log", "--json", str(empty)], harness_env)
     assert cp.returncode == 0 and json.loads(cp.stdout) == []
+
+
+def test_bad_line_and_pins(harness_env):
+    one_line_error(run_cli(["build", "--line", "9.9"], harness_env), 2,
+                   "unknown kernel line '9.9'; choose from 5.10, 6.1, 6.12, 7.2")
+    one_line_error(run_cli(["fetch", "--line", "6.1", "--line", "6.12", "--source-version",
+                            "6.1.192-2"], harness_env), 2, "--source-version pins one line")
+    one_line_error(run_cli(["build", "--line", "6.1", "--variant", "base"], harness_env), 2,
+                   "line 6.1 has no variant 'base'")
+
+
+def test_a_pinned_version_that_left_the_archive(harness_env):
+    """One line naming what the suite has instead (needs the machine's apt
+    mirror, as the default sources do)."""
+    one_line_error(run_cli(["fetch", "--line", "6.1", "--source-version", "6.1.0-1"],
+                           harness_env), 2,
+                   "linux-source-6.1 6.1.0-1 is no longer in Debian bookworm-security; "
+                   "available: 6.1.192-2")

@@ -9,6 +9,7 @@ DIRECT = [
     "@@harness evidence dio_complete task=kdsync-write n=16",
     "@@harness evidence dio_complete task=kworker/1:3 n=4",
     "@@harness evidence dio_complete task=kdsync-verify n=16",
+    "@@harness evidence sync task=kdsync-write n=16",
     "@@harness evidence ordered direct n=16 bytes=1048576",
     "@@harness evidence ordered other n=2 bytes=532480",
     "@@harness evidence overrun n=0",
@@ -26,9 +27,11 @@ def claims(direct=True, completions=None, race=False):
     return SimpleNamespace(direct=direct, completions=completions, race=race)
 
 
-def ev_with(completions=None, stats=None, direct_bytes=1 << 20, buffered_bytes=0):
+def ev_with(completions=None, stats=None, direct_bytes=1 << 20, buffered_bytes=0, syncs=None):
+    """Evidence whose O_DSYNC syncs ran where its completions did, unless given."""
     return Evidence(available=True, direct_bytes=direct_bytes, buffered_bytes=buffered_bytes,
                     completions=completions or {},
+                    syncs=dict(completions or {}) if syncs is None else syncs,
                     stats={"writes": 16, "bytes": 1 << 20, "direct_bytes": 1 << 20,
                            **(stats or {})})
 
@@ -104,7 +107,8 @@ def test_unaligned_shape_counts_only_the_direct_bytes():
     ev = parse(["@@harness stat writes=2 bytes=589824 direct_bytes=65536",
                 "@@harness evidence ordered direct n=1 bytes=65536",
                 "@@harness evidence ordered other n=1 bytes=532480",
-                "@@harness evidence dio_complete task=kdsync-write n=2"])
+                "@@harness evidence dio_complete task=kdsync-write n=2",
+                "@@harness evidence sync task=kdsync-write n=2"])
     assert (ev.direct_bytes, ev.buffered_bytes) == (65536, 532480)
     assert check(claims(completions="inline"), ev) == []
     ev.direct_bytes = 65535
@@ -131,7 +135,7 @@ def test_buffered_claim_needs_no_evidence():
 def test_inline_claim_fails_on_any_async_completion():
     assert check(claims(completions="inline"), ev_with({"kdsync-write": 16})) == []
     (p,) = check(claims(completions="inline"),
-                 ev_with({"kdsync-write": 15, "kworker/0:2": 1}))
+                 ev_with({"kdsync-write": 15, "kworker/0:2": 1}, syncs={"kdsync-write": 16}))
     assert "1 of 16" in p and "dio worker" in p
     # writes but not a single completion seen anywhere
     assert check(claims(completions="inline"), ev_with({"kdsync-verify": 16}))
@@ -140,7 +144,7 @@ def test_inline_claim_fails_on_any_async_completion():
 def test_async_claim_fails_on_inline_completions():
     assert check(claims(completions="async"), ev_with({"kworker/1:1": 16})) == []
     (p,) = check(claims(completions="async"),
-                 ev_with({"kworker/1:1": 14, "iou-wrk-70": 2}))
+                 ev_with({"kworker/1:1": 14, "iou-wrk-70": 2}, syncs={"kworker/1:1": 16}))
     assert "2 of 16" in p and "inline" in p
     assert check(claims(completions="async"), ev_with({}))
 
@@ -221,3 +225,20 @@ def test_summary_and_json_carry_the_completion_counts():
     assert d["direct_bytes"] == 1048576 and d["completions"]["kworker/1:3"] == 4
     assert parse(["@@harness evidence unavailable no tracefs"]).summary() == \
         "no evidence (no tracefs)"
+
+
+def test_inline_completions_without_their_sync_are_unproven():
+    """iomap (6.6+) writes an O_DSYNC direct write through with FUA and skips
+    the sync on a device with FUA or without a volatile cache: the inline
+    completions are there, the path of the seed's deadlock is not."""
+    ev = ev_with({"kdsync-write": 16}, syncs={})
+    (p,) = check(claims(completions="inline"), ev)
+    assert "sync ran 0 times in the submitter" in p and "written through" in p
+    ev = ev_with({"kworker/0:1": 16}, syncs={"kdsync-write": 16})
+    assert any("ran 0 times in a worker" in p
+               for p in check(claims(completions="async"), ev))
+    # the fsync thread's own fsyncs are not the O_DSYNC sync
+    ev = parse([STAT, "@@harness evidence dio_complete task=kdsync-write n=16",
+                "@@harness evidence sync task=kdsync-fsync n=40",
+                "@@harness evidence ordered direct n=16 bytes=1048576"])
+    assert (ev.sync_inline, ev.sync_async) == (0, 0)

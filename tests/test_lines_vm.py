@@ -1,0 +1,77 @@
+"""Kernel lines 6.1, 6.12 and 7.2, for real: each line's Debian source is
+fetched, its shipped kernel and controls are built and booted with 2 CPUs,
+and the claims published in the README hold.  The claims are written here,
+not read from harness/lines/*.toml."""
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+SEED = r"^possible deadlock in (btrfs_inode_lock|btrfs_sync_file)$|^INFO: task hung in btrfs_"
+RACE = (r"^(BTRFS: assertion failed|WARNING|kernel BUG|invalid opcode) in "
+        r"btrfs_get_ordered_extents_for_logging$")
+# (variant, workload) -> FAIL title family, or None for PASS
+CLAIMS = {
+    ("shipped", "extending"): None,
+    ("shipped", "fsync-race"): None,
+    ("rebreak", "extending"): SEED,
+    ("revert-race", "fsync-race"): RACE,
+}
+
+
+def harness_run(env, out, *args):
+    cp = subprocess.run([sys.executable, "-m", "harness", "run", "--results", str(out), *args],
+                        cwd=REPO, env=env, capture_output=True, text=True, timeout=3600)
+    sys.stderr.write(cp.stderr[-3000:])
+    run_dir = max(p for p in out.iterdir() if p.is_dir())
+    doc = json.loads((run_dir / "result.json").read_text())
+    return cp, doc, {(r["variant"], r["workload"]): r for r in doc["results"]}
+
+
+@pytest.fixture(scope="module", params=["6.1", "6.12", "7.2"])
+def line_run(request, tmp_path_factory, harness_env):
+    line = request.param
+    out = tmp_path_factory.mktemp(f"line-{line}")
+    cp, doc, cells = harness_run(harness_env, out, "--line", line,
+                                 "--variant", "shipped,rebreak,revert-race",
+                                 "--workload", "extending,fsync-race")
+    return line, cp, doc, cells
+
+
+def test_the_line_claims_hold(line_run):
+    line, cp, doc, cells = line_run
+    assert cp.returncode == 0, cp.stdout[-3000:]
+    for key, title in CLAIMS.items():
+        r = cells[key]
+        if title:
+            assert r["verdict"] == "FAIL" and re.search(title, r["title"]), (line, key, r)
+        else:
+            assert r["verdict"] == "PASS", (line, key, r["detail"])
+    assert all(r["line"] == line and r["id"].startswith(line + "-") for r in doc["results"])
+    assert doc["sources"][0]["line"] == line and not doc["sources"][0]["broken_variants"]
+
+
+def test_shipped_passes_prove_direct_io_on_two_cpus(line_run):
+    line, _, doc, cells = line_run
+    for r in doc["results"]:
+        assert r["guest"]["cpus_up"] == 2 and r["guest"]["preempt"] == "full", r["id"]
+    ext = cells[("shipped", "extending")]["evidence"]
+    assert ext["direct_bytes"] >= 1 << 20 and ext["buffered_bytes"] == 0, (line, ext)
+    race = cells[("shipped", "fsync-race")]["evidence"]["stats"]
+    assert race["writer_cpu"] != race["fsync_cpu"] and race["fsyncs"] > 0
+
+
+def test_buffered_fallback_is_unproven_not_pass(harness_env, tmp_path):
+    """6.12 sends O_DIRECT writes of a datasum inode down the buffered path:
+    on a default mount the shipped kernel's "direct" cell must not PASS."""
+    cp, doc, cells = harness_run(harness_env, tmp_path, "--line", "6.12", "--variant",
+                                 "shipped", "--workload", "extending",
+                                 "--mount-options", "defaults")
+    r = cells[("shipped", "extending")]
+    assert r["verdict"] == "UNPROVEN" and "buffered" in r["detail"], r
+    assert r["evidence"]["direct_bytes"] == 0 and r["evidence"]["buffered_bytes"] >= 1 << 20
+    assert cp.returncode == 1 and r["as_expected"] is False
