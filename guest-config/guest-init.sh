@@ -34,10 +34,13 @@ finish() {
     sleep 5
 }
 
-# devtmpfs is on /dev already (CONFIG_DEVTMPFS_MOUNT); one exec for the rest
-mount -a -T "${0%/*}/guest-fstab" 2>/dev/null || {
-    mount -t proc proc /proc; mount -t sysfs sysfs /sys
-    mount -t tmpfs tmpfs /run; }
+# devtmpfs is on /dev already (CONFIG_DEVTMPFS_MOUNT); /proc first (mount -a
+# reads it), then one exec for the rest, then a check of each with builtins
+mount -t proc proc /proc 2>/dev/null
+mount -a -T "${0%/*}/guest-fstab" 2>/dev/null
+[ -e /proc/self ] || mount -t proc proc /proc
+[ -d /sys/kernel ] || mount -t sysfs sysfs /sys
+{ : > /run/.rw; } 2>/dev/null || mount -t tmpfs tmpfs /run
 [ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
 echo 1 > /proc/sys/kernel/sysrq
 [ -n "$HARNESS_HUNG" ] && echo "$HARNESS_HUNG" > /proc/sys/kernel/hung_task_timeout_secs

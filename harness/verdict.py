@@ -135,6 +135,12 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
     if after and after.get("verdict", PASS) != PASS:
         return out(after["verdict"], after.get("title"), None, after.get("kind"),
                    after.get("report", ""), after.get("detail", ""))
+    bug = evidencemod.missing_sync(cell.workload, ev)
+    if bug:
+        return out(FAIL, bug, None, "evidence", "",
+                   f"{ev.stats.get('writes')} O_DSYNC writes, syncs "
+                   f"{ev.sync_inline} inline / {ev.sync_async} async: "
+                   "the kernel-side evidence shows no sync on a device with a volatile cache")
     problems = evidencemod.check(cell.workload, ev)
     if problems:
         return out(UNPROVEN, detail="; ".join(problems))

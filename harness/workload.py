@@ -48,6 +48,12 @@ class Workload:
     runs_with: tuple[Path, ...] = ()  # more C programs it needs ({bin:NAME})
     uses_mount_options: bool = True   # the line's mount options apply
 
+    @property
+    def volatile_cache(self) -> bool:
+        """Its device has a volatile write cache (the host's images under
+        QEMU cache=none do; brd does not): an O_DSYNC write needs its sync."""
+        return self.device != RAM
+
     def with_args(self, *args: str) -> "Workload":
         return replace(self, args=tuple(args))
 

@@ -242,3 +242,15 @@ def test_inline_completions_without_their_sync_are_unproven():
                 "@@harness evidence sync task=kdsync-fsync n=40",
                 "@@harness evidence ordered direct n=16 bytes=1048576"])
     assert (ev.sync_inline, ev.sync_async) == (0, 0)
+
+
+def test_a_missing_sync_on_a_cached_device_is_a_kernel_bug():
+    cached = SimpleNamespace(direct=True, completions="async", race=False, volatile_cache=True)
+    ev = ev_with({"kworker/0:1": 16}, syncs={})
+    assert evidence.missing_sync(cached, ev) == \
+        "O_DSYNC direct write completed without its sync (async completion)"
+    assert evidence.missing_sync(cached, ev_with({"kworker/0:1": 16})) is None
+    # brd has no volatile cache: iomap may write through instead (not a bug)
+    ram = SimpleNamespace(direct=True, completions="inline", race=False, volatile_cache=False)
+    assert evidence.missing_sync(ram, ev_with({"kdsync-write": 16}, syncs={})) is None
+    assert check(ram, ev_with({"kdsync-write": 16}, syncs={}))       # but it proves nothing

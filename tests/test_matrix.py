@@ -16,15 +16,19 @@ from conftest import REPO, qemu_pids_with
 DEADLOCK = r"^possible deadlock in btrfs_sync_file$"
 STUB_LEAK = r"^BTRFS: assertion failed in btrfs_reserve_data_bytes$"
 LOST_SYNC = r"^lost O_DSYNC write after power cut \((libaio|uring)(, (libaio|uring))?\)$"
+NO_SYNC = r"^O_DSYNC direct write completed without its sync \(async completion\)$"
 WORKLOADS = ["extending", "overwrite", "libaio", "io_uring", "rwf-dsync", "unaligned",
-             "fsync-race", "durability", "libaio-async", "io_uring-async"]
+             "fsync-race", "durability", "libaio-async", "io_uring-async", "overwrite-race"]
 # the README's table "What the 5.10 matrix claims": (variant, workload) -> FAIL title
 FAILS = {
     **{("base", w): DEADLOCK for w in ("extending", "overwrite", "libaio", "io_uring",
-                                       "rwf-dsync", "unaligned", "durability")},
+                                       "rwf-dsync", "unaligned", "durability",
+                                       "overwrite-race")},
     ("workaround", "unaligned"): STUB_LEAK,
     ("nosync", "unaligned"): STUB_LEAK,
     ("nosync", "durability"): LOST_SYNC,
+    ("nosync", "libaio-async"): NO_SYNC,       # the evidence shows the skipped sync
+    ("nosync", "io_uring-async"): NO_SYNC,
 }
 VARIANTS = ("base", "workaround", "fixed", "nosync")
 # what each workload claims to exercise: direct writes, and where completions run
@@ -88,11 +92,13 @@ def test_every_pass_proves_its_path(matrix):
         if w in INLINE:       # (unaligned: only its second write is direct)
             want = 1 if w == "unaligned" else st["writes"]
             assert ev["inline_completions"] >= want and not ev["async_completions"], (v, w)
+            assert ev["inline_syncs"] >= st["writes"] and not ev["async_syncs"], (v, w)
         if w in ASYNC:
             assert ev["async_completions"] >= 64 and not ev["inline_completions"], (v, w)
+            assert ev["async_syncs"] >= 64 and not ev["inline_syncs"], (v, w)
         if w == "durability":
             assert ev["async_completions"] >= 32 and ev["inline_completions"]
-        if w == "fsync-race":
+        if w in ("fsync-race", "overwrite-race"):
             assert st["writer_cpu"] != st["fsync_cpu"] and st["fsyncs"] > 100, st
 
 
