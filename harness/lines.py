@@ -8,7 +8,8 @@ rows, not code.
     name, description, version (regex on the tree's version), git_branch
     [source]   package, version, suite          (a Debian linux-source-X)
     [guest]    mount_options (e.g. "nodatasum"), race_seconds (how long the
-               race shapes run: long enough for the line's race controls),
+               race shapes run: a number, or a table of workload = seconds
+               with a "default": long enough for the line's race controls),
                skip_workloads = [...] and skip_why (shapes that cannot exercise
                their path on this line: not run in its matrix)
     [bugs.ID]  what, titles = [regex...], fixed_by
@@ -106,6 +107,7 @@ class Line:
     mount_options: str = ""
     file: Path | None = None
     race_seconds: float = 4.0
+    race_seconds_by: dict = field(default_factory=dict)   # workload -> seconds
     skip_workloads: tuple[str, ...] = ()
     skip_why: str = ""
 
@@ -122,6 +124,10 @@ class Line:
 
     def claim(self, variant: str, workload: str) -> Claim:
         return self.variant(variant).claim(workload)
+
+    def race_for(self, workload: str) -> float:
+        """How long the race shape `workload` runs on this line."""
+        return float(self.race_seconds_by.get(workload, self.race_seconds))
 
 
 def _patch_path(line: str, rel: str) -> Path:
@@ -143,6 +149,15 @@ def _table(where: str, key: str, value) -> dict:
     if not isinstance(value, dict):
         raise HarnessError(f"{where}: {key} must be a table ([{key}] or {key} = {{...}})")
     return value
+
+
+def _race(where: str, value) -> tuple[float, dict]:
+    """race_seconds = N, or = {workload = N, ..., default = N}."""
+    if isinstance(value, (int, float)):
+        return float(value), {}
+    table = _table(where, "race_seconds", value)
+    return float(table.get("default", 4.0)), {k: float(v) for k, v in table.items()
+                                               if k != "default"}
 
 
 def parse(text: str, file: Path | None = None) -> Line:
@@ -180,7 +195,7 @@ def parse(text: str, file: Path | None = None) -> Line:
         line = Line(name, d["description"], d["version"], d.get("git_branch", ""),
                     SourceSpec(src["package"], src.get("version", ""), src["suite"]),
                     tuple(variants), bugs, guest.get("mount_options", ""), file,
-                    float(guest.get("race_seconds", 4.0)),
+                    *_race(where, guest.get("race_seconds", 4.0)),
                     _strs(where, "skip_workloads", guest.get("skip_workloads", [])),
                     guest.get("skip_why", ""))
     except KeyError as e:

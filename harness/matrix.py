@@ -261,7 +261,7 @@ def _command(w: Workload, dev: str | None, where, line=None) -> list[str]:
     args = []
     for a in w.args:
         if a == "{race_seconds}":
-            args.append(f"{line.race_seconds:g}" if line else "4")
+            args.append(f"{line.race_for(w.name):g}" if line else "4")
         elif a == "{dev}":
             args.append(dev or "")
         elif a.startswith("{bin:") and a.endswith("}"):
@@ -306,8 +306,8 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
         plan.append(plan_line(cell, _command(cell.workload, dev, host.remote_path,
                                              v0.source.line), dev, mount_options))
     started = time.monotonic()
-    budget = sum(c.workload.progress_deadline for c in chain) + (
-        v0.source.line.race_seconds if v0.source.line else 0)
+    budget = sum(c.workload.progress_deadline + (
+        v0.source.line.race_for(c.workload.name) if v0.source.line else 0) for c in chain)
     r = vm.run(name, b.bzimage, plan, disks, s.outdir, accel, s.cpus,
                {c.id: c.workload.progress_deadline for c in chain}, budget, host=host)
     ids = [c.id for c in chain]

@@ -16,8 +16,9 @@
  *                   then an aligned direct write after it
  *   fsync-race  (g) one thread loops 4 KiB O_DIRECT pwrite at offset 0, another
  *                   loops fsync on the same fd, for SECONDS (generic/364)
- *   overwrite-race (k) two threads, on two CPUs, loop 4 KiB O_DIRECT|O_DSYNC
- *                   overwrites inside EOF of one file (offsets 0 and 64 KiB),
+ *   overwrite-race (k) two threads, on two CPUs, each with its own fd, loop
+ *                   4 KiB O_DIRECT|O_DSYNC overwrites inside EOF of one file
+ *                   (offsets 0 and 64 KiB),
  *                   for SECONDS: both hold the inode lock shared, and one
  *                   thread's fsync can log the other's write, whose own fsync
  *                   then finds nothing to log (e0391e92f9ab's exit)
@@ -494,9 +495,12 @@ static void *race_syncer(void *arg)
 	return NULL;
 }
 
-/* (k)'s second writer: O_DSYNC overwrites at 64 KiB */
+/* (k)'s second writer: O_DSYNC overwrites at 64 KiB, through a file
+ * descriptor of its own (one struct file per writer: the shape races two
+ * writers of one inode, not two users of one fd, which is fsync-race's) */
 static atomic_llong second_writes;
 static long long second_last = -1;
+static int second_fd = -1;
 
 static void *second_writer(void *arg)
 {
@@ -509,7 +513,7 @@ static void *second_writer(void *arg)
 		long long i = atomic_load(&second_writes);
 
 		fill(buf, 4096, (1ULL << 32) + (uint64_t)i);
-		if (pwrite(race_fd, buf, 4096, 65536) != 4096) {
+		if (pwrite(second_fd, buf, 4096, 65536) != 4096) {
 			race_error = errno ? errno : EIO;
 			break;
 		}
@@ -537,6 +541,8 @@ static void fsync_race(int overwriters)
 		prefill(path, 2 * 65536);
 	race_fd = open_file(path, overwriters ? O_RDWR | O_DIRECT | O_DSYNC
 					      : O_CREAT | O_TRUNC | O_RDWR | O_DIRECT);
+	if (overwriters)
+		second_fd = open_file(path, O_RDWR | O_DIRECT | O_DSYNC);
 	pin(0);
 	name_task("kdsync-write");
 	if (pthread_create(&t, NULL, overwriters ? second_writer : race_syncer, NULL))
