@@ -6,6 +6,33 @@ Every kind of report is one row of KINDS: how it starts, how its title is
 built, how its guilty frame is found, and which reports that follow it are
 really part of it.  Adding a kind is adding a row.
 
+The guilty frame is found by the row's strategies (`frame`), tried in order:
+
+- "header": the function named on the start line (KASAN, KCSAN, ...);
+- "at": the first function of lockdep's "..., at: FUNC+0x..." lock lines;
+- "section": the stack that follows a line matching the row's `section`;
+- "stack": the report's own stack (from its `stack_after` line if it has one),
+  RIP first, up to the first foreign section (allocation stacks, other CPUs);
+- "stall", "lockup": a stalled CPU loops anywhere below the point where its
+  work was entered, so it is named by the frame just inside the first entry
+  point or dispatcher (syscall, ioctl, timer, softirq, work item); "stall"
+  looks only at the context the timer interrupt caught, "lockup" at it all;
+- "field": the `fn` value read from the body (`fields`);
+- "lock": lockdep's first lock line even in machinery, the last resort.
+
+Every strategy but "lock" skips machinery (SKIP_FRAMES: locking, scheduler,
+printk, debugging, entry, allocator and generic-helper frames, plus the row's
+own `skip`).  A report whose frame cannot be found is titled "... in
+corrupted", as syzbot does, and flagged corrupted; so is one whose stack is
+another task's dump (fault injection, allocation failures) interleaved with it.
+
+Which lines belong to a report: it starts on its row's start line, absorbs
+the rows in its `absorbs` and any `weak` row (the panic that ends it), and
+ends at "---[ end trace", at the next report of the same caller, or when its
+caller goes quiet.  One-line reports (a netdev refcount wait) interleave with
+others without cutting them; a lockdep report cut short by another kind of
+report of the same task, before its own stack, takes that report's stack.
+
 The same Parser serves the live monitor (feed() a line at a time) and
 `harness parse-log` (parse() a whole log, with a fast path that hands only
 the lines near a report to the line-by-line state machine).  Parsing is
@@ -20,17 +47,38 @@ from dataclasses import dataclass, field
 
 ESCAPE_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Za-z0-9]|\x1b[=>cM78]")
 PREFIX_RE = re.compile(
-    r"^(?:<\d+>)?(?:\[\s*(?P<ts>\d+\.\d+)\])?(?:\[\s*(?P<caller>[TC]\d+)\])?\s?")
+    r"^(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)? )?"     # a log collector's date stamp
+    r"(?:\S+ login: )?"                                     # a getty prompt
+    # output that cut in before the timestamp (never a harness marker)
+    r"(?:(?!@@harness)[^\[\n]*?(?=(?:<\d+>)?\[\s*\d+\.\d+\]))?"
+    r"(?:<\d+>)?(?:\[\s*(?P<ts>\d+\.\d+)\])?(?:\[\s*(?P<caller>[TC]\d+)\])?\s?")
+_ADDR = r"(?:\[<?[0-9a-f]+>?\]\s*)*"       # "[<ffffffff81234567>] ", "[c0000000012345]"
 FRAME_RE = re.compile(
-    r"^\s*(?:\[<[0-9a-f]+>\]\s*)?(?P<unreliable>\? )?(?P<fn>[A-Za-z_][\w.]*)"
-    r"\+0x[0-9a-f]+/0x[0-9a-f]+(?:\s+\[(?P<mod>[\w-]+)\])?")
-RIP_RE = re.compile(r"^(?:RIP|EIP|pc\s*:|PC is at)[: ]+(?:\d{4}:)?(?:\[<[0-9a-f]+>\]\s*)?"
-                    r"(?P<fn>[A-Za-z_][\w.]*)\+0x")
-AT_RE = re.compile(r"\bat: (?:\[<[0-9a-f]+>\]\s*)?(?P<fn>[A-Za-z_][\w.]*)\+0x")
-SUFFIX_RE = re.compile(r"(\.(constprop|isra|part|cold|llvm|lto_priv)(\.\d+)?)+$")
+    r"^\s*" + _ADDR + r"(?P<unreliable>\? )?(?P<fn>[A-Za-z_][\w.]*)\+0x[0-9a-f]+/0x[0-9a-f]+")
+ARM_FRAME_RE = re.compile(                 # arm32: "[<80de0078>] (dump_backtrace) from [<...>]"
+    r"^\s*(?:\[<[0-9a-f]+>\]\s*)?\((?P<fn>[A-Za-z_][\w.]*)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\)"
+    r" from ")
+RIP_RE = re.compile(r"^(?:RIP|EIP|IP|NIP|pc|epc|PC is at|EIP is at)\s*:?\s*(?:\d{4}:)?" + _ADDR
+                    + r"(?P<fn>[A-Za-z_][\w.]*)\+0x")
+AT_RE = re.compile(r"\bat: " + _ADDR + r"(?P<fn>[A-Za-z_][\w.]*)\+0x")
+SUFFIX_RE = re.compile(r"(\.(constprop|isra|part|cold|llvm|lto_priv|localalias)(\.\d+)?)+$")
+# a syscall's entry frame, named the way syzbot names it
+SYSCALL_RE = re.compile(r"^(?:__(?:x64|ia32|arm64|riscv|s390x?|x32)_(?P<sys>sys_\w+)"
+                        r"|(?:SyS|sys|ksys|__se_sys|__do_sys|__se_compat_sys)_(?P<bare>\w+))$")
 END_RE = re.compile(r"^---\[ end (trace|Kernel panic)")
+# where the report's own stack ends: the allocation/free stacks of a
+# sanitizer report, lockdep's chains, other CPUs' backtraces
+STOP_RE = re.compile(
+    r"^(?:Allocated by task|Freed by task|Last potentially related work|Second to last potentially"
+    r"|The buggy address|Memory state around|Uninit was (?:created|stored)"
+    r"|Local variable \S+ created|Showing all locks held|NMI backtrace for cpu|Sending NMI from CPU"
+    r"|other info that might help"
+    r"|the existing dependency chain|-> #\d|\{[A-Z-]+\} state was registered at"
+    r"|\.\.\. which became|Kernel Offset:|Rebooting in)")
+EMBEDDED_TS = re.compile(r"\[\s*(?P<ts>\d+\.\d+)\](?:\[\s*(?P<caller>[TC]\d+)\])? ?")
+NUMBER_RE = re.compile(r"\b(?:0x)?[0-9a-f]*\d[0-9a-f]*\b")
 MARKER = "@@harness"
-MAX_REPORT_LINES = 400
+MAX_REPORT_LINES = 1000   # a stack overflow prints a long trace
 IDLE_LINES = 200        # a report whose caller printed nothing for this long is over
 
 
@@ -68,67 +116,256 @@ def split_line(no: int, raw: str) -> Line:
 
 SKIP_FRAMES = re.compile(r"^(?:" + "|".join([
     # locking primitives
-    r"_*raw_(?:spin|read|write)_(?:try)?lock\w*", r"_*(?:spin|read|write)_(?:try)?lock\w*",
-    r"lock_(?:acquire|release|contended|acquired|is_held_type)", r"_*lock_acquire\w*",
-    r"lockdep_\w+", r"mark_(?:lock|usage|held_locks)\w*", r"_*mutex_(?:un)?lock\w*",
-    r"(?:down|up)(?:_read|_write)?(?:_killable|_interruptible|_nested|_trylock)?",
-    r"_*rwsem_\w+", r"_*down_\w+", r"_*up_\w+", r"percpu_(?:down|up)_\w+",
-    r"_*wait_for_completion\w*", r"(?:prepare|finish)_wait\w*", r"_*lock_page\w*",
-    r"wait_on_page\w*", r"inode_lock\w*", r"_*rt_mutex\w*",
-    # string and copy helpers: the caller is the one to blame
-    r"_*mem(?:cpy|set|move|cmp|chr)\w*", r"_*str(?:n?cpy|n?cmp|len|lcpy|scpy)\w*",
-    r"_*copy_(?:to|from)_user\w*", r"copy_user_\w+",
-    # scheduler
-    r"_*schedule\w*", r"io_schedule\w*", r"preempt_schedule\w*", r"_*cond_resched\w*",
-    r"sched_show_task", r"show_stack", r"context_switch", r"__switch_to\w*",
-    # printk, dumps, traps and debugging machinery
-    r"_*v?printk\w*", r"_*dump_stack\w*", r"show_trace\w*", r"show_regs",
-    r"_*warn\w*", r"warn_slowpath\w*", r"report_bug", r"fixup_bug", r"handle_bug",
-    r"exc_\w+", r"asm_exc_\w+", r"asm_\w+", r"do_error_trap", r"do_trap", r"do_invalid_op",
-    r"_*die\w*", r"oops_\w+", r"panic", r"print_(?:circular_bug\w*|deadlock_bug|usage_bug|"
-    r"bad_irq_dependency|unlock_imbalance_bug|report|lock\w*|address_description\w*)",
-    r"check_(?:prev_add|prevs_add|noncircular|deadlock|irq_usage|path|usage\w*|"
-    r"flags|unlock\w*|chain_key)", r"validate_chain", r"debug_(?:check|show|lockdep)\w*",
-    r"_*kasan_\w+", r"kcsan_\w+", r"_*tsan_\w+", r"_*ubsan_\w+", r"kfence_\w+",
-    r"_*might_sleep\w*", r"_*might_fault", r"_*might_resched", r"assertfail", r"btrfs_assertfail",
-    r"page_fault_oops", r"do_user_addr_fault", r"do_kern_addr_fault", r"no_context",
-    r"_*bad_area\w*", r"kernelmode_fixup_or_oops", r"fixup_exception", r"spurious_kernel_fault",
-    r"watchdog\w*", r"check_hung_\w+", r"khungtaskd", r"rcu_\w*stall\w*", r"print_other_cpu_stall",
-    r"_*hrtimer_\w+", r"tick_sched_\w+", r"update_process_times", r"sysvec_\w+",
-    r"_*sysvec_\w+", r"irq_exit\w*", r"_*irq_exit_rcu",
+    r"_*raw_(?:spin|read|write)_\w+", r"_*(?:spin|read|write)_(?:try)?(?:un)?lock\w*",
+    r"do_raw_(?:spin|read|write)_\w+", r"_*queued_(?:spin|read|write)_\w+",
+    r"native_queued_spin\w*", r"_*pv_queued_spin\w*", r"spin_(?:dump|bug)",
+    r"lock_(?:acquire|release|contended|acquired|is_held\w*|downgrade|sock\w*|timer_base)",
+    r"release_sock", r"_*lock_acquire\w*", r"lockdep_\w+", r"mark_(?:lock|usage)\w*",
+    r"\w*_held_locks?", r"hlock_class", r"(?:register|look_up)_lock_class", r"lock_class\w*",
+    r"validate_chain", r"_*mutex_\w+", r"_*rt_mutex\w*", r"task_blocks_on_rt_mutex",
+    r"rt_spin_\w+", r"rwbase_\w+", r"osq_\w+", r"raw_spin_rq_\w+", r"_*rwsem_\w+",
+    r"_*down(?:_\w+)?", r"up", r"_*up_(?:read|write)\w*", r"percpu_(?:down|up)_\w+",
+    r"percpu_rwsem_\w+", r"ldsem_down_\w+", r"tty_ldisc_lock\w*", r"console_(?:un|try)?lock",
+    r"_*lock_page\w*", r"unlock_page\w*", r"folio_unlock", r"inode_lock\w*",
+    r"_*atomic_dec_and_\w*lock\w*", r"_*seqprop_\w+", r"_*(?:write|read)_seqcount\w*",
+    r"_*local_bh_(?:enable|disable)\w*", r"_local_bh_enable",
+    # scheduler, waiting and the helpers that wait: the waiter is to blame
+    r"_*schedule", r"schedule_(?:timeout|hrtimeout|preempt_disabled)\w*", r"io_schedule\w*",
+    r"preempt_schedule\w*", r"_*cond_resched\w*", r"_*schedule_bug", r"sched_show_task\w*",
+    r"context_switch", r"__switch_to\w*", r"finish_task_switch\w*", r"try_to_wake_up",
+    r"_*wake_up\w*", r"complete(?:_all)?", r"_*wait_for_\w+", r"_*wait_on_\w+",
+    r"out_of_line_wait_on_\w+", r"_*wait_event\w*", r"do_wait_for_common",
+    r"(?:prepare_to|finish)_wait\w*", r"_*wait_rcu_gp", r"bit_wait\w*", r"_*folio_wait\w*",
+    r"\w*fdatawait\w*", r"_*flush_work\w*", r"_*flush_workqueue", r"drain_workqueue",
+    r"destroy_workqueue", r"_*cancel_\w*work\w*", r"_*queue_work\w*",
+    r"_*queue_delayed_work\w*", r"mod_delayed_work\w*", r"insert_work", r"try_to_grab_pending",
+    r"kthread_stop\w*", r"_*(?:try_to_)?del_timer\w*", r"_*timer_delete\w*", r"_*init_timer\w*",
+    r"sk_(?:stop|reset)_timer\w*", r"cleanup_srcu_struct", r"usb_start_wait_urb",
+    # string, copy and data-structure helpers: the caller is the one to blame
+    r"_*mem(?:cpy|set|move|cmp|chr|scan|dup)\w*",
+    r"_*str(?:n?cpy|n?cmp|n?len|lcpy|scpy|n?chr|rchr|n?cat|lcat|n?dup|sep|c?spn|pbrk|n?str"
+    r"|n?casecmp)\w*",
+    r"\w*copy_(?:to|from)_(?:user|iter)\w*", r"copy_user_\w+", r"copy_page_(?:to|from)_iter\w*",
+    r"copyin", r"copyout", r"_*(?:get|put)_user\w*", r"raw_copy_\w+", r"instrument_\w+",
+    r"read_word_at_a_time", r"_*(?:read|write)_once\w*",
+    r"(?:arch_)?atomic\w*_(?:read|set|inc|dec|add|sub|fetch|xchg|cmpxchg|try|and|or|xor)\w*",
+    r"_*(?:test_and_)?(?:set|clear|change)_bit\w*", r"test_bit\w*",
+    r"_*list_(?:add|del|replace|move|splice)\w*", r"_*list_\w+_valid\w*", r"_*rb_\w+",
+    r"klist_\w+", r"_*rhashtable_\w+", r"rht_\w+", r"xas?_\w+", r"idr_\w+", r"ida_\w+",
+    r"_*refcount_\w+", r"kref_\w+", r"ref_tracker_\w+", r"crc\w*", r"__crc\w*",
+    r"v?sn?printf", r"v?scnprintf", r"format_decode", r"hex_string", r"\w*hex_dump\w*",
+    r"va_format", r"string(?:_nocheck)?", r"pointer", r"_*x86_indirect_thunk_\w+",
+    r"__x86_return_thunk", r"__phys_addr\w*", r"__virt_addr_valid", r"__virt_to_phys\w*",
+    r"_*skb_(?:put|push|pull)", r"skb_(?:over|under)?_?panic", r"kfree_skb\w*",
+    # driver-model, VFS and USB helpers that only pass on what their caller did
+    r"_*kobject_\w+", r"_*sysfs_\w+", r"dpm_sysfs_\w+", r"devres_\w+",
+    r"_*device_(?:add|del|register|unregister|release|remove_\w+|create_\w+)",
+    r"get_device_parent", r"(?:get|put)_device", r"device_destroy",
+    r"proc_(?:register|create\w*|mkdir\w*)", r"rollback_registered\w*", r"unregister_netdev\w*",
+    r"(?:drop|clear|inc|set)_nlink", r"iput", r"(?:fast_)?dput", r"mark_buffer_dirty\w*",
+    r"usb_(?:submit_urb|kill_\w+|poison_\w+|control_msg\w*|bulk_msg|interrupt_msg)",
+    # allocator
+    r"_*kmalloc\w*", r"_*kmem_cache_(?:alloc|free)\w*", r"kzalloc\w*", r"kcalloc\w*",
+    r"_*krealloc\w*", r"kmemdup\w*", r"kstrdup\w*", r"memdup_user\w*", r"vmemdup_user",
+    r"_*do_kmalloc\w*", r"_*kvmalloc\w*", r"kvzalloc\w*", r"_*v[mz]alloc\w*", r"_*vfree\w*",
+    r"_*vunmap\w*", r"_*k[vz]?free\w*", r"kfree_sensitive", r"_*slab_\w+", r"allocate_slab",
+    r"new_slab", r"alloc_slab_page", r"_*cache_free\w*", r"\w*alloc_pages\w*", r"alloc_page\w*",
+    r"_*alloc_frozen_pages\w*", r"_*folio_alloc\w*", r"filemap_alloc_folio\w*",
+    r"_*filemap_get_folio\w*", r"\w*page_pool_alloc\w*", r"get_page_from_freelist",
+    r"__get_free_pages", r"_*page_cache_alloc", r"pagecache_get_page", r"_*should_fail\w*",
+    r"_*free_pages\w*", r"free_unref_page\w*", r"post_alloc_hook", r"prep_new_page",
+    r"_*set_page_owner", r"free_pages_prepare", r"free_page_is_bad\w*", r"bad_page",
+    r"check_new_page\w*",
+    # printk, dumps, traps, faults and debugging machinery
+    r"\w*printk\w*", r"_dev_(?:info|err|warn|notice|emerg|crit|alert)", r"_*dump_stack\w*",
+    r"dump_backtrace\w*", r"show_stack\w*", r"show_trace\w*", r"show_regs", r"walk_stackframe",
+    r"stack_trace_\w+", r"arch_stack_walk", r"stack_depot_\w+", r"save_stack\w*",
+    r"__save_stack_trace", r"_*warn\w*", r"check_panic_on_warn", r"report_bug", r"fixup_bug",
+    r"handle_bug", r"exc_\w+", r"asm_exc_\w+", r"asm_\w+", r"do_error_trap", r"do_trap\w*",
+    r"do_invalid_op", r"invalid_op", r"do_general_protection", r"general_protection",
+    r"(?:do_)?double_fault", r"df_debug", r"_*die\w*", r"oops_\w+", r"_*panic\w*",
+    r"_*bad_stack", r"handle_bad_stack", r"__stack_chk_fail", r"perf_trace_\w+",
+    r"print_(?:circular_bug\w*|deadlock_bug|usage_bug|bad_irq_dependency|unlock_imbalance_bug"
+    r"|report|lock\w*|address_description\w*|tainted|trailer|irqtrace_events)",
+    r"check_(?:prev_add|prevs_add|noncircular|deadlock|irq_usage|path|usage\w*|flags|unlock\w*"
+    r"|chain_key|memory_region\w*|preemption_disabled|stack_object|heap_object|object_size"
+    r"|bytes_and_report|copy_size|region_inline)",
+    r"_*check_object_size", r"_*check_heap_object", r"usercopy_\w+", r"_*fortify_\w+",
+    r"_*debug_\w+", r"\w+_is_static_object", r"__this_cpu_preempt_check",
+    r"_*kasan_\w+", r"_*(?:hw)?asan_\w+", r"kcsan_\w+", r"_*tsan_\w+", r"_*k?msan_\w+",
+    r"_*ubsan_\w+", r"_*kfence_\w+", r"_*sanitizer_\w+", r"write_comp_data",
+    r"do_tag_check_fault", r"do_tag_recovery", r"trace_hardirqs\w*", r"rcu_read_(?:un)?lock\w*",
+    r"rcu_lock_(?:acquire|release)", r"_*might_sleep\w*", r"_*might_fault", r"_*might_resched",
+    r"__cant_sleep", r"assertfail", r"btrfs_assertfail", r"page_fault_oops",
+    r"do_user_addr_fault", r"do_kern_addr_fault", r"no_context", r"kernelmode_fixup_or_oops",
+    r"fixup_exception", r"spurious_kernel_fault", r"_*do_kernel_fault",
+    r"_*do_(?:page|translation)_fault", r"do_mem_abort", r"el1_(?:abort|da)",
+    r"el1h?_(?:64_)?sync\w*", r"do_DataAbort", r"do_bad_area", r"handle_page_fault",
+    # watchdogs, timers and interrupts
+    r"watchdog\w*", r"check_hung_\w+", r"khungtaskd", r"rcu_\w*stall\w*",
+    r"print_other_cpu_stall", r"nmi_cpu_backtrace\w*", r"nmi_trigger_cpumask_backtrace",
+    r"arch_trigger_cpumask_backtrace", r"_*hrtimer_\w+", r"tick_\w+", r"update_process_times",
+    r"_*sysvec_\w+", r"irq_exit\w*", r"_*irq_exit_rcu", r"irqentry_\w+",
+    r"\w*apic_timer_interrupt", r"_*common_interrupt", r"_*handle_domain_irq", r"gic_handle_irq",
+    r"__irq_svc", r"el1h?_(?:64_)?irq\w*", r"el1_interrupt", r"call_on_irq_stack",
+    r"do_interrupt_handler", r"generic_handle_\w+",
     # system-call entry and thread start
-    r"do_syscall_64", r"entry_SYSCALL_64\w*", r"_*x64_sys_\w+", r"_*ia32_sys_\w+",
-    r"_*se_sys_\w+", r"_*do_sys_\w+", r"ksys_\w+", r"x64_sys_call", r"do_fast_syscall\w*",
-    r"syscall_exit\w*", r"ret_from_fork\w*", r"kthread", r"worker_thread", r"process_one_work",
+    r"do_syscall_\w+", r"entry_SYSCALL_64\w*", r"entry_SYSENTER\w*", r"entry_INT80\w*",
+    r"x64_sys_call", r"_*do_fast_syscall\w*", r"do_int80_syscall_32", r"syscall_exit\w*",
+    r"el0_svc\w*", r"do_el0_svc\w*", r"el0t_64_sync\w*", r"invoke_syscall\w*",
+    r"ret_fast_syscall", r"ret_from_fork\w*", r"kthread", r"worker_thread", r"process_one_work",
+    r"process_scheduled_works",
 ]) + r")$")
+
+# A stalled CPU loops somewhere below the point where its work was entered:
+# a stall is named by the frame just inside the first of these (the syscall,
+# the timer, the softirq, the work item; for a dispatcher such as ioctl or
+# netlink, the handler it called: "rcu detected stall in kvm_vcpu_ioctl").
+STALL_ANCHORS = re.compile(r"^(?:" + "|".join([
+    # entries
+    r"do_syscall_\w+", r"_*do_fast_syscall\w*", r"do_int80_syscall_32", r"entry_\w+",
+    r"x64_sys_call", r"el0_svc\w*", r"do_el0_svc\w*", r"invoke_syscall\w*", r"ret_fast_syscall",
+    r"ret_from_fork\w*", r"kthread", r"worker_thread", r"process_one_work", r"smpboot_thread_fn",
+    r"run_ksoftirqd", r"call_timer_fn", r"_*run_timers?\w*", r"expire_timers",
+    r"run_timer_softirq", r"_*do_softirq\w*", r"handle_softirqs", r"irq_exit\w*",
+    r"tasklet_\w*action\w*", r"net_rx_action", r"_*napi_poll", r"process_backlog",
+    r"_*netif_receive_skb\w*", r"_*hrtimer_run_\w+", r"rcu_do_batch", r"rcu_core\w*",
+    r"cpu_startup_entry", r"do_idle", r"cpu_idle\w*", r"start_secondary", r"rest_init",
+    r"exit_to_user_?mode_(?:loop|prepare)", r"task_work_run", r"_*fput\w*", r"net_tx_action",
+    # dispatchers
+    r"(?:do_vfs|vfs|ksys)_ioctl", r"\w*(?:sys|SyS|SYSC)_ioctl", r"\w*blkdev_ioctl",
+    r"_*vfs_(?:iter_)?(?:read|write)\w*", r"ksys_(?:read|write|pread64|pwrite64)",
+    r"new_sync_(?:read|write)", r"do_iter_\w+", r"do_loop_readv_writev", r"do_readv",
+    r"do_writev", r"sock_(?:read|write)_iter", r"sock_common_(?:set|get)sockopt",
+    r"_*sys_(?:set|get)sockopt", r"\w*netlink_rcv\w*", r"genl_\w*rcv\w*", r"_*netlink_dump\w*",
+    r"__skb_datagram_iter", r"__do_fault", r"mmap_region", r"do_mmap\w*", r"do_dentry_open",
+]) + r")$")
+# interrupt entries: a stall's interrupted context starts after the first run of them
+IRQ_ENTRY = re.compile(r"^(?:\w*apic_timer_interrupt\w*|_*sysvec_\w+|asm_sysvec_\w+|__irq_svc"
+                       r"|el1h?_(?:64_)?irq\w*|el1_interrupt|irq_exit\w*|_*irq_exit_rcu"
+                       r"|asm_common_interrupt|ret_from_intr|call_on_irq_stack|gic_handle_irq"
+                       r"|_*handle_domain_irq|generic_handle_arch_irq)$")
+# frames that name a stall themselves, whatever they called
+STALL_SELF = re.compile(r"^(smp_call_function)\w*$")
+# compat wrappers of a dispatcher: they name a stall only when nothing else does
+STALL_WEAK = re.compile(r"^\w+_compat_ioctl\w*$")
+# fault injection prints the stack of the failing allocation: a report whose
+# stack runs through it shows someone else's stack
+FAULT_INJECTION = re.compile(r"^_*should_fail\w*$")
+# messages that come with a stack dump of their own, interleaved with the report's
+INTERLEAVED = re.compile(r"FAULT_INJECTION: forcing a failure|allocation failure: ")
 
 
 def normalize_fn(fn: str) -> str:
     return SUFFIX_RE.sub("", fn)
 
 
-def guilty_frame(lines: list[Line], extra_skip: re.Pattern | None = None) -> str | None:
-    """The first reliable frame (RIP or stack) that is not machinery."""
-    for ln in lines:
-        m = RIP_RE.match(ln.text.strip()) or FRAME_RE.match(ln.text)
-        if not m or (m.groupdict().get("unreliable")):
-            continue
-        fn = normalize_fn(m.group("fn"))
-        if SKIP_FRAMES.match(fn) or (extra_skip and extra_skip.match(fn)):
-            continue
+def title_fn(fn: str) -> str:
+    """A frame as syzbot writes it in a title: "__x64_sys_futex" -> "sys_futex"."""
+    m = SYSCALL_RE.match(fn)
+    if not m:
         return fn
+    return m.group("sys") or m.group("bare")
+
+
+def frame_of(text: str) -> tuple[str, bool] | None:
+    """(function, reliable) of a stack-trace line, or None."""
+    m = RIP_RE.match(text.strip()) or FRAME_RE.match(text)
+    if m:
+        return normalize_fn(m.group("fn")), not (m.groupdict().get("unreliable")
+                                                 or text.rstrip().endswith("(unreliable)"))
+    m = ARM_FRAME_RE.match(text)
+    if m:
+        return normalize_fn(m.group("fn")), True
     return None
 
 
+def _skipped(fn: str, extra: re.Pattern | None) -> bool:
+    return bool(SKIP_FRAMES.match(fn) or (extra and extra.match(fn)))
+
+
+def guilty_frame(lines: list[Line], extra_skip: re.Pattern | None = None) -> str | None:
+    """The first reliable frame (RIP or stack) that is not machinery (nor
+    the frame of a "Preemption disabled at:" note)."""
+    after_at = False
+    for ln in lines:
+        if INTERLEAVED.search(ln.text):
+            return None             # another task's dump runs through this stack
+        fr = frame_of(ln.text)
+        if fr and fr[1] and not after_at:
+            if FAULT_INJECTION.match(fr[0]):
+                return None         # a fault-injection dump, not this report's stack
+            if not _skipped(fr[0], extra_skip):
+                return fr[0]
+        after_at = ln.text.rstrip().endswith(" at:")
+    return None
+
+
+# where one CPU's trace ends and another's begins (a user-mode RIP ends a trace)
+TRACE_BREAK = re.compile(r"(?:rcu: )?(?:RIP: 00[23][0-9a-f]:|NMI backtrace for cpu|Sending NMI"
+                         r"|Task dump for CPU|Kernel panic|\S+ kthread starved"
+                         r"|RCU grace-period kthread)")
+IGNORED_TRACE = re.compile(r"(?:rcu: )?(?:\S+ kthread starved|RCU grace-period kthread)")
+
+
+def stall_frame(lines: list[Line], extra_skip: re.Pattern | None, needs_irq: bool) -> str | None:
+    """The frame a stalled CPU loops in.  In the first trace of the report
+    (the grace-period kthread's is not one), after the timer interrupt that
+    caught the CPU when `needs_irq`: the frame just inside the first entry
+    point or dispatcher, or the outermost frame if the trace shows none."""
+    traces: list[list[tuple[str, bool]]] = [[]]
+    ignored = False
+    for ln in lines:
+        text = ln.text.strip()
+        fr = frame_of(ln.text)
+        if fr:
+            if fr[1] and not ignored:
+                traces[-1].append((fr[0], False))
+        elif text in ("</IRQ>", "<EOI>"):
+            traces[-1].append(("", True))
+        elif TRACE_BREAK.match(text):
+            ignored = bool(IGNORED_TRACE.match(text))
+            traces.append([])
+    trace = next((t for t in traces if any(fn for fn, _ in t)), [])
+    cut = 0
+    if needs_irq:
+        first = next((i for i, (fn, irq) in enumerate(trace) if irq or IRQ_ENTRY.match(fn)), None)
+        if first is None:
+            return None
+        cut = first
+        while cut < len(trace) and (trace[cut][1] or IRQ_ENTRY.match(trace[cut][0])):
+            cut += 1
+    prev = None
+    for fn, irq in trace[cut:]:
+        if irq:
+            continue
+        if STALL_SELF.match(fn):
+            return STALL_SELF.match(fn).group(1)
+        if STALL_ANCHORS.match(fn):
+            if prev:
+                return prev
+            continue
+        if not _skipped(fn, extra_skip) and not (prev and STALL_WEAK.match(fn)):
+            prev = fn
+    return prev
+
+
 # ------------------------------------------------------------ the kinds table
+
+# lockdep's own lock lines ("is trying to acquire lock: ..., at: FUNC") end
+# where the held-lock lists, chains and registration stacks begin
+AT_UNTIL = (r"^(?:\d+ locks? held by|stack backtrace:|\{[A-Z-]+\} state was registered"
+            r"|the existing dependency chain|\.\.\. which became|other info that might help)")
+
 
 @dataclass(frozen=True)
 class Kind:
     name: str
     category: str
     start: str                      # regex on the line text (no ts/caller prefix)
-    title: str                      # format string: {frame} and named groups
-    frame: str = "stack"            # "stack" | "lock" | "header" | "none"
+    title: str                      # format string: {frame}, named groups, fields;
+                                    # "{x_n}" is group x with its numbers as NUM
+    frame: str = "stack"            # strategies, tried in order (see the module doc)
     absorbs: tuple[str, ...] = ()   # kinds that continue this report
     skip: str | None = None         # extra frames this kind never blames
     fields: tuple[tuple[str, str], ...] = ()  # (name, regex) read from the body
@@ -136,15 +373,23 @@ class Kind:
     needs_frame: bool = True
     needle: str | None = None       # literal every start line contains (default:
                                     # the regex's literal beginning)
+    weak: bool = False              # a consequence (panic): part of any open report
+    stack_after: str | None = None  # "stack": the blamed stack follows this line
+    section: str | None = None      # "section": the frames that follow this line
+    at_until: str = AT_UNTIL        # "at": the lock lines end at this line
+    variants: tuple[tuple[str, str, str], ...] = ()  # (groups, regex, title): the
+                                    # first whose groups ("a,b": joined by "|") match
+                                    # gives the title
 
     @property
-    def literal(self) -> str:
+    def literals(self) -> tuple[str, ...]:
+        """Literals one of which every start line contains ("A|B": either)."""
         if self.needle:
-            return self.needle
+            return tuple(self.needle.split("|"))
         m = re.match(r"\^?([A-Za-z0-9 :_,'!#-]+)", self.start)
         if not m or len(m.group(1)) < 4:
             raise ValueError(f"kind {self.name}: give it a needle")
-        return m.group(1)
+        return (m.group(1),)
 
     @property
     def start_re(self) -> re.Pattern:
@@ -160,86 +405,221 @@ def _compiled(rx: str) -> re.Pattern:
     return _CACHE[rx]
 
 
-OOPS_TAIL = ("oops", "invalid-opcode", "bug-at", "null-deref", "paging", "gpf", "panic")
+LOCKDEP = r"^(?:WARNING: |\[ INFO: )"      # 4.14+ / older lockdep headers
+OLD_OR_NEW = r"^(?:\[ )?(?P<sev>WARNING|BUG|INFO): "
+LOCKDEP_STACK = r"^stack backtrace:"
+EITHER, ANY3 = "WARNING|INFO: ", "WARNING|BUG|INFO: "       # needles of those headers
+DIE = ("oops", "internal-error")            # the "Oops: 0000 [#1]" line of a fault
+OOPS_TAIL = ("oops", "invalid-opcode", "bug-at", "null-deref", "paging", "gpf", "panic",
+             "internal-error")
+PANIC = r"^Kernel panic - not syncing: "
+OOPS = r"^(?:Oops: )?"                     # 6.x: "Oops: general protection fault, ..."
+FUNC = r"(?:\[<[0-9a-f]+>\] )?(?P<fn>[A-Za-z_][\w.]*)"
 KINDS: tuple[Kind, ...] = (
     # lockdep
-    Kind("lockdep-recursive", "lockdep", r"^WARNING: possible recursive locking detected",
-         "possible deadlock in {frame}", "lock"),
-    Kind("lockdep-circular", "lockdep", r"^WARNING: possible circular locking dependency detected",
-         "possible deadlock in {frame}", "lock"),
-    Kind("lockdep-inconsistent", "lockdep", r"^WARNING: inconsistent lock state",
-         "inconsistent lock state in {frame}", "lock"),
-    Kind("lockdep-irq-inversion", "lockdep",
-         r"^WARNING: (?:possible irq lock inversion dependency detected|"
-         r"(?:HARDIRQ|SOFTIRQ)-safe -> (?:HARDIRQ|SOFTIRQ)-unsafe lock order detected)",
-         "possible deadlock in {frame}", "lock"),
-    Kind("lockdep-bad-unlock", "lockdep", r"^WARNING: bad unlock balance detected!",
-         "WARNING: bad unlock balance in {frame}"),
-    Kind("lockdep-held-freed", "lockdep", r"^WARNING: held lock freed!",
-         "WARNING: held lock freed in {frame}"),
-    Kind("lockdep-held-return", "lockdep", r"^WARNING: lock held when returning to user space!",
-         "WARNING: lock held when returning to user space in {frame}", "lock"),
+    Kind("lockdep-recursive", "lockdep", LOCKDEP + r"possible recursive locking detected",
+         "possible deadlock in {frame}", "at stack lock", stack_after=LOCKDEP_STACK,
+         needle=EITHER),
+    Kind("lockdep-circular", "lockdep", LOCKDEP + r"possible circular locking dependency detected",
+         "possible deadlock in {frame}", "at stack section lock", section=r"^-> #\d+",
+         stack_after=LOCKDEP_STACK, needle=EITHER),
+    Kind("lockdep-inconsistent", "lockdep", LOCKDEP + r"inconsistent lock state",
+         "inconsistent lock state in {frame}", "at stack lock", stack_after=LOCKDEP_STACK,
+         needle=EITHER),
+    Kind("lockdep-irq-inversion", "lockdep", LOCKDEP + r"possible irq lock inversion dependency",
+         "possible deadlock in {frame}", "at stack lock", stack_after=LOCKDEP_STACK,
+         needle=EITHER),
+    Kind("lockdep-irq-order", "lockdep",
+         LOCKDEP + r"(?:HARDIRQ|SOFTIRQ)-(?:safe|READ-safe) -> (?:HARDIRQ|SOFTIRQ)-\S+ lock order",
+         "possible deadlock in {frame}", "section at stack lock", stack_after=LOCKDEP_STACK,
+         section=r"^\.\.\. which became \S+-irq-safe at:", needle=EITHER),
+    Kind("lockdep-bad-unlock", "lockdep", OLD_OR_NEW + r"bad unlock balance detected!",
+         "{sev}: bad unlock balance in {frame}", "at stack", stack_after=LOCKDEP_STACK,
+         needle=ANY3),
+    Kind("lockdep-held-freed", "lockdep", OLD_OR_NEW + r"held lock freed!",
+         "{sev}: held lock freed in {frame}", "at stack", stack_after=LOCKDEP_STACK,
+         needle=ANY3),
+    Kind("lockdep-held-return", "lockdep", OLD_OR_NEW + r"lock held when returning to user space!",
+         "{sev}: lock held when returning to user space in {frame}", "at stack",
+         stack_after=LOCKDEP_STACK, at_until=LOCKDEP_STACK, needle=ANY3),
+    Kind("lockdep-still-held", "lockdep", r"^WARNING: \S+ still has locks held!",
+         "WARNING: still has locks held in {frame}", "at stack", stack_after=LOCKDEP_STACK,
+         at_until=LOCKDEP_STACK, needle="WARNING"),
+    Kind("lockdep-nested", "lockdep", r"^WARNING: Nested lock was not taken",
+         "WARNING: nested lock was not taken in {frame}", "at stack", stack_after=LOCKDEP_STACK,
+         needle="WARNING"),
+    Kind("lockdep-wait-context", "lockdep", r"^\[ BUG: Invalid wait context \]",
+         "WARNING: locking bug in {frame}", stack_after=LOCKDEP_STACK, needle="BUG"),
+    Kind("lockdep-rcu", "lockdep", OLD_OR_NEW + r"suspicious RCU usage",
+         "{sev}: suspicious RCU usage in {frame}", stack_after=LOCKDEP_STACK,
+         needle=ANY3),
+    Kind("lockdep-static-key", "lockdep", r"^INFO: trying to register non-static key",
+         "INFO: trying to register non-static key in {frame}", needle="INFO: "),
+    Kind("lockdep-limit", "lockdep", r"^BUG: (?P<what>MAX_\w+ too low!)", "BUG: {what}", "none",
+         needs_frame=False, needle="BUG"),
+    Kind("spinlock", "lockdep", r"^BUG: (?P<what>(?:spin|rw)lock [\w ]+?) on CPU#\d+",
+         "BUG: {what} in {frame}", needle="BUG"),
+    Kind("preemptible", "lockdep",
+         r"^BUG: using (?P<what>[\w]+\(\)) in preemptible \[[0-9a-f]+\] code",
+         "BUG: using {what} in preemptible code in {frame}", needle="BUG"),
+    Kind("workqueue-leak", "lockdep", r"^BUG: workqueue leaked lock or atomic",
+         "BUG: workqueue leaked lock or atomic in {frame}", "field",
+         fields=(("fn", r"^last function: (?:\[<[0-9a-f]+>\] )?([A-Za-z_][\w.]*)"),),
+         needle="BUG"),
     # btrfs (before the generic BUG rows: an assertion is followed by a BUG)
     Kind("btrfs-assert", "btrfs",
          r"^(?:BTRFS: )?assertion failed: (?P<expr>.*), in (?P<file>\S+?):(?P<lineno>\d+)",
          "BTRFS: assertion failed in {frame}", absorbs=OOPS_TAIL + ("cut",),
          needle="assertion failed: "),
     Kind("btrfs-critical", "btrfs", r"^BTRFS critical \(device (?P<dev>[^)]*)\): (?P<msg>.*)",
-         "BTRFS critical: {msg}", "none", needs_frame=False),
+         "BTRFS critical: {msg}", "none", needs_frame=False, needle="BTRFS"),
     Kind("btrfs-error", "btrfs",
          r"^BTRFS(?::? error)? \(device [^)]*\)(?: error)?:? (?:error )?in (?P<fn>[\w.]+):\d+",
-         "BTRFS error in {frame}", "header", needs_frame=False),
+         "BTRFS error in {frame}", "header", needs_frame=False, needle="BTRFS"),
     # sanitizers
-    Kind("kasan", "sanitizer", r"^BUG: KASAN: (?P<bugtype>[\w-]+) in (?P<fn>[\w.]+)",
-         "KASAN: {bugtype} {access} in {frame}", "header",
-         fields=(("access", r"^(Read|Write) of size"),)),
-    Kind("kcsan", "sanitizer", r"^BUG: KCSAN: (?P<bugtype>[\w-]+) in (?P<fn>[\w.]+)(?: / (?P<other>[\w.]+))?",
-         "KCSAN: {bugtype} in {frame}{pair}", "header"),
+    Kind("kasan", "sanitizer",
+         r"^BUG: KASAN: (?:double-free or )?(?P<bugtype>[\w-]+)(?: in (?P<fn>[\w.]+))?"
+         r"(?P<old>\+0x[0-9a-f]+/0x[0-9a-f]+ at addr )?",
+         "KASAN: {bugtype}{access} in {frame}", "header stack", needle="BUG",
+         fields=(("access", r"^(?:The buggy address|(Read|Write) (?:of size|at addr))"),),
+         variants=(("fn", r"^$", "KASAN: {bugtype}{access}"),
+                   # an old report cut before its access: syzbot keeps its first line
+                   ("old,access", r"at addr\|$", "KASAN: {bugtype} in {fn_n} at addr ADDR"))),
+    Kind("kmsan", "sanitizer", r"^BUG: KMSAN: (?P<bugtype>[\w-]+) in (?P<fn>[\w.]+)",
+         "KMSAN: {bugtype} in {frame}", "header stack", needle="BUG"),
+    Kind("kcsan-assert", "sanitizer", r"^BUG: KCSAN: assert: race in (?P<fn>[\w.]+)",
+         "KCSAN: assert: race in {frame}", "header", needle="BUG"),
+    Kind("kcsan", "sanitizer",
+         r"^BUG: KCSAN: (?P<bugtype>[\w-]+) in (?P<fn>[\w.]+)(?: / (?P<other>[\w.]+))?",
+         "KCSAN: {bugtype} in {frame}{pair}", "header", needle="BUG"),
     Kind("kfence", "sanitizer", r"^BUG: KFENCE: (?P<bugtype>[\w -]+?) in (?P<fn>[\w.]+)",
-         "KFENCE: {bugtype} in {frame}", "header"),
+         "KFENCE: {bugtype} in {frame}", "header stack", needle="BUG"),
     Kind("ubsan", "sanitizer", r"^UBSAN: (?P<bugtype>[\w -]+?) in (?P<file>\S+)",
-         "UBSAN: {bugtype} in {frame}", skip=r"ubsan_\w+|__ubsan_\w+"),
+         "UBSAN: {bugtype_slug} in {frame}", skip=r"ubsan_\w+|__ubsan_\w+|handle_overflow"),
+    Kind("memory-leak", "sanitizer", r"^BUG: memory leak", "memory leak in {frame}",
+         skip=r"\w*alloc\w*|\w*strdup\w*|\w*memdup\w*|k?v?a?sprintf\w*|create_object"
+              r"|kmemleak_\w+|debug_\w+|\w*list_lru_init|\w+_userns",
+         needle="BUG"),
     # atomic context
     Kind("sleep-in-atomic", "atomic", r"^BUG: sleeping function called from invalid context",
-         "BUG: sleeping function called from invalid context in {frame}"),
+         "BUG: sleeping function called from invalid context in {frame}", needle="BUG"),
     Kind("sched-atomic", "atomic", r"^BUG: scheduling while atomic",
-         "BUG: scheduling while atomic in {frame}"),
+         "BUG: scheduling while atomic in {frame}", needle="BUG"),
     # hangs and stalls
-    Kind("hung-task", "hang", r"^INFO: task (?P<comm>.+?):(?P<pid>\d+) blocked for more than \d+ seconds",
-         "INFO: task hung in {frame}"),
+    Kind("hung-task", "hang",
+         r"^INFO: task (?:(?P<comm>.+?):(?P<pid>\d+) blocked for more than \d+ seconds|[^:]*$)",
+         "INFO: task hung in {frame}", needle="INFO: task "),
     Kind("task-cant-die", "hang", r"^INFO: task (?P<comm>.+?):(?P<pid>\d+) can't die for more than",
-         "INFO: task can't die in {frame}"),
-    Kind("soft-lockup", "hang", r"^(?:watchdog: )?BUG: soft lockup - CPU#\d+ stuck for",
-         "BUG: soft lockup in {frame}", needle="BUG: soft lockup"),
+         "INFO: task can't die in {frame}", needle="INFO: task "),
+    Kind("soft-lockup", "hang", r"^(?:(?:NMI )?watchdog: )?BUG: soft lockup - CPU#\d+ stuck for",
+         "BUG: soft lockup in {frame}", "lockup", needle="BUG"),
     Kind("hard-lockup", "hang", r"^(?:NMI watchdog: )?Watchdog detected hard LOCKUP on cpu \d+",
-         "BUG: hard lockup in {frame}", needle="detected hard LOCKUP"),
-    Kind("rcu-stall", "hang", r"^(?:rcu: )?INFO: rcu_\w+ (?:self-)?detected (?:expedited )?"
-         r"stalls? on CPUs?",
-         "INFO: rcu detected stall in {frame}", skip=r"rcu_\w+|_*handle_irq\w*|_*common_interrupt",
-         needle="INFO: rcu_"),
+         "BUG: hard lockup in {frame}", needle="LOCKUP"),
+    Kind("rcu-stall", "hang",
+         r"^(?:rcu: )?INFO: rcu_\w+ (?:self-)?detected (?:expedited )?stalls? on",
+         "INFO: rcu detected stall in {frame}", "stall", skip=r"rcu_\w+|_*handle_irq\w*",
+         absorbs=("cut", "warning"), needle="INFO: rcu"),
     Kind("workqueue-lockup", "hang", r"^BUG: workqueue lockup - pool",
-         "BUG: workqueue lockup", "none", needs_frame=False),
+         "BUG: workqueue lockup", "none", needs_frame=False, needle="BUG"),
+    Kind("netdev-refcount", "hang", r"^unregister_netdevice: waiting for \S+ to become free",
+         "unregister_netdevice: waiting for DEV to become free", "none", needs_frame=False),
     # memory faults
-    Kind("null-deref", "memory", r"^BUG: kernel NULL pointer dereference",
-         "BUG: kernel NULL pointer dereference in {frame}", absorbs=("oops", "cut")),
-    Kind("paging", "memory", r"^BUG: unable to handle (?:page fault|kernel paging request)",
-         "BUG: unable to handle page fault in {frame}", absorbs=("oops", "cut")),
-    Kind("gpf", "memory", r"^general protection fault",
-         "general protection fault in {frame}", absorbs=("oops", "cut")),
+    Kind("null-deref", "memory",
+         r"^(?:BUG: (?:unable to handle )?kernel NULL pointer dereference"
+         r"|Unable to handle kernel NULL pointer dereference)",
+         "BUG: unable to handle kernel NULL pointer dereference in {frame}", absorbs=DIE,
+         needle="BUG|nable to handle kernel"),
+    Kind("paging", "memory",
+         r"^(?:BUG: unable to handle (?:kernel paging request|page fault)"
+         r"|(?:BUG: )?Unable to handle kernel (?:paging request|data access))",
+         "BUG: unable to handle kernel paging request in {frame}", absorbs=DIE,
+         needle="BUG|nable to handle kernel"),
+    Kind("user-access", "memory", r"^(?:BUG: u|U)nable to handle kernel access to user memory",
+         "BUG: unable to handle kernel access to user memory in {frame}", absorbs=DIE,
+         needle="nable to handle kernel"),
+    Kind("fault-cut", "memory", r"^BUG: unable to handle kernel\s*(?:\[\s*\d+\.\d+\].*)?$",
+         "BUG: unable to handle kernel", "none", absorbs=DIE, needs_frame=False, needle="BUG"),
+    Kind("gpf", "memory", OOPS + r"general protection fault",
+         "general protection fault in {frame}", absorbs=("oops", "cut"),
+         needle="general protection fault"),
+    Kind("divide-error", "memory", OOPS + r"divide[ _]error: [0-9a-f]+ \[#\d+\]",
+         "divide error in {frame}", needle=" [#"),
+    Kind("stack-segment", "memory", OOPS + r"stack segment: [0-9a-f]+ \[#\d+\]",
+         "stack segment fault in {frame}", needle=" [#"),
+    Kind("int3", "memory", OOPS + r"int3: [0-9a-f]+ \[#\d+\]", "int3 in {frame}", needle=" [#"),
+    Kind("double-fault", "memory", r"^PANIC: double fault", "PANIC: double fault in {frame}",
+         absorbs=("oops",), needle="double fault"),
+    Kind("stack-guard", "memory", r"^BUG: (?:\w+ )?stack guard page was hit",
+         "BUG: stack guard page was hit in {frame}", "lockup", absorbs=DIE, needle="BUG"),
+    Kind("arm-unhandled-fault", "memory", r"^Unhandled fault:", "Unhandled fault in {frame}",
+         absorbs=DIE),
+    Kind("arm-alignment", "memory", r"^Alignment trap:", "Alignment trap in {frame}",
+         absorbs=DIE),
+    Kind("bad-page-state", "memory", r"^BUG: Bad page state in process",
+         "BUG: Bad page state in {frame}", "section", section=r"^page last allocated via",
+         needle="BUG"),
+    Kind("bad-page-map", "memory", r"^BUG: (?P<what>Bad page map|Bad rss-counter state)",
+         "BUG: {what}", "none", needs_frame=False, needle="BUG"),
+    Kind("usercopy", "memory", r"^usercopy: Kernel memory (?:exposure|overwrite) attempt",
+         "BUG: bad usercopy in {frame}", absorbs=("cut", "bug-at", "invalid-opcode", "oops"),
+         needle="usercopy: "),
+    Kind("list-corruption", "memory", r"^list_(?:add|del) corruption",
+         "BUG: corrupted list in {frame}", needle="corruption",
+         absorbs=("cut", "bug-at", "invalid-opcode", "oops", "warning")),
+    Kind("file-count", "memory", r"^VFS: Close: file count is (?:zero|0)",
+         "VFS: Close: file count is zero (use-after-free)", "none", needs_frame=False),
+    Kind("dentry-in-use", "memory", r"^BUG: Dentry \S+ +still in use \(\d+\) \[unmount of",
+         "BUG: Dentry still in use in unmount", "none", absorbs=("cut", "warning"),
+         needs_frame=False, needle="BUG"),
+    Kind("slab-double-free", "memory", r"^BUG [\w-]+ \([^)]*\): (?P<what>Object already free)",
+         "BUG: {what}", "none", absorbs=("slab-free",), needs_frame=False, needle="BUG"),
+    Kind("slab-free", "memory", r"^INFO: (?P<what>Freed|Allocated) in (?P<fn>[\w.]+)\+0x\S+"
+         r" (?P<rest>age=\d+ cpu=\d+ pid=\d+)", "INFO: {what} in {frame} {rest_n}", "header",
+         needle="INFO: "),
     # bugs, warnings, panics
     Kind("bug-at", "bug", r"^kernel BUG at (?P<file>\S+?):(?P<lineno>\d+)!",
-         "kernel BUG in {frame}", absorbs=("invalid-opcode", "oops")),
-    Kind("warning", "bug", r"^WARNING: CPU: \d+ PID: \d+ at (?P<file>\S+) (?P<fn>[\w.]+)\+0x",
-         "WARNING in {frame}", "header"),
-    Kind("invalid-opcode", "bug", r"^invalid opcode: \d+", "invalid opcode in {frame}"),
-    Kind("oops", "bug", r"^Oops: [0-9a-f]+ \[#\d+\]", "Oops in {frame}"),
+         "kernel BUG in {frame}", absorbs=("invalid-opcode", "oops", "internal-error"),
+         needle="BUG",
+         variants=(("file", r"mm/usercopy\.c", "BUG: bad usercopy in {frame}"),
+                   ("file", r"lib/list_debug\.c", "BUG: corrupted list in {frame}"))),
+    Kind("warning", "bug",
+         r"^WARNING: (?:CPU: \d+ PID: -?\d+ at (?P<file>\S+) (?:(?P<fn>[\w.]+)\+0x)?"
+         r"|(?:\[.*\] )?(?P<file2>\S+:\d+) at )",
+         "WARNING in {frame}", needle="WARNING",
+         variants=(("file", r"kernel/locking/lockdep\.c", "WARNING: locking bug in {frame}"),
+                   ("file", r"lib/refcount\.c", "WARNING: refcount bug in {frame}"),
+                   ("file", r"lib/debugobjects\.c", "WARNING: ODEBUG bug in {frame}"),
+                   ("file", r"mm/usercopy\.c", "WARNING: bad usercopy in {frame}"),
+                   ("file", r"lib/kobject\.c", "WARNING: kobject bug in {frame}"),
+                   ("file", r"fs/proc/generic\.c", "WARNING: proc registration bug in {frame}"),
+                   ("file", r"mm/(?:slab_common|util)\.c", "WARNING: kmalloc bug in {frame}"),
+                   ("file", r"mm/vmalloc\.c", "WARNING: zero-size vmalloc in {frame}"),
+                   ("file", r"drivers/usb/core/urb\.c", "WARNING in {frame}/usb_submit_urb"))),
+    Kind("stack-regs", "bug", r"^WARNING: kernel stack (?:regs|frame pointer) at .* has bad",
+         "WARNING: kernel stack regs has bad value", "none", needs_frame=False,
+         needle="WARNING"),
+    Kind("invalid-opcode", "bug", OOPS + r"invalid opcode: [0-9a-f]+",
+         "invalid opcode in {frame}", needle=" [#"),
+    Kind("internal-error", "bug", r"^Internal error: (?P<what>.*) \[#\d+\]",
+         "Internal error in {frame}", needle=" [#"),
+    Kind("oops", "bug", r"^Oops(?:: [0-9a-f]+)? \[#\d+\]", "Oops in {frame}", needle=" [#"),
     Kind("oom", "oom", r"^(?P<comm>\S+) invoked oom-killer:", "out of memory in {frame}",
          skip=r"out_of_memory|oom_\w+|dump_header|_*alloc_pages\w*|alloc_pages\w*|"
               r"_*page_cache_alloc|pagecache_get_page|_*kmalloc\w*|kmem_cache_alloc\w*|"
               r"__get_free_pages|get_page_from_freelist|__folio_alloc\w*",
          needle=" invoked oom-killer:"),
-    Kind("panic", "bug", r"^Kernel panic - not syncing: (?P<reason>.*)",
-         "kernel panic: {reason}", "none", needs_frame=False),
+    Kind("panic-stack-protector", "bug",
+         PANIC + r"stack-protector: Kernel stack is corrupted in: (?:" + FUNC + r"\+0x)?",
+         "kernel panic: stack is corrupted in {frame}", "header stack", weak=True,
+         needle="panic"),
+    Kind("panic-stack-end", "bug", PANIC + r"corrupted stack end detected",
+         "kernel panic: corrupted stack end in {frame}", "lockup", weak=True, needle="panic"),
+    Kind("panic-stack-overflow", "bug", PANIC + r"kernel stack overflow",
+         "kernel stack overflow in {frame}", "lockup", weak=True, needle="panic",
+         skip=r"\w*bad_stack\w*"),
+    Kind("panic", "bug",
+         PANIC + r"(?P<reason>.*?)(?: exitcode=.*| for \S+ --- .*|\.*)\s*(?:\]---)?$",
+         "kernel panic: {reason_n}", "none", needs_frame=False, weak=True, needle="panic"),
     # information, not a bug: the harness's own sysrq-w dump of blocked tasks
     Kind("blocked-tasks", "info", r"^sysrq: Show Blocked State", "task blocked in {frame}",
          is_bug=False),
@@ -249,8 +629,8 @@ KINDS: tuple[Kind, ...] = (
 )
 # literals that a start line must contain: str.find over a whole log runs at
 # memory speed, so only lines holding one reach the regexes
-NEEDLES = sorted(n for n in {k.literal for k in KINDS}
-                 if not any(o != n and o in n for o in {k.literal for k in KINDS}))
+_LITERALS = {n for k in KINDS for n in k.literals}
+NEEDLES = sorted(n for n in _LITERALS if not any(o != n and o in n for o in _LITERALS))
 # one regex that tells whether a line starts any kind of report
 ANY_START = re.compile(
     r"^(?:<\d+>)?(?:\[[ \t]*\d+\.\d+\])?(?:\[[ \t]*[TC]\d+\])?[ \t]?(?:"
@@ -296,30 +676,114 @@ class _Open:
     kind: Kind
     match: re.Match
     lines: list[Line] = field(default_factory=list)
+    start: int = 0                  # index in lines of the line that set kind
+    borrowed: list[Line] = field(default_factory=list)  # the stack of the report that cut it
+
+
+def _one_line(kind: Kind) -> bool:
+    """A one-line report (a workqueue lockup, a netdev refcount wait): it
+    interleaves with other reports and never cuts them."""
+    return kind.is_bug and kind.frame == "none" and not kind.absorbs and not kind.weak
+
+
+def _has_frames(rep: _Open) -> bool:
+    return any(frame_of(ln.text) for ln in rep.lines[rep.start + 1:])
+
+
+def _section_frame(lines: list[Line], rx: re.Pattern, skip: re.Pattern | None) -> str | None:
+    for i, ln in enumerate(lines):
+        if rx.match(ln.text.strip()):
+            for nxt in lines[i + 1:]:
+                fr = frame_of(nxt.text)
+                if fr is None:
+                    if nxt.text.strip() in ("", "..."):
+                        continue
+                    break
+                if fr[1] and not _skipped(fr[0], skip):
+                    return fr[0]
+    return None
+
+
+def _at_frame(lines: list[Line], until: re.Pattern, skip: re.Pattern | None,
+              machinery: bool = False) -> str | None:
+    """The first function of lockdep's "..., at: FUNC" lines (or of the line
+    after one that ends in "at:") before `until`."""
+    for i, ln in enumerate(lines):
+        text = ln.text.strip()
+        if until.match(text):
+            break
+        m = AT_RE.search(text)
+        if m is None and text.endswith(" at:") and i + 1 < len(lines):
+            m = FRAME_RE.match(lines[i + 1].text)
+        if m and (machinery or not _skipped(normalize_fn(m.group("fn")), skip)):
+            return normalize_fn(m.group("fn"))
+    return None
+
+
+def _main_stack(kind: Kind, body: list[Line], borrowed: list[Line]) -> list[Line]:
+    """The report's own stack: from its `stack_after` line if it has one, up
+    to the first foreign section; else the stack it borrowed."""
+    if kind.stack_after:
+        rx = _compiled(kind.stack_after)
+        at = next((i for i, ln in enumerate(body) if rx.match(ln.text.strip())), None)
+        body = body[at + 1:] if at is not None else []
+    out = []
+    for ln in body:
+        if STOP_RE.match(ln.text.strip()):
+            break
+        out.append(ln)
+    if borrowed and not any(frame_of(ln.text) for ln in out):
+        out = [ln for ln in borrowed]
+    return out
+
+
+def _find_frame(kind: Kind, values: dict, body: list[Line], borrowed: list[Line]) -> str | None:
+    skip = _compiled(f"^(?:{kind.skip})$") if kind.skip else None
+    for how in kind.frame.split():
+        fn = None
+        if how == "header" and values.get("fn"):
+            fn = normalize_fn(values["fn"])
+            fn = None if _skipped(fn, skip) else fn
+        elif how == "field" and values.get("fn"):
+            fn = normalize_fn(values["fn"])
+        elif how == "at":
+            fn = _at_frame(body, _compiled(kind.at_until), skip)
+        elif how == "lock":     # the last resort: where the lock was taken, even in machinery
+            fn = _at_frame(body, _compiled(kind.at_until), _compiled(r"^$"), machinery=True)
+        elif how == "section" and kind.section:
+            fn = _section_frame(body, _compiled(kind.section), skip)
+        elif how == "stack":
+            fn = guilty_frame(_main_stack(kind, body, borrowed), skip)
+        elif how in ("stall", "lockup"):
+            fn = stall_frame(body, skip, how == "stall")
+        if fn:
+            return fn
+    return None
 
 
 def _finish(rep: _Open) -> Finding:
     kind, lines = rep.kind, rep.lines
     values = {k: (v or "").strip() for k, v in rep.match.groupdict().items()}
     values["pair"] = f" / {values['other']}" if values.get("other") else ""
+    body = lines[rep.start + 1:]
     for name, rx in kind.fields:
-        values[name] = next((m.group(1) for ln in lines
-                             if (m := _compiled(rx).match(ln.text.strip()))), "?")
-    frame = None
-    if kind.frame == "header" and values.get("fn"):
-        frame = normalize_fn(values["fn"])
-    elif kind.frame == "lock":
-        for ln in lines:
-            m = AT_RE.search(ln.text)
-            if m and not SKIP_FRAMES.match(normalize_fn(m.group("fn"))):
-                frame = normalize_fn(m.group("fn"))
-                break
-    if frame is None and kind.frame != "none":
-        frame = guilty_frame(lines[1:], _compiled(f"^(?:{kind.skip})$") if kind.skip else None)
+        values[name] = next((m.group(1) or "" for ln in body
+                             if (m := _compiled(rx).match(ln.text.strip()))), "")
+    if values.get("access"):
+        values["access"] = " " + values["access"]
+    if values.get("file2") and not values.get("file"):
+        values["file"] = values["file2"]
+    for name, value in list(values.items()):
+        values[name + "_n"] = NUMBER_RE.sub("NUM", value)
+        values[name + "_slug"] = re.sub(r"\s+", "-", value.lower())
+    frame = None if kind.frame == "none" else _find_frame(kind, values, body, rep.borrowed)
     corrupted = kind.needs_frame and frame is None
-    values["frame"] = frame or "?"
+    values["frame"] = title_fn(frame) if frame else "corrupted"
+    template = next((t for groups, rx, t in kind.variants
+                     if _compiled(rx).search("|".join(values.get(g) or ""
+                                                      for g in groups.split(",")))), kind.title)
     try:
-        title = kind.title.format(**values)
+        title = template.format(**values)
     except (KeyError, IndexError, ValueError):
         title = kind.title
     title = " ".join(title.split())
@@ -337,6 +801,10 @@ class Parser:
 
     def __init__(self) -> None:
         self.open: dict[str | None, _Open] = {}
+        # lockdep reports (their stack comes last) cut short by another kind
+        # of report from the same caller: the same task hit both, so the
+        # stack that follows is theirs too
+        self.waiting: dict[str | None, _Open] = {}
         self.findings: list[Finding] = []
         self._by_sig: dict[tuple[str, str], Finding] = {}
         self.lines_seen = 0
@@ -357,20 +825,38 @@ class Parser:
         if text.startswith(MARKER):
             for key in list(self.open):
                 self._close(key)
+            for key in list(self.waiting):
+                self._settle(key)
             return None
         for k in [k for k, r in self.open.items() if line.no - r.lines[-1].no > IDLE_LINES]:
             self._close(k)
         started = match_start(text)
+        if started is None and "[" in text:
+            # a report that starts after other output on the same line
+            m = EMBEDDED_TS.search(text)
+            if m and (started := match_start(text[m.end():])):
+                line = Line(line.no, float(m.group("ts")), m.group("caller") or line.caller,
+                            text[m.end():])
+                text = line.text
         key = line.caller
         cur = self.open.get(key)
         if started:
             kind, m = started
-            if cur and (kind.name in cur.kind.absorbs or cur.kind.name == "cut"):
+            if cur and (kind.name in cur.kind.absorbs or cur.kind.name == "cut"
+                        or (kind.weak and cur.kind.is_bug)):
                 if cur.kind.name == "cut":           # cut here + WARNING/BUG
-                    cur.kind, cur.match = kind, m
+                    cur.kind, cur.match, cur.start = kind, m, len(cur.lines)
                 cur.lines.append(line)
                 return None
-            if cur:
+            if cur and _one_line(kind) and cur.kind.is_bug:
+                self._record(_finish(_Open(kind, m, [line])))
+                return Finding(kind.name, kind.category, kind.title, None, False,
+                               line.no, line.no, text, True, 1, line.ts)
+            if cur and (cur.kind.is_bug and cur.kind.stack_after and cur.kind is not kind
+                        and not _has_frames(cur)):
+                self._settle(key)
+                self.waiting[key] = self.open.pop(key)
+            elif cur:
                 self._close(key)
             self.open[key] = _Open(kind, m, [line])
             if kind.is_bug:
@@ -386,9 +872,17 @@ class Parser:
 
     def _close(self, key) -> None:
         rep = self.open.pop(key, None)
-        if rep is None or rep.kind.name == "cut":
-            return
-        f = _finish(rep)
+        if rep is not None and rep.kind.name != "cut":
+            self._record(_finish(rep))
+        self._settle(key, rep.lines if rep is not None else [])
+
+    def _settle(self, key, borrowed: list[Line] = ()) -> None:
+        rep = self.waiting.pop(key, None)
+        if rep is not None:
+            rep.borrowed = list(borrowed)
+            self._record(_finish(rep))
+
+    def _record(self, f: Finding) -> None:
         sig = (f.kind, f.title)
         if sig in self._by_sig:
             self._by_sig[sig].count += 1
@@ -399,6 +893,8 @@ class Parser:
     def finish(self) -> list[Finding]:
         for key in list(self.open):
             self._close(key)
+        for key in list(self.waiting):
+            self._settle(key)
         self.findings.sort(key=lambda f: f.first_line)
         return self.findings
 
@@ -418,23 +914,27 @@ def _parse(text: str) -> list[Finding]:
     for needle in NEEDLES:
         i = text.find(needle)
         while i != -1:
-            hits.add(i)
+            hits.add(text.rfind("\n", 0, i) + 1)       # where its line starts
             i = text.find(needle, i + 1)
     if not hits:
         return []
-    starts = sorted(hits)
     p = Parser()
-    lines = text.split("\n")
-    # line index of each candidate start: count the newlines before it
-    cand, counted, nl = set(), 0, 0
-    for s in starts:
-        nl += text.count("\n", counted, s)
-        counted = s
-        cand.add(nl)
-    for i, raw in enumerate(lines):
-        if not p.open and i not in cand:
+    # feed each candidate line, and every line after it while a report is open;
+    # line numbers come from counting newlines, not from splitting the log
+    pos, no = 0, 1
+    for s in sorted(hits):
+        if s < pos:
             continue
-        p.feed(raw, i + 1)
+        no += text.count("\n", pos, s)
+        pos = s
+        first = True
+        while pos < len(text) and (first or p.open):
+            first = False
+            end = text.find("\n", pos)
+            if end == -1:
+                end = len(text)
+            p.feed(text[pos:end], no)
+            pos, no = end + 1, no + 1
     return p.finish()
 
 
