@@ -14,12 +14,11 @@ import sys
 from pathlib import Path
 
 from harness import build as buildmod
-from harness import html_report, kcidb, kernel_reports, proc, report, vm
+from harness import kcidb, kernel_reports, proc, report, vm
 from harness import lines as linesmod
 from harness import matrix as matrixmod
 from harness import patches as patchmod
 from harness import source as sourcemod
-from harness import verdict as verdictmod
 from harness import workload as workloadmod
 from harness.errors import HarnessError
 
@@ -247,35 +246,8 @@ def cmd_run(args) -> int:
     finally:
         if host is not vm.LOCAL:
             host.close()
-    return finish_run(outdir, outcome, variants, args.remote or "local", args.cpus,
-                      args.repeat)
-
-
-def finish_run(outdir: Path, outcome, variants, vm_host: str, cpus: int, repeat: int) -> int:
-    sources = list(dict.fromkeys(v.source for v in variants))
-    meta = {"sources": [{"line": s.line.name if s.line else None, "label": s.label,
-                         "version": s.version, "kind": s.kind,
-                         "broken_variants": dict(s.broken)} for s in sources],
-            "source": "; ".join(s.label for s in sources),
-            "accelerator": outcome.accel, "vm_host": vm_host, "cpus": cpus,
-            "repeat": repeat, "qemu": vm.qemu_version(), "seconds": round(outcome.seconds, 1),
-            "builds": [b.to_json() | {"key": k} for k, b in outcome.builds.items()],
-            "build_failures": outcome.build_failures, "vms": outcome.vms,
-            "lines": {s.line.name: {"bugs": {b.id: {"what": b.what, "titles": list(b.titles),
-                                                    "fixed_by": b.fixed_by}
-                                             for b in s.line.bugs.values()}}
-                      for s in sources if s.line}}
-    report.write_results(outdir, outcome.verdicts, meta)
-    html_report.write(outdir)
-    kcidb.export_dir(outdir)
-    report.print_table(outcome.verdicts)
-    code = verdictmod.exit_code(outcome.verdicts)
-    summary = {0: "as expected", 1: "UNEXPECTED results", 125: "build/boot failure (bisect: skip)"}
-    held = sum(1 for v in outcome.verdicts if v.as_expected)
-    print(f"{summary.get(code, code)}: {held}/{len(outcome.verdicts)} cell runs as claimed "
-          f"in {outcome.seconds:.0f} s; exit {code}")
-    print(f"results: {outdir}")
-    return code
+    return report.finish_run(outdir, outcome, variants, args.remote or "local", args.cpus,
+                             args.repeat)
 
 
 def cmd_replay(args) -> int:
@@ -289,7 +261,11 @@ def cmd_parse_log(args) -> int:
                 else kernel_reports.read_log(args.log))
     except OSError as e:
         raise HarnessError(f"cannot read {args.log}: {e.strerror or e}")
-    findings = kernel_reports.parse(text)
+    try:
+        findings = kernel_reports.parse(text)
+    except Exception as e:          # a bug of the parser, not of the log
+        raise HarnessError(f"parse-log: the report parser failed on {args.log} "
+                           f"({type(e).__name__}: {e}); this is a harness bug", 1) from None
     if not args.all:
         findings = kernel_reports.bugs(findings)
     if args.vmlinux:

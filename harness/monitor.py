@@ -50,6 +50,7 @@ class Monitor:
     first_report: str | None = None                 # kind of the first bug report
     report_cell: str | None = None                  # the cell it appeared in
     errors: list = field(default_factory=list)      # errors outside any cell
+    fault: str | None = None                        # the parser's traceback, if it broke
     lineno: int = 0
     _partial: str = ""
     _last_output: float = 0.0
@@ -74,7 +75,15 @@ class Monitor:
         idx = line.find(MARKER)
         if idx >= 0:
             self._marker(line[idx:].strip(), now)
-        started = self.parser.feed(line)
+        if self.fault is not None:
+            return
+        try:
+            started = self.parser.feed(line)
+        except Exception:               # a bug of the parser: recorded, judged ERROR
+            import traceback
+            self.fault = f"report parser, console line {self.lineno}: " + \
+                traceback.format_exc()
+            return
         if started is not None and self.first_report is None:
             self.first_report = started.kind
             self.report_cell = self.current.name if self.current else None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 GUEST_CONFIG = REPO / "guest-config"
+GUEST_INIT = GUEST_CONFIG / "guest-init.sh"      # the guest's PID 1
 PATCHES = REPO / "patches"
 
 

@@ -42,7 +42,6 @@ def variant_of(cell: dict, progress=print) -> sourcemod.Variant:
 
 
 def replay(cell_dir: Path, results: str | None, repeat: int = 1, progress=print) -> int:
-    from harness.cli import finish_run        # the same ending as `harness run`
     cell = load(cell_dir.resolve())
     v = variant_of(cell, progress)
     w = workloadmod.resolve([cell["workload"]])[0]
@@ -51,4 +50,4 @@ def replay(cell_dir: Path, results: str | None, repeat: int = 1, progress=print)
              f"in {outdir}")
     s = matrix.Settings(outdir, int(cell.get("cpus") or 2), 1, repeat, progress=progress)
     outcome = matrix.run([v], [w], s)
-    return finish_run(outdir, outcome, [v], "local", s.cpus, repeat)
+    return report.finish_run(outdir, outcome, [v], "local", s.cpus, repeat)

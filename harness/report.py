@@ -13,9 +13,9 @@ from junitparser import Error, Failure, JUnitXml, Property, Properties, TestCase
 from rich.console import Console
 from rich.table import Table
 
-from harness import __version__
+from harness import __version__, html_report, kcidb, vm
 from harness.paths import results_root
-from harness.verdict import ERROR, FAIL, INFRA, PASS, UNPROVEN, Verdict
+from harness.verdict import ERROR, FAIL, INFRA, PASS, UNPROVEN, Verdict, exit_code
 
 COLOURS = {PASS: "green", FAIL: "red", ERROR: "yellow", INFRA: "magenta", UNPROVEN: "yellow"}
 
@@ -46,7 +46,9 @@ def verdict_json(v: Verdict) -> dict:
         "guest": v.facts, "evidence": v.evidence,
         "console_log": v.console_log, "cell_dir": v.cell_dir, "report": v.report,
         "findings": [f.to_json() for f in v.findings],
-        **({v.workload: v.extra} if v.extra else {}),
+        **({v.workload: v.extra} if v.extra and "harness_fault" not in v.extra else {}),
+        **({"harness_fault": v.extra["harness_fault"]} if "harness_fault" in v.extra
+           else {}),
     }
 
 
@@ -138,3 +140,32 @@ def print_table(verdicts: list[Verdict], console: Console | None = None) -> None
                       (bad.title or bad.detail or "")[:90], _guest(runs),
                       f"{at:.1f} s" if at else "")
     console.print(table)
+
+
+def finish_run(outdir: Path, outcome, variants, vm_host: str, cpus: int, repeat: int) -> int:
+    """The end of every run (`harness run`, `replay`): result.json, junit.xml,
+    report.html, kcidb.json, the table; returns the exit code."""
+    sources = list(dict.fromkeys(v.source for v in variants))
+    meta = {"sources": [{"line": s.line.name if s.line else None, "label": s.label,
+                         "version": s.version, "kind": s.kind,
+                         "broken_variants": dict(s.broken)} for s in sources],
+            "source": "; ".join(s.label for s in sources),
+            "accelerator": outcome.accel, "vm_host": vm_host, "cpus": cpus,
+            "repeat": repeat, "qemu": vm.qemu_version(), "seconds": round(outcome.seconds, 1),
+            "builds": [b.to_json() | {"key": k} for k, b in outcome.builds.items()],
+            "build_failures": outcome.build_failures, "vms": outcome.vms,
+            "lines": {s.line.name: {"bugs": {b.id: {"what": b.what, "titles": list(b.titles),
+                                                    "fixed_by": b.fixed_by}
+                                             for b in s.line.bugs.values()}}
+                      for s in sources if s.line}}
+    write_results(outdir, outcome.verdicts, meta)
+    html_report.write(outdir)
+    kcidb.export_dir(outdir)
+    print_table(outcome.verdicts)
+    code = exit_code(outcome.verdicts)
+    summary = {0: "as expected", 1: "UNEXPECTED results", 125: "build/boot failure (bisect: skip)"}
+    held = sum(1 for v in outcome.verdicts if v.as_expected)
+    print(f"{summary.get(code, code)}: {held}/{len(outcome.verdicts)} cell runs as claimed "
+          f"in {outcome.seconds:.0f} s; exit {code}")
+    print(f"results: {outdir}")
+    return code

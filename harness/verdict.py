@@ -103,6 +103,12 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
         return _base(cell, verdict, expectations, title=title, frame=frame, kind=kind,
                      report=report, detail=detail, **common)
 
+    if getattr(r, "fault", None):
+        where = r.fault.splitlines()[0]
+        last = r.fault.strip().splitlines()[-1]
+        v = out(ERROR, detail=f"harness fault, not a kernel verdict: {where} {last}")
+        v.extra = {**v.extra, "harness_fault": r.fault}
+        return v
     if found:
         f = found[0]
         detail = f"{len(found)} distinct report(s)" + ("; corrupted report" if f.corrupted

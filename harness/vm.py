@@ -24,10 +24,9 @@ from pathlib import Path
 
 from harness import evidence, proc
 from harness.errors import InfraError
-from harness.kernel_reports import Finding, bugs, parse, read_log
-from harness.monitor import CellTimes, Monitor
-from harness.paths import cache_dir
-from harness.workload import GUEST_INIT
+from harness.kernel_reports import Finding, parse, read_log
+from harness.monitor import Monitor
+from harness.paths import GUEST_INIT, cache_dir
 
 QEMU = "qemu-system-x86_64"
 MEMORY_MB = 768
@@ -68,6 +67,7 @@ class VmRun:
     tail: str = ""                   # last console lines, for boot failures
     command: list = field(default_factory=list)
     text: str = ""                   # the whole console
+    fault: str | None = None         # a harness fault (where, traceback): never a PASS
 
     @property
     def booted(self) -> bool:
@@ -253,9 +253,15 @@ def run(name: str, kernel: Path, plan: list[str], disks: list[Disk], outdir: Pat
             mon.close()
     text = read_log(log_path)
     tail = " | ".join(ln.strip() for ln in text.strip().splitlines()[-3:])[:300]
-    return VmRun(name, accel, log_path, reason, mon.times, mon.cells, parse(text),
+    fault, findings = mon.fault, []
+    try:
+        findings = parse(text)
+    except Exception:                   # a bug of the parser: recorded, judged ERROR
+        import traceback
+        fault = fault or "report parser, whole console: " + traceback.format_exc()
+    return VmRun(name, accel, log_path, reason, mon.times, mon.cells, findings,
                  evidence.guest_facts(text), mon.done_rc, mon.errors, mon.report_cell, tail,
-                 cmd, text)
+                 cmd, text, fault)
 
 
 def _drain(console, mon: Monitor, seconds: float,

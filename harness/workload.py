@@ -18,7 +18,6 @@ from harness.errors import HarnessError
 from harness.paths import GUEST_CONFIG
 
 WORKLOADS_DIR = GUEST_CONFIG / "workloads"
-GUEST_INIT = GUEST_CONFIG / "guest-init.sh"
 SHAPES = WORKLOADS_DIR / "dsync_shapes.c"
 
 # where the cell's fresh btrfs lives (guest-config/guest-init.sh does the rest)

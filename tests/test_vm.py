@@ -168,3 +168,36 @@ def test_repeat_and_bad_cpu_counts(fixed_build, tmp_path, harness_env):
     assert [r["run"] for r in doc["results"]] == [1, 2, 3]
     assert doc["repeat"] == 3 and len(doc["vms"]) == 3          # a fresh VM per run
     assert all(r["guest"]["cpus_up"] == 2 for r in doc["results"])
+
+
+def test_a_parser_fault_is_error_never_pass(fixed_build, fixed_variant, tmp_path, monkeypatch):
+    """A bug in the report parser must not read as "no kernel report": the
+    cell is ERROR, says it is the harness's fault, and keeps the traceback."""
+    from harness import kernel_reports
+    real = kernel_reports.split_line
+
+    def broken(no, raw):
+        if "@@harness workload-start" in raw:
+            raise RuntimeError("parser bug")
+        return real(no, raw)
+    monkeypatch.setattr(kernel_reports, "split_line", broken)
+    s = matrix.Settings(tmp_path, accel="tcg", progress=lambda m: None)
+    out = matrix.run([fixed_variant], [workload.by_name()["extending"]], s)
+    (v,) = out.verdicts
+    assert v.verdict == "ERROR", (v.verdict, v.detail)
+    assert v.detail.startswith("harness fault, not a kernel verdict: report parser")
+    assert "RuntimeError: parser bug" in v.extra["harness_fault"]
+    assert v.as_expected is False                     # the run cannot exit 0
+
+
+def test_parse_log_exits_non_zero_on_a_parser_fault(tmp_path, monkeypatch, capsys):
+    from harness import cli, kernel_reports
+
+    def broken(text):
+        raise ValueError("parser bug")
+    log = tmp_path / "console.log"
+    log.write_text("WARNING: possible recursive locking detected\n")
+    monkeypatch.setattr(kernel_reports, "_parse", broken)
+    assert cli.main(["parse-log", str(log)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the report parser failed" in err[0] and "harness bug" in err[0]
