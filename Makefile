@@ -23,7 +23,7 @@ PATCH_ARGS    = $(foreach p,$(subst $(comma), ,$(PATCH)),--patch $(p))
 LINE_ARGS     = $(foreach l,$(subst $(comma), ,$(LINE)),--line $(l))
 RUN_ARGS      = $(if $(CPUS),--cpus $(CPUS)) $(if $(REPEAT),--repeat $(REPEAT))
 
-.PHONY: setup host-packages build test-vm test bench parse-log clean-results
+.PHONY: setup host-packages build test-vm test coverage bench parse-log clean-results
 
 setup: host-packages $(VENV)/.installed
 
@@ -40,6 +40,8 @@ host-packages:
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	@# `.venv/bin/python -m harness` from any directory (git bisect run in a kernel tree)
+	$(PY) -c 'import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "kdsync-harness.pth").write_text(sys.argv[1] + "\n")' "$(CURDIR)"
 	touch $@
 
 build: setup
@@ -50,6 +52,12 @@ test-vm: setup
 
 test: setup
 	$(PY) -m pytest -ra tests
+
+# verdict.py and compare.py, each measured by its own unit tests only (no VMs)
+COV := --cov-report=term-missing --cov-fail-under=90
+coverage: setup
+	$(PY) -m pytest -q tests/test_verdict.py --cov=harness.verdict $(COV)
+	$(PY) -m pytest -q tests/test_compare.py --cov=harness.compare $(COV)
 
 bench: setup
 	$(PY) benchmarks/bench_build.py

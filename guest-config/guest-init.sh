@@ -1,10 +1,10 @@
 #!/bin/sh
-# PID 1 of a harness guest.  The root file system is the host's, mounted
-# read-only over virtio-9p; the guest's own scratch space is a tmpfs on /run
-# (the host's /tmp stays visible, so a checkout or results folder there
-# works).  The kernel passes HARNESS_* settings from its command line as
-# environment.  The plan is on the first disk, /dev/vda (text, NUL-padded),
-# one cell a line:
+# PID 1 of a harness guest.  The root file system is a directory the harness
+# made (harness/guestroot.py: tools, this folder as /harness/config, the
+# workloads), mounted read-only over virtio-9p; nothing else of the host is
+# visible.  Scratch space is a tmpfs on /run.  The kernel passes HARNESS_*
+# settings from its command line as environment.  The plan is on the first
+# disk, /dev/vda (text, NUL-padded), one cell a line:
 #
 #     NAME|DEVICE|MOUNT_OPTIONS|COMMAND ARGS...
 #
@@ -149,7 +149,6 @@ run_cell() {
     evidence_start
     # kernel command-line values cannot hold spaces: the plan's can
     case "$cmd" in
-        *.py\ *|*.py) python3 $cmd < /dev/null; rc=$? ;;
         *.sh\ *|*.sh) sh $cmd < /dev/null; rc=$? ;;
         *) $cmd < /dev/null; rc=$? ;;
     esac

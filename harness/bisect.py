@@ -185,12 +185,12 @@ def bisect(tree: str, good: str, bad: str, workload: str, runs: int, min_bad: in
         culprit = m.group(1) if m else None
     except BaseException:
         if started:
-            git(tree, "bisect", "reset", "--quiet", start_ref, check=False)
+            git(tree, "bisect", "reset", start_ref, check=False)
         else:
             git(tree, "checkout", "-q", start_ref, check=False)
         raise
     if reset or not culprit:
-        git(tree, "bisect", "reset", "--quiet", start_ref, check=False)
+        git(tree, "bisect", "reset", start_ref, check=False)
     steps = [json.loads(ln) for ln in steps_file.read_text().splitlines() if ln.strip()]
     print("bisect steps:")
     for st in steps:

@@ -1,7 +1,7 @@
 """`harness compare RUN_A RUN_B`: what changed between two runs (e.g. last
 night and tonight): new failures, fixed cells, changed titles, timing
 changes.  Exit 1 when B has a regression (a cell that was PASS in A is not,
-or fails with a new title), else 0."""
+fails with a new title, or is missing from B), else 0."""
 from __future__ import annotations
 
 import json
@@ -23,7 +23,9 @@ class Change:
 
     @property
     def regression(self) -> bool:
-        return self.what in ("new-failure", "title-changed")
+        """A cell of A that B did not run is a regression too: its claim went
+        unchecked (a crashed VM, a dropped workload), which is never fine."""
+        return self.what in ("new-failure", "title-changed", "gone")
 
 
 def load(run: str | Path) -> dict[str, dict]:

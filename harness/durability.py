@@ -29,7 +29,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import guestbin, proc, vm
+from harness import guestbin, guestroot, proc, vm
 from harness.errors import InfraError
 from harness.kernel_reports import bugs
 from harness.paths import GUEST_CONFIG
@@ -187,11 +187,11 @@ def _check(name, ctx, outdir, data, acks, info) -> dict:
     listing.write_bytes(blob + b"\0" * (LIST_SIZE - len(blob)))
     list_dev = vm.dev_name(len(images))
     helper = guestbin.compiled(HELPER_SRC)
-    plan = [f"{name}-check|none||{helper} cuts {list_dev} {ctx.get('mount_options', '')}"
-            .rstrip()]
+    plan = [f"{name}-check|none||{guestroot.guest_path(helper)} cuts {list_dev} "
+            f"{ctx.get('mount_options', '')}".rstrip()]
     disks = [vm.Disk(p) for p in images] + [vm.Disk(str(listing))]
     rc = vm.run(f"{name}-check", ctx["kernel"], plan, disks, outdir, ctx["accel"],
-                ctx["cpus"], {f"{name}-check": 120.0}, 120.0)
+                ctx["cpus"], {f"{name}-check": 120.0}, 120.0, files=[helper])
     text = rc.text
     results = {int(m.group(1)): m.group(2) for m in CUT_RE.finditer(text)}
     lost = sorted({f"{m.group(1)}#{m.group(2)}" for m in LOST_RE.finditer(text)})

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harness import build as buildmod
 from harness import evidence as evidencemod
-from harness import guestbin, proc, vm
+from harness import guestbin, guestroot, proc, vm
 from harness import verdict as verdictmod
 from harness.errors import HarnessError, InfraError
 from harness.source import Variant
@@ -264,6 +264,8 @@ def _command(w: Workload, dev: str | None, where, line=None) -> list[str]:
             args.append(f"{line.race_for(w.name):g}" if line else "4")
         elif a == "{dev}":
             args.append(dev or "")
+        elif isinstance(a, Path):               # a file the guest reads (a fio job)
+            args.append(where(a))
         elif a.startswith("{bin:") and a.endswith("}"):
             name = a[5:-1]
             src = next(p for p in w.runs_with if p.stem == name)
@@ -282,7 +284,12 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
     mount_options = (s.mount_options if s.mount_options is not None else
                      v0.source.line.mount_options if v0.source.line else "")
     name = f"vm{number:03d}-{v0.key}-r{chain[0].run}"
-    plan, disks, ctx = [], [], {}
+    plan, disks, ctx, files = [], [], {}, []
+
+    def in_guest(program: Path) -> str:
+        files.append(program)
+        return guestroot.guest_path(program)
+
     for cell in chain:
         cdir = s.outdir / cell.id
         cdir.mkdir(parents=True, exist_ok=True)
@@ -303,13 +310,14 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
             disks.append(vm.Disk(path, log))
             dev = vm.dev_name(len(disks) - 1)
         ctx[cell.id] = {"disk": disks[-1] if dev else None, "dev": dev}
-        plan.append(plan_line(cell, _command(cell.workload, dev, host.remote_path,
+        plan.append(plan_line(cell, _command(cell.workload, dev, in_guest,
                                              v0.source.line), dev, mount_options))
     started = time.monotonic()
     budget = sum(c.workload.progress_deadline + (
         v0.source.line.race_for(c.workload.name) if v0.source.line else 0) for c in chain)
     r = vm.run(name, b.bzimage, plan, disks, s.outdir, accel, s.cpus,
-               {c.id: c.workload.progress_deadline for c in chain}, budget, host=host)
+               {c.id: c.workload.progress_deadline for c in chain}, budget, host=host,
+               files=files)
     ids = [c.id for c in chain]
     judged, rest = [], []
     stop_at = _stopping_cell(r, ids)

@@ -21,7 +21,6 @@ import paramiko
 
 from harness.errors import HarnessError, InfraError
 from harness.proc import StreamedConsole
-from harness.paths import GUEST_CONFIG
 
 CONNECT_TIMEOUT = 20.0
 COMMAND_TIMEOUT = 300.0
@@ -36,9 +35,11 @@ class Target:
     @classmethod
     def parse(cls, spec: str) -> "Target":
         user, _, hostport = spec.rpartition("@")
-        host, _, port = hostport.partition(":")
-        if not host:
-            raise HarnessError(f"--remote {spec!r}: expected user@host[:port]")
+        host, colon, port = hostport.partition(":")
+        if not host or (colon and not (port.isascii() and port.isdigit()
+                                       and 1 <= int(port) <= 65535)):
+            raise HarnessError(f"--remote {spec!r}: expected user@host[:port], "
+                               "port a number from 1 to 65535")
         return cls(user or os.environ.get("USER", "root"), host, int(port or 22))
 
 
@@ -114,7 +115,7 @@ class RemoteHost:
         self.pids: set[int] = set()
         self.kernels: dict[str, str] = {}
         self.tmp = self.run("mktemp -d /var/tmp/kdsync-remote.XXXXXX").strip()
-        self.guest_config = posixpath.join(self.tmp, "guest-config")
+        self.roots: dict[str, str] = {}
 
     # ----------------------------------------------------------- plumbing
     def run(self, command: str, timeout: float = COMMAND_TIMEOUT, check: bool = True) -> str:
@@ -134,7 +135,9 @@ class RemoteHost:
     def put_tree(self, local: Path, remote: str) -> str:
         self.sftp.mkdir(remote)
         for p in sorted(local.iterdir()):
-            if p.is_dir():
+            if p.is_symlink():
+                self.sftp.symlink(os.readlink(p), posixpath.join(remote, p.name))
+            elif p.is_dir():
                 self.put_tree(p, posixpath.join(remote, p.name))
             elif p.is_file():
                 self.put(p, posixpath.join(remote, p.name))
@@ -148,17 +151,22 @@ class RemoteHost:
 
     # ------------------------------------------------------------- the VM side
     def prepare(self) -> None:
-        self.require("qemu-system-x86_64", "mkfs.btrfs", "btrfs", "fio", "python3")
-        self.put_tree(GUEST_CONFIG, self.guest_config)
+        # QEMU, and btrfs-progs for the cells' fresh images; the guest's own
+        # tools travel in its root (harness.guestroot)
+        self.require("qemu-system-x86_64", "mkfs.btrfs", "btrfs")
 
     def remote_path(self, local: Path) -> str:
-        """Where a guest-config file (or an uploaded user file) is remotely."""
-        try:
-            return posixpath.join(self.guest_config, str(local.relative_to(GUEST_CONFIG)))
-        except ValueError:
-            dst = posixpath.join(self.tmp, "user-" + local.name)
-            self.put(local, dst)
-            return dst
+        """A host-side file (the plan's disk) uploaded; its remote path."""
+        dst = posixpath.join(self.tmp, "file-" + local.name)
+        self.put(local, dst)
+        return dst
+
+    def put_root(self, root: Path) -> str:
+        """Upload a guest root (harness.guestroot) once; its remote path."""
+        if root.name not in self.roots:
+            self.roots[root.name] = self.put_tree(root, posixpath.join(self.tmp,
+                                                                       "root-" + root.name))
+        return self.roots[root.name]
 
     def put_kernel(self, kernel: Path) -> str:
         """Upload a kernel image once; later calls return the remote path."""

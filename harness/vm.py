@@ -26,6 +26,7 @@ from harness import evidence, proc
 from harness.errors import InfraError
 from harness.kernel_reports import Finding, parse, read_log
 from harness.monitor import Monitor
+from harness import guestroot
 from harness.paths import GUEST_INIT, cache_dir
 
 QEMU = "qemu-system-x86_64"
@@ -101,7 +102,15 @@ class VmRun:
         return "\n".join(lines[:boot_end] + lines[c.first_line - 1:end])
 
 
-def cmdline(extra: list[str], init: str = str(GUEST_INIT)) -> str:
+GUEST_INIT_PATH = guestroot.guest_path(GUEST_INIT)
+
+
+def _opt(value: str) -> str:
+    """A value inside a QEMU -opt list: commas doubled."""
+    return value.replace(",", ",,")
+
+
+def cmdline(extra: list[str], init: str = GUEST_INIT_PATH) -> str:
     """The guest's command line; HARNESS_KERNEL_ARGS adds to it (e.g.
     "maxcpus=1" to see what a guest with fewer CPUs than asked gives)."""
     return " ".join([
@@ -113,7 +122,8 @@ def cmdline(extra: list[str], init: str = str(GUEST_INIT)) -> str:
 
 
 def qemu_command(kernel, disks: list[Disk], accel: str, extra: list[str],
-                 init: str = str(GUEST_INIT), cpus: int = DEFAULT_CPUS) -> list[str]:
+                 init: str = GUEST_INIT_PATH, cpus: int = DEFAULT_CPUS,
+                 root: str | None = None) -> list[str]:
     """Disks become /dev/vda, /dev/vdb, ... in order (run() puts the plan
     first, so the cells' disks start at /dev/vdb): raw, cache=none; one
     with `log_writes` also has every write and flush recorded by QEMU's
@@ -122,9 +132,9 @@ def qemu_command(kernel, disks: list[Disk], accel: str, extra: list[str],
            "-serial", "mon:stdio", "-m", str(MEMORY_MB),
            "-smp", f"{cpus},sockets={cpus},cores=1,threads=1",
            "-kernel", str(kernel), "-append", cmdline(extra, init),
-           "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,"
-                     "multidevs=remap",
-           "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=/dev/root",
+           "-fsdev", f"local,id=guestroot,path={_opt(root or str(guestroot.build()))},"
+                     "security_model=none,readonly=on,multidevs=remap",
+           "-device", "virtio-9p-pci,fsdev=guestroot,mount_tag=/dev/root",
            "-device", "virtio-rng-pci"]
     cmd += ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else ["-accel", "tcg"]
     for i, d in enumerate(disks):
@@ -150,6 +160,9 @@ class LocalHost:
 
     def put_kernel(self, kernel: Path) -> str:
         return str(kernel)
+
+    def put_root(self, root: Path) -> str:
+        return str(root)
 
     def make_disk(self, outdir: Path, name: str) -> str:
         proc.require_tools("mkfs.btrfs")
@@ -185,11 +198,14 @@ LOCAL = LocalHost()
 def run(name: str, kernel: Path, plan: list[str], disks: list[Disk], outdir: Path,
         accel: str, cpus: int = DEFAULT_CPUS, deadlines: dict | None = None,
         budget: float = 0.0, hard_deadline: float = HARD_DEADLINE,
-        boot_deadline: float = 90.0, host=None, probe: bool = False) -> VmRun:
+        boot_deadline: float = 90.0, host=None, probe: bool = False,
+        files: list[Path] = ()) -> VmRun:
     """Boot `kernel` and run `plan` (lines NAME|DEVICE|OPTIONS|COMMAND, see
     guest-config/guest-init.sh); return what happened.  The VM is ended on
     every path out of here (done, report, deadline, exception, Ctrl-C).
-    The console streams to outdir/NAME.console.log as it arrives."""
+    The console streams to outdir/NAME.console.log as it arrives.  The
+    guest's root holds the tools, guest-config/ and `files` (programs the
+    plan names by their harness.guestroot.guest_path), nothing else."""
     host = host or LOCAL
     if not kernel.exists():
         raise InfraError(f"no kernel image at {kernel}")
@@ -208,8 +224,9 @@ def run(name: str, kernel: Path, plan: list[str], disks: list[Disk], outdir: Pat
         disks = [Disk(host.remote_path(plan_img))] + list(disks)
     mon = Monitor(boot_deadline=boot_deadline, deadlines=dict(deadlines or {}))
     reason = "deadline"
-    cmd = qemu_command(host.put_kernel(kernel), disks, accel, extra,
-                       host.remote_path(GUEST_INIT), cpus)
+    root = host.put_root(guestroot.build(list(files)))
+    cmd = qemu_command(host.put_kernel(kernel), disks, accel, extra, GUEST_INIT_PATH, cpus,
+                       root)
     (outdir / f"{name}.qemu.sh").write_text(
         "#!/bin/sh\n# the QEMU command of this VM (the console is on stdio)\n"
         + " ".join(shlex.quote(c) for c in cmd) + "\n")

@@ -67,13 +67,18 @@ def git(repo: Path, *args: str, env: dict | None = None, check: bool = True) -> 
                           text=True, env={**os.environ, **(env or {})}).stdout.strip()
 
 
-def make_history(repo: Path) -> tuple[str, str, str]:
-    """(good, bad, culprit) commit ids on branch BRANCH of `repo`."""
-    git(repo, "bisect", "reset", "--quiet", check=False)     # none may be active
-    git(repo, "checkout", "-q", "--force", "-B", BRANCH, "variant/fixed")
+# A 4-commit history for plain `git bisect run harness run`: git's first
+# midpoint of 4 is the 2nd commit, the one that does not build.
+SHORT = [COMMITS[1], COMMITS[7], COMMITS[8], COMMITS[9]]
+
+
+def make_history(repo: Path, commits=COMMITS, branch: str = BRANCH) -> tuple[str, str, str]:
+    """(good, bad, culprit) commit ids on branch `branch` of `repo`."""
+    git(repo, "bisect", "reset", check=False)     # none may be active
+    git(repo, "checkout", "-q", "--force", "-B", branch, "variant/fixed")
     good = git(repo, "rev-parse", "HEAD")
     culprit = None
-    for i, (subject, edit) in enumerate(COMMITS):
+    for i, (subject, edit) in enumerate(commits):
         edit(repo)
         git(repo, "add", "-A")
         date = f"2024-09-{i + 1:02d}T12:00:00Z"
@@ -84,7 +89,7 @@ def make_history(repo: Path) -> tuple[str, str, str]:
     return good, git(repo, "rev-parse", "HEAD"), culprit
 
 
-def cleanup(repo: Path) -> None:
-    git(repo, "bisect", "reset", "--quiet", check=False)
+def cleanup(repo: Path, branch: str = BRANCH) -> None:
+    git(repo, "bisect", "reset", check=False)
     git(repo, "checkout", "-q", "--force", "--detach", "variant/fixed")
-    git(repo, "branch", "-D", BRANCH)
+    git(repo, "branch", "-D", branch)

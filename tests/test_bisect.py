@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from bisect_history import BROKEN_SUBJECT, COMMITS, CULPRIT_SUBJECT, cleanup, make_history
+from bisect_history import (BROKEN_SUBJECT, CULPRIT_SUBJECT, SHORT, cleanup, git,
+                            make_history)
 from conftest import REPO
 
 
@@ -33,7 +34,7 @@ def test_bisect_finds_exactly_the_culprit(history, tmp_path, harness_env):
     assert summary["culprit"] == culprit
     assert summary["title"] == "^possible\\ deadlock\\ in\\ btrfs_sync_file$"
     steps = [json.loads(ln) for ln in (run_dir / "bisect-steps.jsonl").read_text().splitlines()]
-    assert len(COMMITS) >= 16
+    assert steps[0]["subject"] == BROKEN_SUBJECT    # git's first midpoint: the skip path
     decisions = {s["subject"]: s["decision"] for s in steps}
     assert decisions[BROKEN_SUBJECT] == "skip"      # tested, did not build, skipped
     broken = [s for s in steps if s["subject"] == BROKEN_SUBJECT][0]
@@ -44,3 +45,38 @@ def test_bisect_finds_exactly_the_culprit(history, tmp_path, harness_env):
     bisect_bad = subprocess.run(["git", "rev-parse", "refs/bisect/bad"], cwd=repo,
                                 capture_output=True, text=True).stdout.strip()
     assert bisect_bad == culprit
+
+
+SHORT_BRANCH = "harness-bisect-short"
+
+
+@pytest.fixture
+def short_history(default_source):
+    good, bad, culprit = make_history(default_source.path, SHORT, branch=SHORT_BRANCH)
+    yield default_source.path, good, bad, culprit
+    cleanup(default_source.path, SHORT_BRANCH)
+
+
+def test_plain_git_bisect_run_skips_what_does_not_build(short_history, tmp_path, harness_env):
+    """The README's plain `git bisect run .venv/bin/python -m harness run
+    --kernel-tree . --workload extending`, run from inside the kernel tree
+    (no PYTHONPATH: the venv finds the harness): 0 good, 1 bad, 125 for the
+    commit that does not build, and git names exactly the culprit."""
+    repo, good, bad, culprit = short_history
+    first = git(repo, "rev-list", "--bisect", bad, f"^{good}")
+    assert git(repo, "log", "-1", "--format=%s", first) == BROKEN_SUBJECT
+    env = {k: v for k, v in harness_env.items() if k != "PYTHONPATH"}
+    env["HARNESS_RESULTS"] = str(tmp_path)
+    git(repo, "bisect", "start", bad, good)
+    cp = subprocess.run(["git", "bisect", "run", sys.executable, "-m", "harness", "run",
+                         "--kernel-tree", ".", "--workload", "extending"],
+                        cwd=repo, env=env, capture_output=True, text=True, timeout=3000)
+    print(cp.stdout[-6000:])
+    sys.stderr.write(cp.stderr[-3000:])
+    log = git(repo, "bisect", "log")
+    git(repo, "bisect", "reset", check=False)
+    assert cp.returncode == 0, "git bisect run stopped: a step exited outside 0/1/125"
+    assert f"{culprit} is the first bad commit" in cp.stdout
+    assert f"git bisect skip {first}" in log                 # 125, not bad
+    runs = [d for d in tmp_path.iterdir() if (d / "result.json").exists()]
+    assert len(runs) >= 2, "each step gets its own results folder"

@@ -78,3 +78,65 @@ def test_same_variant_and_workload_on_two_lines_are_different_cells(tmp_path):
 def test_unreadable_run_is_one_line_error(tmp_path):
     with pytest.raises(HarnessError, match="not a results folder"):
         compare.load(tmp_path / "nope")
+
+
+def test_a_cell_gone_from_b_is_a_regression_and_exit_1(tmp_path, capsys):
+    """A cell of A that B did not run left its claim unchecked: never fine."""
+    a = write(tmp_path, "a", [("fixed", "extending", "PASS", None, 5.0),
+                              ("base", "extending", "FAIL", "possible deadlock in x", 5.0)])
+    b = write(tmp_path, "b", [("fixed", "extending", "PASS", None, 5.0)])
+    (c,) = compare.compare(compare.load(a), compare.load(b))
+    assert (c.cell, c.what, c.regression) == ("5.10/base/extending/1", "gone", True)
+    assert (c.before, c.after) == ("FAIL: possible deadlock in x", "-")
+    assert compare.cmd(str(a), str(b)) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSION gone" in out and "5.10/base/extending/1" in out
+    assert "1 regression(s), 0 fixed" in out
+    assert compare.cmd(str(b), str(a)) == 0          # the other way it is a new cell
+    assert "REGRESSION" not in capsys.readouterr().out
+
+
+def test_identical_runs_print_no_changes(tmp_path, capsys):
+    cells = [("fixed", "extending", "PASS", None, 5.0),
+             ("base", "extending", "FAIL", "possible deadlock in x", 5.0)]
+    a, b = write(tmp_path, "a", cells), write(tmp_path, "b", cells)
+    assert compare.cmd(str(a), str(b)) == 0
+    assert capsys.readouterr().out.splitlines() == ["no changes", "0 regression(s), 0 fixed"]
+
+
+def test_json_output_flags_regressions_and_keeps_the_exit_code(tmp_path, capsys):
+    a = write(tmp_path, "a", [("fixed", "extending", "PASS", None, 5.0),
+                              ("fixed", "overwrite", "PASS", None, 5.0)])
+    b = write(tmp_path, "b", [("fixed", "extending", "ERROR", None, 5.0)])
+    assert compare.cmd(str(a), str(b), as_json=True) == 1
+    doc = json.loads(capsys.readouterr().out)           # nothing but the JSON
+    assert doc == [{"cell": "5.10/fixed/extending/1", "what": "new-failure", "before": "PASS",
+                    "after": "ERROR", "regression": True},
+                   {"cell": "5.10/fixed/overwrite/1", "what": "gone", "before": "PASS",
+                    "after": "-", "regression": True}]
+
+
+def test_small_or_proportionally_small_timing_changes_are_not_reported():
+    def run(boot, verdict_at):
+        return {"5.10/x/y/1": {"verdict": "PASS", "timings": {"boot": boot,
+                                                              "verdict": verdict_at}}}
+    assert compare.compare(run(1.0, 100.0), run(2.9, 140.0)) == []   # < 2 s; < 1.5x
+    (c,) = compare.compare(run(5.0, 100.0), run(5.0, 40.0))
+    assert (c.what, c.before, c.after, c.regression) == ("faster", "verdict 100.0 s",
+                                                         "verdict 40.0 s", False)
+
+
+def test_an_unchanged_failure_is_no_change_and_infra_to_pass_is_fixed():
+    a = {"5.10/x/y/1": {"verdict": "FAIL", "title": "t", "timings": {}}}
+    b = {"5.10/x/y/1": {"verdict": "FAIL", "title": "t", "timings": {}}}
+    assert compare.compare(a, b) == []
+    (c,) = compare.compare({"5.10/x/y/1": {"verdict": "INFRA", "timings": {}}},
+                           {"5.10/x/y/1": {"verdict": "PASS", "timings": {}}})
+    assert (c.what, c.before, c.after, c.regression) == ("fixed", "INFRA", "PASS", False)
+
+
+def test_a_file_that_is_not_json_is_one_line_error(tmp_path):
+    f = tmp_path / "result.json"
+    f.write_text("{not json")
+    with pytest.raises(HarnessError, match="not a results folder or result.json"):
+        compare.load(tmp_path)

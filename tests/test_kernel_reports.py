@@ -832,6 +832,16 @@ def real_logs():
     return sorted((FIX / "real").glob("*.console.log"))
 
 
+def test_real_console_logs_are_there():
+    """The parametrised test below must not shrink to nothing: a missing or
+    renamed fixture folder fails here instead of collecting no case."""
+    logs = real_logs()
+    assert len(logs) >= 6, f"console logs missing from {FIX / 'real'}"
+    expected = sorted((FIX / "real").glob("*.console.expected.json"))
+    assert [p.name.removesuffix(".log") for p in logs] == [
+        p.name.removesuffix(".expected.json") for p in expected]
+
+
 @pytest.mark.parametrize("log", real_logs(), ids=lambda p: p.name)
 def test_real_console_logs(log):
     """Logs this harness captured; the expected findings sit beside them."""

@@ -100,7 +100,10 @@ def test_remote_run_streams_console_and_cleans_up(sshd, tmp_path, harness_env, f
     assert r["verdict"] == "PASS"
     log = (run_dir / r["console_log"]).read_text()
     assert "@@harness booted" in log and "verified 16 extents" in log
-    assert "/var/tmp/kdsync-remote." in log          # the guest ran the remote copy
+    # QEMU there booted the guest root uploaded there (not this host's files)
+    (qemu_sh,) = run_dir.glob("*.qemu.sh")
+    assert "path=/var/tmp/kdsync-remote." in qemu_sh.read_text()
+    assert "/root/" not in qemu_sh.read_text().split("-fsdev")[1].split()[0]
     assert remote_dirs() == before                # removed on the way out
     assert not qemu_pids_with("/var/tmp/kdsync-remote.")
 
@@ -137,3 +140,42 @@ def test_interrupted_remote_run_leaves_nothing_behind(sshd, tmp_path, harness_en
         time.sleep(0.2)
     assert not qemu_pids_with("/var/tmp/kdsync-remote.")
     assert remote_dirs() == before
+
+
+# ------------------------------------------- --remote's target, no sshd needed
+
+@pytest.mark.parametrize("spec, want", [
+    ("alice@kvm1.example.org:2222", ("alice", "kvm1.example.org", 2222)),
+    ("alice@kvm1", ("alice", "kvm1", 22)),
+    ("root@10.0.0.7:22", ("root", "10.0.0.7", 22)),
+    ("ci@runner@bastion:65535", ("ci@runner", "bastion", 65535)),   # the last @ splits
+])
+def test_remote_target_parses_user_host_port(spec, want):
+    from harness.remote import Target
+    t = Target.parse(spec)
+    assert (t.user, t.host, t.port) == want
+
+
+@pytest.mark.parametrize("spec", ["kvm1", "@kvm1", "kvm1:2200"])
+def test_remote_target_without_user_is_the_local_user(spec, monkeypatch):
+    from harness.remote import Target
+    monkeypatch.setenv("USER", "bob")
+    t = Target.parse(spec)
+    assert (t.user, t.host) == ("bob", "kvm1")
+    assert t.port == (2200 if spec.endswith(":2200") else 22)
+    monkeypatch.delenv("USER")
+    assert Target.parse(spec).user == "root"
+
+
+@pytest.mark.parametrize("spec", ["", "alice@", "alice@:22", ":22", "alice@kvm1:",
+                                  "alice@kvm1:ssh", "alice@kvm1:0", "alice@kvm1:65536",
+                                  "alice@kvm1:-1", "alice@kvm1:22:23", "alice@kvm1: 22",
+                                  "alice@kvm1:\u00b2"])
+def test_bad_remote_target_is_one_line_usage_error(spec):
+    from harness.errors import EXIT_USAGE, HarnessError
+    from harness.remote import Target
+    with pytest.raises(HarnessError) as e:
+        Target.parse(spec)
+    assert str(e.value) == (f"--remote {spec!r}: expected user@host[:port], "
+                            "port a number from 1 to 65535")
+    assert e.value.exit_code == EXIT_USAGE and "\n" not in str(e.value)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import REPO, qemu_pids_with
-from harness import evidence, matrix, monitor, vm, workload
+from harness import evidence, guestroot, matrix, monitor, vm, workload
 
 
 def wait_for(pred, timeout, step=0.2):
@@ -23,8 +23,13 @@ def wait_for(pred, timeout, step=0.2):
 
 
 def plan_for(fixed_variant, names, tmp_path):
-    """Plan lines and fresh disks for workloads `names` (as matrix does)."""
-    plan, disks = [], []
+    """Plan lines, fresh disks and the programs they run, for workloads
+    `names` (as matrix does)."""
+    plan, disks, files = [], [], []
+
+    def in_guest(p):
+        files.append(p)
+        return guestroot.guest_path(p)
     for n in names:
         w = workload.by_name()[n]
         cell = matrix.Cell(fixed_variant, w)
@@ -32,8 +37,8 @@ def plan_for(fixed_variant, names, tmp_path):
         if w.device != workload.RAM:
             disks.append(vm.Disk(vm.LOCAL.make_disk(tmp_path, f"{n}.img")))
             dev = vm.dev_name(len(disks) - 1)
-        plan.append(matrix.plan_line(cell, matrix._command(w, dev, str), dev, ""))
-    return plan, disks
+        plan.append(matrix.plan_line(cell, matrix._command(w, dev, in_guest), dev, ""))
+    return plan, disks, files
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +48,37 @@ def fixed_variant(default_source):
 
 
 def test_accelerator_probe_answers_within_its_deadline(fixed_build, tmp_path, monkeypatch):
+    """The real probe on this host: each branch asserts which path ran (the
+    decision on every path is in test_accel, without a boot)."""
     monkeypatch.delenv("HARNESS_ACCEL", raising=False)
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))   # no cached answer
     t0 = time.monotonic()
-    accel = vm.choose_accel(fixed_build.bzimage, tmp_path)
-    if os.path.exists("/sys/module/kvm_pvm"):
-        assert accel == "tcg"       # a paravirtual KVM that cannot run this kernel
-        assert time.monotonic() - t0 < 5       # QEMU refuses at once: no 12 s wait
+    accel = vm.choose_accel(fixed_build.bzimage, tmp_path, progress=lambda m: None)
+    took = time.monotonic() - t0
+    probe_log = tmp_path / "kvm-probe.console.log"
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        assert accel == "tcg" and not probe_log.exists()           # no probe was run
+        assert not (tmp_path / "cache").exists()
     else:
-        assert time.monotonic() - t0 < vm.PROBE_DEADLINE + 8
+        assert probe_log.exists()                                  # the probe did boot
+        cached = json.loads((tmp_path / "cache" / "accel.json").read_text())
+        assert cached["accel"] == accel
+        if os.path.exists("/sys/module/kvm_pvm"):
+            assert accel == "tcg"    # a paravirtual KVM that cannot run this kernel
+            assert took < 5          # QEMU refuses at once: no 12 s wait
+        else:
+            assert took < vm.PROBE_DEADLINE + 8
+    assert not qemu_pids_with(str(tmp_path))
+
+
+def test_probe_deadline_ends_a_boot_that_does_not_reach_userspace(fixed_build, tmp_path):
+    """What the probe does with a KVM that hangs silently, reached for real:
+    TCG with a deadline far shorter than its boot stands in for the hang."""
+    t0 = time.monotonic()
+    r = vm.run("kvm-probe", fixed_build.bzimage, [], [], tmp_path, "tcg", hard_deadline=0.3,
+               boot_deadline=0.3, probe=True)
+    assert not r.booted and r.reason in ("boot-timeout", "deadline")
+    assert time.monotonic() - t0 < 0.3 + vm.SYSRQ_CAPTURE + 8
     assert not qemu_pids_with(str(tmp_path))
 
 
@@ -59,8 +86,9 @@ def test_two_cpus_preemptible_and_evidence(fixed_build, fixed_variant, tmp_path)
     """One boot, two cells: the guest has 2 CPUs up and full preemption, the
     console is streamed, each cell is timed, and the kernel-side evidence
     shows the direct writes and where their completions ran."""
-    plan, disks = plan_for(fixed_variant, ["extending", "libaio-async"], tmp_path)
-    r = vm.run("two-cells", fixed_build.bzimage, plan, disks, tmp_path, "tcg", cpus=2)
+    plan, disks, files = plan_for(fixed_variant, ["extending", "libaio-async"], tmp_path)
+    r = vm.run("two-cells", fixed_build.bzimage, plan, disks, tmp_path, "tcg", cpus=2,
+               files=files)
     assert r.reason == "done" and r.booted
     assert r.facts.cpus_up == 2 and r.facts.preempt == "full" and not r.facts.problem(2)
     log = r.console_log.read_text(errors="replace")
@@ -95,9 +123,9 @@ def test_fewer_cpus_than_asked_is_infra(fixed_build, fixed_variant, tmp_path, mo
 
 
 def test_hard_deadline_ends_the_vm(fixed_build, fixed_variant, tmp_path):
-    plan, disks = plan_for(fixed_variant, ["fsync-race"], tmp_path)
+    plan, disks, files = plan_for(fixed_variant, ["fsync-race"], tmp_path)
     r = vm.run("deadline", fixed_build.bzimage, plan, disks, tmp_path, "tcg",
-               hard_deadline=3.0)
+               hard_deadline=3.0, files=files)
     assert r.reason == "deadline" and r.times["end"] < 3.0 + vm.SYSRQ_CAPTURE + 3
     assert not qemu_pids_with(str(tmp_path))
 
@@ -112,9 +140,9 @@ def test_harness_exception_ends_the_vm(fixed_build, fixed_variant, tmp_path, mon
         calls["n"] += 1
         return real(self, now)
     monkeypatch.setattr(monitor.Monitor, "stop_reason", boom)
-    plan, disks = plan_for(fixed_variant, ["extending"], tmp_path)
+    plan, disks, files = plan_for(fixed_variant, ["extending"], tmp_path)
     with pytest.raises(RuntimeError):
-        vm.run("boom", fixed_build.bzimage, plan, disks, tmp_path, "tcg")
+        vm.run("boom", fixed_build.bzimage, plan, disks, tmp_path, "tcg", files=files)
     assert calls["n"] > 0
     assert wait_for(lambda: not qemu_pids_with(str(tmp_path)), 5)
 

@@ -1,0 +1,175 @@
+"""The guest's root file system: a directory the harness makes, exported
+read-only over virtio-9p.  It holds only what the workloads need (a shell
+and a few tools, btrfs-progs, dmsetup, fio, xfs_io, the shared libraries
+they load, the guest init, the compiled workloads and the user's own), so
+nothing else of the host (/root, /etc/shadow, keys, the checkout) is visible
+to the kernel under test or to a workload.
+
+Files sit at fixed guest paths, whatever the host paths are (a checkout
+under /tmp or with spaces works):
+
+    /bin/TOOL            the host's tools (real files, their libraries at
+                         the paths the dynamic loader looks in)
+    /harness/config/...  guest-config/ (guest init, fstab, scripts, fio jobs)
+    /harness/bin/NAME    compiled workloads (harness.guestbin)
+    /harness/user/...    user workloads, by content
+
+A root is cached by the content of everything in it
+(cache/guest-root/DIGEST), so the same files give the same directory and a
+changed tool or workload gives a new one.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import threading
+from pathlib import Path
+
+from harness import proc
+from harness.errors import HarnessError
+from harness.paths import GUEST_CONFIG, cache_dir
+
+# What the guest runs: guest-init.sh, the workload scripts and a user's
+# shell script get these, and nothing else.
+TOOLS = (
+    "sh", "mount", "umount", "mkfs.btrfs", "btrfs", "dmsetup", "blockdev", "chattr",
+    "lsattr", "fio", "xfs_io", "awk", "sed", "grep", "tr", "cat", "head", "tail", "wc",
+    "sleep", "sync", "ls", "mkdir", "rm", "cp", "mv", "dd", "truncate", "stat", "cmp",
+    "od", "sha256sum", "date", "uname", "env",
+)
+MOUNT_POINTS = ("proc", "sys", "dev", "run", "mnt", "tmp", "etc")
+LINKS = {"etc/mtab": "/proc/self/mounts"}
+ROOTS_KEPT = 8
+_LOCK = threading.Lock()
+_DIGESTS: dict[tuple, str] = {}
+
+
+def guest_path(host: Path) -> str:
+    """Where a host file the guest needs appears inside the guest root."""
+    host = Path(host).resolve()
+    for base, where in ((GUEST_CONFIG.resolve(), "/harness/config"),
+                        ((cache_dir() / "guest-bin").resolve(), "/harness/bin")):
+        if host.is_relative_to(base):
+            return f"{where}/{host.relative_to(base).as_posix()}"
+    return f"/harness/user/{_digest_file(host)[:12]}/{_safe(host.name)}"
+
+
+def _safe(name: str) -> str:
+    """A file name the guest's plan and shell can carry (no spaces or '|')."""
+    return "".join(c if c.isalnum() or c in "._-+" else "_" for c in name) or "workload"
+
+
+def _digest_file(path: Path) -> str:
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
+
+
+def _libraries(binary: Path) -> list[Path]:
+    """The shared libraries `binary` loads, and the dynamic loader, as ldd
+    resolves them on this host ([] for a static binary)."""
+    cp = proc.run(["ldd", str(binary)], timeout=30, check=False)
+    out = []
+    for ln in (cp.stdout or "").splitlines():
+        parts = ln.split()
+        if "=>" in parts:
+            i = parts.index("=>")
+            if i + 1 < len(parts) and parts[i + 1].startswith("/"):
+                out.append(Path(parts[i + 1]))
+        elif parts and parts[0].startswith("/"):
+            out.append(Path(parts[0]))          # the loader itself
+    return out
+
+
+def _tools() -> dict[str, Path]:
+    """guest path -> host file of every tool and library in TOOLS."""
+    files: dict[str, Path] = {}
+    missing = []
+    for tool in TOOLS:
+        found = shutil.which(tool, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                                        "/sbin:/bin")
+        if not found:
+            missing.append(tool)
+            continue
+        real = Path(found).resolve()
+        files[f"/bin/{tool}"] = real
+        for lib in _libraries(real):
+            files[str(lib)] = lib.resolve()       # at the path the loader asks for
+    if missing:
+        raise HarnessError(f"the guest root needs {', '.join(missing)} on this host: "
+                           "run `make setup`")
+    return files
+
+
+def contents(extra: list[Path] = ()) -> dict[str, Path]:
+    """guest path -> host file: the tools, guest-config/, and `extra`
+    (compiled workloads, user files)."""
+    files = _tools()
+    for p in sorted(GUEST_CONFIG.rglob("*")):
+        if p.is_file() and "kconfig" not in p.relative_to(GUEST_CONFIG).parts:
+            files[guest_path(p)] = p.resolve()
+    for p in extra:
+        files[guest_path(p)] = Path(p).resolve()
+    return files
+
+
+def build(extra: list[Path] = ()) -> Path:
+    """The guest root holding `contents(extra)`, made once per content."""
+    files = contents(extra)
+    h = hashlib.sha256()
+    for guest, host in sorted(files.items()):
+        mode = host.stat().st_mode & 0o111
+        h.update(f"{guest}\0{_digest_file(host)}\0{mode:o}\n".encode())
+    for link, target in sorted(LINKS.items()):
+        h.update(f"{link}->{target}\n".encode())
+    root = cache_dir() / "guest-root" / h.hexdigest()[:16]
+    with _LOCK:
+        if not root.exists():
+            _make(root, files)
+            _prune(root.parent, keep=root)
+        else:
+            os.utime(root)
+    return root
+
+
+def _make(root: Path, files: dict[str, Path]) -> None:
+    tmp = root.with_name(f"{root.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        for d in MOUNT_POINTS:
+            (tmp / d).mkdir(parents=True)
+        for guest, host in files.items():
+            dst = tmp / guest.lstrip("/")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(host, dst)              # same file system: no copy
+            except OSError:
+                shutil.copyfile(host, dst)
+                dst.chmod(0o644 | (0o111 if host.stat().st_mode & stat.S_IXUSR else 0))
+        for link, target in LINKS.items():
+            (tmp / link).symlink_to(target)
+        os.replace(tmp, root)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise HarnessError(f"cannot make the guest root in {root.parent}: {e.strerror}; "
+                           "free space there or set HARNESS_CACHE") from None
+
+
+def _prune(parent: Path, keep: Path) -> None:
+    """Keep the newest ROOTS_KEPT roots, and any used in the last hour (another
+    harness may be booting it)."""
+    import time
+    recent = time.time() - 3600
+    roots = sorted((p for p in parent.iterdir() if p.is_dir() and p != keep
+                    and not p.name.endswith(".tmp") and p.stat().st_mtime < recent),
+                   key=lambda p: p.stat().st_mtime)
+    for old in roots[:max(0, len(roots) - (ROOTS_KEPT - 1))]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,158 @@
+"""The guest's root: made by the harness, holding only what workloads need.
+
+The unit tests check what goes in (and what never does); the VM tests boot
+the real `base` kernel with it: a user's workload looking for host secrets
+finds none, and a checkout under /tmp with a space in its path still
+catches the deadlock."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from harness import guestroot, workload
+from harness.errors import HarnessError
+from harness.paths import GUEST_INIT
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_guest_paths_are_fixed_whatever_the_host_path(tmp_path, private_cache):
+    assert guestroot.guest_path(GUEST_INIT) == "/harness/config/guest-init.sh"
+    prog = private_cache / "guest-bin" / "dsync_shapes-0123"
+    prog.parent.mkdir(parents=True)
+    prog.write_bytes(b"\x7fELF")
+    assert guestroot.guest_path(prog) == "/harness/bin/dsync_shapes-0123"
+    user = tmp_path / "my dir" / "my job|1.fio"
+    user.parent.mkdir()
+    user.write_text("[job]\n")
+    g = guestroot.guest_path(user)
+    assert g.startswith("/harness/user/") and g.endswith("/my_job_1.fio")
+    assert " " not in g and "|" not in g
+    other = tmp_path / "other" / "my job|1.fio"      # same name, other content
+    other.parent.mkdir()
+    other.write_text("[other]\n")
+    assert guestroot.guest_path(other) != g
+
+
+def test_root_holds_the_tools_and_nothing_of_the_host(private_cache, tmp_path):
+    files = guestroot.contents()
+    for tool in ("sh", "mount", "mkfs.btrfs", "btrfs", "dmsetup", "fio", "xfs_io", "awk"):
+        assert f"/bin/{tool}" in files
+    assert "/harness/config/guest-init.sh" in files
+    assert not any(g.startswith(("/root", "/etc/", "/home")) for g in files)
+    assert not any("kconfig" in g for g in files)
+    root = guestroot.build()
+    assert (root / "harness/config/guest-init.sh").read_bytes() == GUEST_INIT.read_bytes()
+    assert os.access(root / "bin/sh", os.X_OK)
+    # every dynamic tool finds its loader and libraries inside the root
+    listed = {str(p.relative_to(root)) for p in root.rglob("*")}
+    assert not any(p.startswith(("root", "home")) or p == "etc/shadow" for p in listed)
+    assert sorted(os.listdir(root / "etc")) == ["mtab"]
+    cp = subprocess.run(["ldd", str(files["/bin/btrfs"])], capture_output=True, text=True)
+    for ln in cp.stdout.splitlines():
+        if "=>" in ln and "/" in ln.split("=>")[1]:
+            lib = ln.split("=>")[1].split()[0]
+            assert (root / lib.lstrip("/")).is_file(), lib
+
+
+def test_root_is_cached_by_content(private_cache, tmp_path):
+    a = guestroot.build()
+    assert guestroot.build() == a                       # same content: same root
+    user = tmp_path / "w.sh"
+    user.write_text("#!/bin/sh\necho one\n")
+    b = guestroot.build([user])
+    assert b != a and (b / guestroot.guest_path(user).lstrip("/")).read_text().endswith("one\n")
+    user.write_text("#!/bin/sh\necho two\n")
+    c = guestroot.build([user])
+    assert c not in (a, b)
+
+
+def test_user_workloads_need_an_interpreter_the_guest_has(tmp_path):
+    py = tmp_path / "w.py"
+    py.write_text("#!/usr/bin/python3\nprint(1)\n")
+    py.chmod(0o755)
+    with pytest.raises(HarnessError, match="interpreter /usr/bin/python3 is not in the guest"):
+        workload.user_workload(py)
+    plain = tmp_path / "data.txt"
+    plain.write_text("x\n")
+    with pytest.raises(HarnessError, match="not executable"):
+        workload.user_workload(plain)
+    sh = tmp_path / "dir with space" / "w.sh"
+    sh.parent.mkdir()
+    sh.write_text("#!/bin/sh\ntrue\n")
+    sh.chmod(0o755)
+    assert workload.user_workload(sh).program == sh.resolve()
+
+
+# ------------------------------------------------------------------ VM tier
+
+SNOOP = """#!/bin/sh
+# a user workload looking for the host's secrets
+for f in /root /etc/shadow /home /work /usr/share /proc/1/root/etc/shadow; do
+    if [ -e "$f" ]; then echo "SNOOP found $f"; else echo "SNOOP missing $f"; fi
+done
+ls / | tr '\\n' ' ' | sed 's/^/SNOOP root: /'; echo
+echo data > /mnt/snoop && sync && echo "SNOOP wrote /mnt"
+"""
+
+
+def test_a_workload_sees_no_host_secret(tmp_path, harness_env):
+    """Booted for real: the guest's / is the harness's root, and the results
+    folder holds none of the host's secrets."""
+    script = tmp_path / "snoop.sh"
+    script.write_text(SNOOP)
+    script.chmod(0o755)
+    res = tmp_path / "res"
+    cp = subprocess.run([sys.executable, "-m", "harness", "run", "--variant", "fixed",
+                         "--workload", str(script), "--results", str(res)],
+                        cwd=REPO, env=dict(harness_env, HARNESS_ACCEL="tcg"),
+                        capture_output=True, text=True, timeout=900)
+    print(cp.stdout[-3000:], cp.stderr[-2000:])
+    assert cp.returncode == 0
+    (run_dir,) = list(res.iterdir())
+    logs = "".join(p.read_text(errors="replace") for p in run_dir.glob("*.console.log"))
+    for f in ("/root", "/etc/shadow", "/home", "/work", "/usr/share", "/proc/1/root/etc/shadow"):
+        assert f"SNOOP missing {f}" in logs and f"SNOOP found {f}\n" not in logs
+    assert "SNOOP wrote /mnt" in logs
+    shadow = Path("/etc/shadow")
+    if shadow.exists():
+        secret = [ln.split(":")[1] for ln in shadow.read_text().splitlines()
+                  if ln.startswith("root:")]
+        blob = b"".join(p.read_bytes() for p in run_dir.rglob("*") if p.is_file()
+                        and p.stat().st_size < 50 << 20)
+        assert not secret or len(secret[0]) < 4 or secret[0].encode() not in blob
+
+
+def test_a_checkout_under_tmp_with_a_space(tmp_path, harness_env):
+    """A clone under /tmp, in a folder whose name has a space, results next to
+    it: base x extending still gives the deadlock, exit 0 as expected."""
+    clone = Path(tmp_path) / "kd sync"
+    assert str(clone).startswith("/tmp/") or os.environ.get("TMPDIR")
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    # the working tree's own changes too (uncommitted work under test)
+    for rel in subprocess.run(["git", "ls-files", "-m", "-o", "--exclude-standard"], cwd=REPO,
+                              capture_output=True, text=True).stdout.split("\n"):
+        if rel and (REPO / rel).is_file():
+            (clone / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, clone / rel)
+    env = {k: v for k, v in harness_env.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(clone)
+    env["HARNESS_ACCEL"] = "tcg"
+    res = clone / "results dir"
+    cp = subprocess.run([sys.executable, "-m", "harness", "run", "--variant", "base",
+                         "--workload", "extending", "--results", str(res)],
+                        cwd=clone, env=env, capture_output=True, text=True, timeout=900)
+    print(cp.stdout[-3000:], cp.stderr[-2000:])
+    assert cp.returncode == 0
+    (run_dir,) = list(res.iterdir())
+    (cell,) = json.loads((run_dir / "result.json").read_text())["results"]
+    assert cell["verdict"] == "FAIL" and cell["title"] == "possible deadlock in btrfs_sync_file"
