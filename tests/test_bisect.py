@@ -34,7 +34,8 @@ def test_bisect_finds_exactly_the_culprit(history, tmp_path, harness_env):
     assert summary["culprit"] == culprit
     assert summary["title"] == "^possible\\ deadlock\\ in\\ btrfs_sync_file$"
     steps = [json.loads(ln) for ln in (run_dir / "bisect-steps.jsonl").read_text().splitlines()]
-    assert steps[0]["subject"] == BROKEN_SUBJECT    # git's first midpoint: the skip path
+    assert steps[0]["commit"] == bad                # run first: its title is the bug
+    assert steps[1]["subject"] == BROKEN_SUBJECT    # git's first midpoint: the skip path
     decisions = {s["subject"]: s["decision"] for s in steps}
     assert decisions[BROKEN_SUBJECT] == "skip"      # tested, did not build, skipped
     broken = [s for s in steps if s["subject"] == BROKEN_SUBJECT][0]

@@ -58,11 +58,13 @@ def test_variant_commit_ids_are_reproducible(default_source):
     assert "author kdsync harness <harness@localhost> 1723248000 +0000" in out
 
 
-def test_user_fio_job_under_guest_tmpfs_is_refused(tmp_path):
-    from harness import workload
-    job = tmp_path / "x.fio"       # pytest's tmp_path lives under /tmp
+def test_user_fio_job_from_any_path_goes_into_the_guest_root(tmp_path):
+    from harness import guestroot, workload
+    job = tmp_path / "my jobs" / "x.fio"      # under /tmp, with a space
+    job.parent.mkdir()
     job.write_text("[x]\n")
-    with pytest.raises(HarnessError, match="the guest mounts its own /tmp"):
-        workload.resolve([str(job)])
+    (w,) = workload.resolve([str(job)])
+    assert w.args[-1] == job.resolve()          # a file the guest gets a copy of
+    assert guestroot.guest_path(job).startswith("/harness/user/")
     assert [w.name for w in workload.resolve(["a", "extending", "g"])] == [
         "extending", "extending", "fsync-race"]
