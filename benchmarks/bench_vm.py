@@ -11,6 +11,11 @@ accelerator.  Prints:
                            claim held
 
   benchmarks/bench_vm.py [--line 5.10] [--jobs 1]
+  benchmarks/bench_vm.py --runners qemu,vng [--line 5.10]
+
+With --runners, only the two boot figures, for each runner in one run
+(interleaved, 5 VMs each): boot -> workload start of the shipped/fixed
+kernel's extending cell, and deadlock -> verdict.
 """
 import argparse
 import json
@@ -39,14 +44,48 @@ def harness(args, out):
     return wall, json.loads((run_dir / "result.json").read_text()), cp.returncode
 
 
+PASSING = {"5.10": "fixed"}                      # lines without one use "shipped"
+
+
+def runners(line: str, names: list[str], out: Path, n: int = 5) -> None:
+    """Boot figures per runner, the runs interleaved so machine noise hits
+    every runner alike."""
+    variant, workload = DEADLOCK.get(line, DEADLOCK_DEFAULT)
+    passing = PASSING.get(line, "shipped")
+    starts = {r: [] for r in names}
+    verdicts = {r: [] for r in names}
+    for _ in range(n):
+        for r in names:
+            _, doc, _ = harness(["--line", line, "--variant", passing, "--workload", workload,
+                                 "--runner", r], out)
+            (cell,) = doc["results"]
+            assert cell["verdict"] == "PASS", (r, cell["verdict"], cell.get("detail"))
+            starts[r].append(cell["timings"]["workload_start"])
+            _, doc, _ = harness(["--line", line, "--variant", variant, "--workload", workload,
+                                 "--runner", r], out)
+            (cell,) = doc["results"]
+            assert cell["verdict"] == "FAIL", (r, cell["verdict"], cell.get("detail"))
+            verdicts[r].append(cell["timings"]["verdict"])
+    print(f"line {line}: {os.cpu_count()} host cores, {n} runs per runner and figure, "
+          "interleaved")
+    for r in names:
+        print(f"runner {r}: boot -> workload start median {statistics.median(starts[r]):.1f} s "
+              f"({passing} x {workload}); deadlock -> verdict median "
+              f"{statistics.median(verdicts[r]):.1f} s ({variant} x {workload})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--line", default="5.10")
     ap.add_argument("--jobs", default="1")
+    ap.add_argument("--runners", help="comma list, e.g. qemu,vng: boot figures per runner only")
     a = ap.parse_args()
     out = Path(tempfile.mkdtemp(prefix="bench-vm-"))
     subprocess.run([sys.executable, "-m", "harness", "build", "--line", a.line], cwd=REPO,
                    check=True, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True)
+    if a.runners:
+        runners(a.line, a.runners.split(","), out)
+        return
     wall, doc, rc = harness(["--line", a.line, "--jobs", a.jobs], out)
     starts = []
     for vm in doc["vms"]:

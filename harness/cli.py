@@ -105,6 +105,8 @@ def parser() -> argparse.ArgumentParser:
                    help="VMs run at once (default 2)")
     r.add_argument("--results", metavar="DIR", help="parent folder for results (default ./results)")
     r.add_argument("--keep-images", action="store_true", help="keep every disk image")
+    r.add_argument("--runner", choices=sorted(vm.RUNNERS), default="qemu",
+                   help="boot with QEMU directly (default) or with virtme-ng (vng)")
     g = r.add_argument_group("remote KVM host (VMs run there over SSH)")
     g.add_argument("--remote", metavar="USER@HOST[:PORT]", help="run the VMs on this host")
     g.add_argument("--remote-key", metavar="FILE", help="private key for --remote")
@@ -217,6 +219,8 @@ def cmd_run(args) -> int:
     frags = _fragments(args)
     variants = _variants(args)
     workloads = workloadmod.resolve(_split(args.workload))
+    if args.runner != "qemu" and args.remote:
+        raise HarnessError(f"--runner {args.runner} runs here only; leave out --remote")
     if args.remote:
         logged = [w for w in workloads if w.log_writes]
         if args.workload and logged:
@@ -240,13 +244,14 @@ def cmd_run(args) -> int:
                                   args.keep_images, frags, args.make_jobs, progress=say,
                                   mount_options=args.mount_options,
                                   explicit=tuple(w.name for w in workloads) if args.workload
-                                  else ())
+                                  else (), runner=args.runner)
     try:
         outcome = matrixmod.run(variants, workloads, settings)
     finally:
         if host is not vm.LOCAL:
             host.close()
-    return report.finish_run(outdir, outcome, variants, args.remote or "local", args.cpus,
+    host_label = args.remote or ("local" if args.runner == "qemu" else f"local ({args.runner})")
+    return report.finish_run(outdir, outcome, variants, host_label, args.cpus,
                              args.repeat)
 
 

@@ -39,8 +39,15 @@ TOOLS = (
     "sleep", "sync", "ls", "mkdir", "rm", "cp", "mv", "dd", "truncate", "stat", "cmp",
     "od", "sha256sum", "date", "uname", "env",
 )
+# what virtme-ng's guest init needs as well (--runner vng)
+VNG_TOOLS = ("bash", "base64", "setsid", "id", "chown", "chmod", "cut", "ln", "mknod", "stty",
+             "hostname", "sort", "tee", "readlink", "basename", "dirname", "seq", "install",
+             "touch", "mktemp")
 MOUNT_POINTS = ("proc", "sys", "dev", "run", "mnt", "tmp", "etc")
-LINKS = {"etc/mtab": "/proc/self/mounts"}
+# scripts name /usr/bin/env, /sbin/...: one bin directory under every name
+LINKS = {"etc/mtab": "/proc/self/mounts", "sbin": "bin", "usr/bin": "../bin",
+         "usr/sbin": "../bin"}
+EMPTY = ("etc/fstab",)                  # virtme-ng's init bind-mounts over it
 ROOTS_KEPT = 8
 _LOCK = threading.Lock()
 _DIGESTS: dict[tuple, str] = {}
@@ -89,11 +96,11 @@ def _libraries(binary: Path) -> list[Path]:
     return out
 
 
-def _tools() -> dict[str, Path]:
-    """guest path -> host file of every tool and library in TOOLS."""
+def _tools(tools: tuple[str, ...]) -> dict[str, Path]:
+    """guest path -> host file of every tool in `tools` and its libraries."""
     files: dict[str, Path] = {}
     missing = []
-    for tool in TOOLS:
+    for tool in tools:
         found = shutil.which(tool, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
                                         "/sbin:/bin")
         if not found:
@@ -109,10 +116,10 @@ def _tools() -> dict[str, Path]:
     return files
 
 
-def contents(extra: list[Path] = ()) -> dict[str, Path]:
-    """guest path -> host file: the tools, guest-config/, and `extra`
+def contents(extra: list[Path] = (), tools: tuple[str, ...] = ()) -> dict[str, Path]:
+    """guest path -> host file: TOOLS and `tools`, guest-config/, and `extra`
     (compiled workloads, user files)."""
-    files = _tools()
+    files = _tools(TOOLS + tuple(t for t in tools if t not in TOOLS))
     for p in sorted(GUEST_CONFIG.rglob("*")):
         if p.is_file() and "kconfig" not in p.relative_to(GUEST_CONFIG).parts:
             files[guest_path(p)] = p.resolve()
@@ -121,15 +128,16 @@ def contents(extra: list[Path] = ()) -> dict[str, Path]:
     return files
 
 
-def build(extra: list[Path] = ()) -> Path:
-    """The guest root holding `contents(extra)`, made once per content."""
-    files = contents(extra)
+def build(extra: list[Path] = (), tools: tuple[str, ...] = ()) -> Path:
+    """The guest root holding `contents(extra, tools)`, made once per content."""
+    files = contents(extra, tools)
     h = hashlib.sha256()
     for guest, host in sorted(files.items()):
         mode = host.stat().st_mode & 0o111
         h.update(f"{guest}\0{_digest_file(host)}\0{mode:o}\n".encode())
     for link, target in sorted(LINKS.items()):
         h.update(f"{link}->{target}\n".encode())
+    h.update(repr(EMPTY).encode())
     root = cache_dir() / "guest-root" / h.hexdigest()[:16]
     with _LOCK:
         if not root.exists():
@@ -155,7 +163,10 @@ def _make(root: Path, files: dict[str, Path]) -> None:
                 shutil.copyfile(host, dst)
                 dst.chmod(0o644 | (0o111 if host.stat().st_mode & stat.S_IXUSR else 0))
         for link, target in LINKS.items():
+            (tmp / link).parent.mkdir(parents=True, exist_ok=True)
             (tmp / link).symlink_to(target)
+        for name in EMPTY:
+            (tmp / name).touch()
         os.replace(tmp, root)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -60,6 +60,7 @@ class Settings:
     expectations: bool = True        # judge against the line's claims
     mount_options: str | None = None  # instead of the line's (--mount-options)
     explicit: tuple = ()             # workloads asked for by name (never skipped)
+    runner: str = "qemu"             # vm.RUNNERS: QEMU directly, or virtme-ng
     progress: object = print
     t0: float = field(default_factory=time.monotonic)
 
@@ -317,7 +318,7 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
         v0.source.line.race_for(c.workload.name) if v0.source.line else 0) for c in chain)
     r = vm.run(name, b.bzimage, plan, disks, s.outdir, accel, s.cpus,
                {c.id: c.workload.progress_deadline for c in chain}, budget, host=host,
-               files=files)
+               files=files, runner=s.runner)
     ids = [c.id for c in chain]
     judged, rest = [], []
     stop_at = _stopping_cell(r, ids)
@@ -368,6 +369,12 @@ def _judge(cell: Cell, r: vm.VmRun, ids: list[str], b: buildmod.Build, s: Settin
             after = _after(cell, r, b, s, accel, disk, cdir)
         except HarnessError as e:          # this cell's check could not be made
             after = {"verdict": verdictmod.ERROR, "detail": f"after-run check: {e}"}
+        except Exception as e:             # a bug in the check: recorded, never a PASS
+            import traceback
+            after = {"verdict": verdictmod.ERROR,
+                     "detail": f"harness fault, not a kernel verdict: after-run check of "
+                               f"{cell.workload.name}: {type(e).__name__}: {e}",
+                     "harness_fault": traceback.format_exc()}
     v = verdictmod.judge(cell, r, times, findings, ev, fsck, after, s.cpus, b, accel,
                          s.expectations)
     v.cell_dir = cell.id

@@ -11,6 +11,7 @@ import atexit
 import ctypes
 import os
 import shutil
+import sys
 import signal
 import subprocess
 import time
@@ -41,6 +42,16 @@ HEADER_PACKAGES = {
 
 def which(tool: str) -> str | None:
     return shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+
+
+def venv_bin(tool: str) -> str:
+    """A tool the project's venv installs (`make setup`): next to this Python."""
+    here = Path(sys.executable).parent / tool
+    found = str(here) if here.exists() else which(tool)
+    if not found:
+        raise HarnessError(f"{tool} is not installed; run `make setup` (it comes from "
+                           "requirements.txt)")
+    return found
 
 
 def require_tools(*tools: str) -> None:

@@ -56,7 +56,8 @@ def test_root_holds_the_tools_and_nothing_of_the_host(private_cache, tmp_path):
     # every dynamic tool finds its loader and libraries inside the root
     listed = {str(p.relative_to(root)) for p in root.rglob("*")}
     assert not any(p.startswith(("root", "home")) or p == "etc/shadow" for p in listed)
-    assert sorted(os.listdir(root / "etc")) == ["mtab"]
+    assert sorted(os.listdir(root / "etc")) == ["fstab", "mtab"]
+    assert (root / "etc/fstab").stat().st_size == 0
     cp = subprocess.run(["ldd", str(files["/bin/btrfs"])], capture_output=True, text=True)
     for ln in cp.stdout.splitlines():
         if "=>" in ln and "/" in ln.split("=>")[1]:

@@ -229,3 +229,55 @@ def test_parse_log_exits_non_zero_on_a_parser_fault(tmp_path, monkeypatch, capsy
     assert cli.main(["parse-log", str(log)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "the report parser failed" in err[0] and "harness bug" in err[0]
+
+
+def test_vng_command_boots_the_same_vm(tmp_path):
+    """--runner vng: virtme-ng gets the harness's root, the same virtio-blk
+    disks (so /dev/vdX names hold), the CPUs as sockets, and runs the guest
+    init as its --exec; TCG unless the probe said KVM."""
+    disks = [vm.Disk(str(tmp_path / "a,b.img")), vm.Disk(str(tmp_path / "c.img"))]
+    cmd = vm.vng_command("/k/bzImage", disks, "tcg", ["X=1"], cpus=2, root="/r")
+    i = cmd.index("--qemu-opts")
+    opts = cmd[i + 1]
+    assert f"file={tmp_path}/a,,b.img,if=none,id=disk0" in opts         # commas escaped
+    assert opts.count("virtio-blk-pci") == 2 and "sockets=2" in opts
+    assert cmd[cmd.index("--root") + 1] == "/r" and "--disable-kvm" in cmd
+    assert cmd[cmd.index("--exec") + 1].endswith(" /harness/config/guest-init.sh")
+    assert "X=1" in cmd[cmd.index("--append") + 1]
+    assert "--disable-kvm" not in vm.vng_command("/k", disks, "kvm", [], root="/r")
+    assert set(guestroot.VNG_TOOLS) <= set(vm.RUNNERS["vng"].tools)
+
+
+def test_runner_vng_catches_the_deadlock(tmp_path, harness_env):
+    """The same cell booted by virtme-ng, read by the same monitor and judged
+    by the same verdict code."""
+    cp = subprocess.run([sys.executable, "-m", "harness", "run", "--variant", "base",
+                         "--workload", "extending", "--runner", "vng", "--results",
+                         str(tmp_path)], cwd=REPO, env=dict(harness_env, HARNESS_ACCEL="tcg"),
+                        capture_output=True, text=True, timeout=900)
+    print(cp.stdout[-3000:], cp.stderr[-2000:])
+    assert cp.returncode == 0
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    doc = json.loads((run_dir / "result.json").read_text())
+    assert doc["vm_host"] == "local (vng)"
+    (cell,) = doc["results"]
+    assert cell["verdict"] == "FAIL" and cell["title"] == "possible deadlock in btrfs_sync_file"
+    assert cell["guest"]["cpus_up"] == 2
+    assert "vng" in (run_dir / f"{doc['vms'][0]['name']}.qemu.sh").read_text()
+    assert not qemu_pids_with(str(tmp_path))
+
+
+def test_an_after_run_check_that_breaks_is_error(fixed_build, fixed_variant, tmp_path):
+    """A bug in a workload's after-run check (the power-cut replay's slot) is
+    the harness's fault: ERROR with the traceback in result.json, never PASS."""
+    from dataclasses import replace
+
+    def broken(cell, r, ctx):
+        raise KeyError("check bug")
+    w = replace(workload.by_name()["extending"], after=broken)
+    s = matrix.Settings(tmp_path, accel="tcg", progress=lambda m: None)
+    (v,) = matrix.run([fixed_variant], [w], s).verdicts
+    assert v.verdict == "ERROR", (v.verdict, v.detail)
+    assert v.detail.startswith("harness fault, not a kernel verdict: after-run check")
+    assert "KeyError: 'check bug'" in v.extra["harness_fault"]
+    assert v.as_expected is False
