@@ -37,7 +37,7 @@ TOOLS = (
     "sh", "mount", "umount", "mkfs.btrfs", "btrfs", "dmsetup", "blockdev", "chattr",
     "lsattr", "fio", "xfs_io", "awk", "sed", "grep", "tr", "cat", "head", "tail", "wc",
     "sleep", "sync", "ls", "mkdir", "rm", "cp", "mv", "dd", "truncate", "stat", "cmp",
-    "od", "sha256sum", "date", "uname", "env",
+    "od", "sha256sum", "date", "uname", "env", "touch",
 )
 # what virtme-ng's guest init needs as well (--runner vng)
 VNG_TOOLS = ("bash", "base64", "setsid", "id", "chown", "chmod", "cut", "ln", "mknod", "stty",

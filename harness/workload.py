@@ -99,6 +99,9 @@ def all_workloads() -> tuple[Workload, ...]:
                "completion in the dio worker (dm-delay)", "libaio", AIO, DELAY, ASYNC),
         _shape("io_uring-async", "j", "io_uring O_DIRECT on an O_DSYNC file, 16 in flight, "
                "every completion in the dio worker (dm-delay)", "io_uring", AIO, DELAY, ASYNC),
+        Workload("wb-error", "l", "O_DIRECT|O_DSYNC write whose sync meets a writeback error "
+                 "of another range of the file (dm error target under its second MiB)",
+                 WORKLOADS_DIR / "wb_error.sh", ("{dev}",), RAW),
         _shape("overwrite-race", "k", "two threads on two CPUs loop 4 KiB O_DIRECT|O_DSYNC "
                "overwrites inside EOF of one file (shared inode lock)",
                args=("-t", "{race_seconds}"), race=True),

@@ -14,12 +14,21 @@ from conftest import REPO
 SEED = r"^possible deadlock in (btrfs_inode_lock|btrfs_sync_file)$|^INFO: task hung in btrfs_"
 RACE = (r"^(BTRFS: assertion failed|WARNING|kernel BUG|invalid opcode) in "
         r"btrfs_get_ordered_extents_for_logging$")
-# (variant, workload) -> FAIL title family, or None for PASS
+UNLOCK = r"^(WARNING|BUG): bad unlock balance in btrfs_(direct_write|inode_unlock)$"
+# (variant, workload) -> FAIL title family, or None for PASS: every cell run
 CLAIMS = {
     ("shipped", "extending"): None,
     ("shipped", "fsync-race"): None,
+    ("shipped", "wb-error"): None,
     ("rebreak", "extending"): SEED,
+    ("rebreak", "fsync-race"): None,
+    ("rebreak", "wb-error"): SEED,
+    ("revert-race", "extending"): None,
     ("revert-race", "fsync-race"): RACE,
+    ("revert-race", "wb-error"): None,
+    ("revert-unlock", "extending"): None,
+    ("revert-unlock", "fsync-race"): None,
+    ("revert-unlock", "wb-error"): UNLOCK,
 }
 
 
@@ -37,14 +46,15 @@ def line_run(request, tmp_path_factory, harness_env):
     line = request.param
     out = tmp_path_factory.mktemp(f"line-{line}")
     cp, doc, cells = harness_run(harness_env, out, "--line", line,
-                                 "--variant", "shipped,rebreak,revert-race",
-                                 "--workload", "extending,fsync-race")
+                                 "--variant", "shipped,rebreak,revert-race,revert-unlock",
+                                 "--workload", "extending,fsync-race,wb-error")
     return line, cp, doc, cells
 
 
 def test_the_line_claims_hold(line_run):
     line, cp, doc, cells = line_run
     assert cp.returncode == 0, cp.stdout[-3000:]
+    assert set(cells) == set(CLAIMS)                # no cell without a written claim
     for key, title in CLAIMS.items():
         r = cells[key]
         if title:

@@ -18,12 +18,13 @@ STUB_LEAK = r"^BTRFS: assertion failed in btrfs_reserve_data_bytes$"
 LOST_SYNC = r"^lost O_DSYNC write after power cut \((libaio|uring)(, (libaio|uring))?\)$"
 NO_SYNC = r"^O_DSYNC direct write completed without its sync \(async completion\)$"
 WORKLOADS = ["extending", "overwrite", "libaio", "io_uring", "rwf-dsync", "unaligned",
-             "fsync-race", "durability", "libaio-async", "io_uring-async", "overwrite-race"]
+             "fsync-race", "durability", "libaio-async", "io_uring-async", "overwrite-race",
+             "wb-error"]
 # the README's table "What the 5.10 matrix claims": (variant, workload) -> FAIL title
 FAILS = {
     **{("base", w): DEADLOCK for w in ("extending", "overwrite", "libaio", "io_uring",
                                        "rwf-dsync", "unaligned", "durability",
-                                       "overwrite-race")},
+                                       "overwrite-race", "wb-error")},
     ("workaround", "unaligned"): STUB_LEAK,
     ("nosync", "unaligned"): STUB_LEAK,
     ("nosync", "durability"): LOST_SYNC,
