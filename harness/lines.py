@@ -15,7 +15,9 @@ rows, not code.
     [bugs.ID]  what, titles = [regex...], fixed_by
     [[variants]]  name, revert = [...], apply = [...] (under patches/),
                   shows, pass (why the rest PASSes),
-                  fail = {workload = bug ID}, why = {workload = text}
+                  fail = {workload = bug ID}, why = {workload = text},
+                  race_seconds (optional, as in [guest]: for a control whose
+                  claims do not rest on the race shapes, how long they run)
 
 A cell not listed under `fail` is claimed to PASS: every cell makes a claim.
 An expectation names a bug, and a bug is a family of titles: the same bug
@@ -76,6 +78,7 @@ class VariantSpec:
     passes: str = ""
     fail: dict = field(default_factory=dict)     # workload -> Bug
     why: dict = field(default_factory=dict)      # workload -> text
+    race: tuple | None = None                    # (default, {workload: s}) over the line's
 
     @property
     def shipped(self) -> bool:
@@ -125,9 +128,13 @@ class Line:
     def claim(self, variant: str, workload: str) -> Claim:
         return self.variant(variant).claim(workload)
 
-    def race_for(self, workload: str) -> float:
-        """How long the race shape `workload` runs on this line."""
-        return float(self.race_seconds_by.get(workload, self.race_seconds))
+    def race_for(self, workload: str, variant: str | None = None) -> float:
+        """How long the race shape `workload` runs on this line (for this
+        variant, if its row says otherwise)."""
+        spec = next((v for v in self.variants if v.name == variant), None)
+        default, by = spec.race if spec and spec.race else (self.race_seconds,
+                                                            self.race_seconds_by)
+        return float(by.get(workload, default))
 
 
 def _patch_path(line: str, rel: str) -> Path:
@@ -189,7 +196,8 @@ def parse(text: str, file: Path | None = None) -> Line:
                 v["name"], v["shows"],
                 tuple(_patch_path(name, r) for r in _strs(where, "revert", v.get("revert", []))),
                 tuple(_patch_path(name, a) for a in _strs(where, "apply", v.get("apply", []))),
-                v.get("pass", ""), fail, dict(_table(where, "why", v.get("why", {})))))
+                v.get("pass", ""), fail, dict(_table(where, "why", v.get("why", {}))),
+                _race(where, v["race_seconds"]) if "race_seconds" in v else None))
         src = _table(where, "source", d["source"])
         guest = _table(where, "guest", d.get("guest", {}))
         line = Line(name, d["description"], d["version"], d.get("git_branch", ""),

@@ -258,11 +258,11 @@ def plan_line(cell: Cell, command: list[str], dev: str | None, mount_options: st
     return "|".join([cell.id, device, opts, " ".join(command)])
 
 
-def _command(w: Workload, dev: str | None, where, line=None) -> list[str]:
+def _command(w: Workload, dev: str | None, where, line=None, variant=None) -> list[str]:
     args = []
     for a in w.args:
         if a == "{race_seconds}":
-            args.append(f"{line.race_for(w.name):g}" if line else "4")
+            args.append(f"{line.race_for(w.name, variant):g}" if line else "4")
         elif a == "{dev}":
             args.append(dev or "")
         elif isinstance(a, Path):               # a file the guest reads (a fio job)
@@ -312,10 +312,11 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
             dev = vm.dev_name(len(disks) - 1)
         ctx[cell.id] = {"disk": disks[-1] if dev else None, "dev": dev}
         plan.append(plan_line(cell, _command(cell.workload, dev, in_guest,
-                                             v0.source.line), dev, mount_options))
+                                             v0.source.line, v0.name), dev, mount_options))
     started = time.monotonic()
     budget = sum(c.workload.progress_deadline + (
-        v0.source.line.race_for(c.workload.name) if v0.source.line else 0) for c in chain)
+        v0.source.line.race_for(c.workload.name, v0.name) if v0.source.line else 0)
+        for c in chain)
     r = vm.run(name, b.bzimage, plan, disks, s.outdir, accel, s.cpus,
                {c.id: c.workload.progress_deadline for c in chain}, budget, host=host,
                files=files, runner=s.runner)

@@ -78,6 +78,17 @@ def test_parse_a_minimal_line():
     assert c.verdict == FAIL and c.why == "a deadlock"     # the bug's text when no why
 
 
+def test_a_variant_row_can_shorten_the_race_shapes():
+    guest = '[guest]\nrace_seconds = { fsync-race = 15, default = 3 }\n'
+    line = lines.parse(HEAD + guest + SHIPPED + BASE + 'race_seconds = 2\n')
+    assert line.race_for("fsync-race") == 15 and line.race_for("overwrite-race") == 3
+    assert line.race_for("fsync-race", "fixed") == 15          # no override: the line's
+    assert line.race_for("fsync-race", "base") == 2 == line.race_for("x", "base")
+    real = lines.get("6.1")
+    assert real.race_for("fsync-race", "shipped") == 15      # the PASS that must survive
+    assert real.race_for("fsync-race", "revert-unlock") == 3
+
+
 @pytest.mark.parametrize("text, message", [
     (HEAD.replace('suite = "sid"\n', "") + SHIPPED, "missing key 'suite'"),
     (HEAD + '[[variants]]\nname = "fixed"\n', "missing key 'shows'"),
