@@ -320,6 +320,19 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
     r = vm.run(name, b.bzimage, plan, disks, s.outdir, accel, s.cpus,
                {c.id: c.workload.progress_deadline for c in chain}, budget, host=host,
                files=files, runner=s.runner)
+    if died_early(r):
+        # QEMU gone within seconds, before userspace, with nothing on the
+        # console that says why (seen once in 60 boots of 6.12 under TCG):
+        # boot once more; a kernel that cannot boot fails twice (INFRA, 125)
+        s.progress(f"{name}: QEMU ended {r.times.get('end', 0):.1f} s into the boot with no "
+                   "kernel report; booting once more")
+        vms.append({"name": name, "console_log": r.console_log.name, "reason": r.reason,
+                    "started": round(started - s.t0, 2), "judged": None, "cells": [],
+                    "retried": True, "times": {k: round(x, 3) for k, x in r.times.items()}})
+        name += "-again"
+        r = vm.run(name, b.bzimage, plan, disks, s.outdir, accel, s.cpus,
+                   {c.id: c.workload.progress_deadline for c in chain}, budget, host=host,
+                   files=files, runner=s.runner)
     ids = [c.id for c in chain]
     judged, rest = [], []
     stop_at = _stopping_cell(r, ids)
@@ -336,6 +349,13 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
     for cell in rest:
         shutil.rmtree(s.outdir / cell.id, ignore_errors=True)
     return judged, rest
+
+
+def died_early(r: vm.VmRun, within: float = 30.0) -> bool:
+    """QEMU exited before the guest reached userspace, soon, and the console
+    holds no report (a panic or an oops would say why: that is a verdict)."""
+    return (not r.booted and r.reason == "eof" and not r.findings and not r.fault
+            and r.times.get("end", within) < within)
 
 
 def _stopping_cell(r: vm.VmRun, ids: list[str]) -> int | None:

@@ -41,6 +41,18 @@ def test_no_boot_judges_every_cell_infra():
     assert matrix._stopping_cell(vmrun("boot-timeout", [], booted=False), IDS) is None
 
 
+def test_only_a_silent_early_qemu_exit_boots_again():
+    def r(reason="eof", booted=False, end=0.9, findings=(), fault=None):
+        return SimpleNamespace(reason=reason, booted=booted, findings=list(findings),
+                               fault=fault, times={"end": end})
+    assert matrix.died_early(r())                                  # gone at 0.9 s, silent
+    assert not matrix.died_early(r(findings=["Kernel panic"]))     # the console says why
+    assert not matrix.died_early(r(booted=True))                   # userspace: cells judge
+    assert not matrix.died_early(r(reason="boot-timeout"))         # hung, not gone
+    assert not matrix.died_early(r(end=45.0))
+    assert not matrix.died_early(r(fault="parser"))
+
+
 def variant(line_name, name):
     line = lines.get(line_name)
     src = Source("debian", Path("/nonexistent"), "test", line, "0")
