@@ -9,7 +9,12 @@
 # $1: the cell's disk (a host-made btrfs).  btrfs sits on dm-linear; the file
 # is NOCOW and preallocated, so its blocks stay where they are, and only the
 # physical range of its second MiB is swapped to the dm "error" target, so
-# metadata and the direct write's own block stay good.
+# metadata and the direct write's own block stay good.  The failing range
+# goes through dm-delay (100 ms) first: the page's write is still in flight
+# when btrfs_sync_file() has started writeback and goes on to wait for it,
+# so the error always surfaces in that wait (-> out_release_extents), never
+# in the writeback calls before it (a bio failed at submission did so once
+# in 20 runs on 7.2).
 # MOUNT_OPTS: the kernel line's btrfs mount options.
 set -e
 raw=$1
@@ -33,9 +38,11 @@ phys=$(btrfs inspect-internal dump-tree -t chunk $dm | awk -v l=$((log * 512)) '
                        data = 0 }')
 [ -n "$phys" ] || { echo "wb-error: no data chunk maps logical $((log * 512))"; exit 2; }
 bad=$((phys / 512 + 2048))          # the file's second MiB, 2048 sectors
+dmsetup create --noudevsync wberr-bad --table "0 2048 error"
+errdev=/dev/dm-$(dmsetup info -c --noheadings -o minor wberr-bad)
 dmsetup suspend wberr
 dmsetup load wberr --table "0 $bad linear $raw 0
-$bad 2048 error
+$bad 2048 delay $errdev 0 100
 $((bad + 2048)) $((sectors - bad - 2048)) linear $raw $((bad + 2048))"
 dmsetup resume wberr
 echo "wb-error: file at logical $((log * 512)), device byte $phys; sectors $bad+2048 fail"
@@ -51,6 +58,7 @@ dmsetup load wberr --table "0 $sectors linear $raw 0"
 dmsetup resume wberr
 umount /mnt
 dmsetup remove --noudevsync wberr
+dmsetup remove --noudevsync wberr-bad
 case "$out" in
     *"Input/output error"*) echo "wb-error: the writeback error reached the O_DSYNC write"; exit 0 ;;
     *) echo "wb-error: the sync did not see the writeback error: path not reached"; exit 3 ;;
