@@ -7,14 +7,18 @@
 # (e0391e92f9ab; syzbot: "bad unlock balance in btrfs_direct_write").
 #
 # $1: the cell's disk (a host-made btrfs).  btrfs sits on dm-linear; the file
-# is NOCOW and preallocated, so its blocks stay where they are, and only the
-# physical range of its second MiB is swapped to the dm "error" target, so
-# metadata and the direct write's own block stay good.  The failing range
-# goes through dm-delay (100 ms) first: the page's write is still in flight
-# when btrfs_sync_file() has started writeback and goes on to wait for it,
-# so the error always surfaces in that wait (-> out_release_extents), never
-# in the writeback calls before it (a bio failed at submission did so once
-# in 20 runs on 7.2).
+# is NOCOW and preallocated, so its blocks stay where they are.  Then the
+# physical range of its second MiB goes to the dm "error" target behind
+# dm-delay (1 s), and its first MiB behind dm-delay (3 s); metadata stays on
+# plain dm-linear.  One xfs_io dirties the page at 1 MiB and starts its
+# writeback (sync_file_range: no wait, no error check); the next writes 4
+# KiB at 0 with O_DIRECT|O_SYNC: the direct write's own flush of [0, 4K)
+# sees no error yet, its bio takes 3 s, and by the time its sync runs the
+# page's write has failed (1 s), so the sync's wait for writeback returns
+# EIO, every time.  (A sync that waits while the error lands may miss it: 7.2
+# clears a folio's writeback before it records the mapping's error, and the
+# sync then gets the error only at its end, from errseq, not through
+# out_release_extents.)
 # MOUNT_OPTS: the kernel line's btrfs mount options.
 set -e
 raw=$1
@@ -37,21 +41,20 @@ phys=$(btrfs inspect-internal dump-tree -t chunk $dm | awk -v l=$((log * 512)) '
     /stripe 0 devid/ { if (data && l >= start && l < start + len) { print $6 + l - start; exit }
                        data = 0 }')
 [ -n "$phys" ] || { echo "wb-error: no data chunk maps logical $((log * 512))"; exit 2; }
-bad=$((phys / 512 + 2048))          # the file's second MiB, 2048 sectors
+good=$((phys / 512))                # the file's first MiB: the direct write
+bad=$((good + 2048))                # its second MiB: the page that fails
 dmsetup create --noudevsync wberr-bad --table "0 2048 error"
 errdev=/dev/dm-$(dmsetup info -c --noheadings -o minor wberr-bad)
 dmsetup suspend wberr
-dmsetup load wberr --table "0 $bad linear $raw 0
-$bad 2048 delay $errdev 0 100
+dmsetup load wberr --table "0 $good linear $raw 0
+$good 2048 delay $raw $good 3000
+$bad 2048 delay $errdev 0 1000
 $((bad + 2048)) $((sectors - bad - 2048)) linear $raw $((bad + 2048))"
 dmsetup resume wberr
 echo "wb-error: file at logical $((log * 512)), device byte $phys; sectors $bad+2048 fail"
-# a dirty page at 1 MiB, then the O_DIRECT|O_SYNC write at 0 (O_SYNC is
-# O_DSYNC and more: the same iomap sync; xfs_io has no O_DSYNC flag): its sync
-# writes the page back, the write fails, the sync returns EIO
-xfs_io -c "pwrite -q 1m 4k" $f
+xfs_io -c "pwrite -q 1m 4k" -c "sync_range -w 1m 4k" $f
 out=$(xfs_io -d -s -c "pwrite -q 0 4k" $f 2>&1) || true
-echo "wb-error: O_DIRECT|O_DSYNC pwrite at 0: ${out:-ok}"
+echo "wb-error: O_DIRECT|O_SYNC pwrite at 0: ${out:-ok}"
 echo "@@harness stat writes=1 direct_bytes=4096"
 dmsetup suspend wberr
 dmsetup load wberr --table "0 $sectors linear $raw 0"
