@@ -6,6 +6,7 @@ import pytest
 from harness import lines, workload
 from harness.errors import HarnessError
 from harness.lines import FAIL, PASS, Bug, Claim
+from harness.verdict import ERROR, INFRA, UNPROVEN
 
 P1 = "5.10/0001-btrfs-dio-iomap-DSYNC-workaround.patch"
 HEAD = '''name = "9.0"
@@ -111,12 +112,13 @@ def test_claim_matches():
     assert fail.matches(FAIL, "INFO: task hung in b")
     assert not fail.matches(FAIL, "possible deadlock in c")
     assert not fail.matches(FAIL, None)
-    assert not fail.matches(PASS, "possible deadlock in a")
-    assert Claim(PASS).matches(PASS, None)
-    assert not Claim(PASS).matches(FAIL, "possible deadlock in a")
-    assert Claim(FAIL).matches(FAIL, "anything")
-    assert fail.to_json() == {"verdict": FAIL, "bug": "dl", "titles": list(bug.titles),
-                              "why": ""}
+    assert not fail.matches(PASS, None)
+    assert not fail.matches(ERROR, "possible deadlock in a")
+    passes = Claim(PASS)
+    assert passes.matches(PASS, None)
+    for other in (FAIL, ERROR, INFRA, UNPROVEN):
+        assert not passes.matches(other, None)
+    assert Claim(FAIL).matches(FAIL, "anything")              # no bug named: any FAIL
 
 
 # ------------------------------------------------------------ choosing lines

@@ -9,7 +9,7 @@ from harness.build import Build
 from harness.errors import EXIT_BUG, EXIT_OK, EXIT_SKIP
 from harness.evidence import Evidence, GuestFacts
 from harness.kernel_reports import Finding
-from harness.lines import Bug, Claim
+from harness.lines import Claim
 from harness.matrix import Cell
 from harness.monitor import CellTimes
 from harness.source import Source, Variant
@@ -299,22 +299,6 @@ def test_expectations_off_or_no_line_expect_pass():
     assert verdict.expectation(cell("base")) == lines.get("5.10").claim("base", "extending")
     v = judge(cell("base"), findings=[finding()], expectations=False)
     assert v.verdict == FAIL and v.as_expected is False      # a bug in a user's tree
-
-
-def test_claim_matches_verdict_and_bug_family():
-    bug = Bug("dl", "a deadlock", ("^possible deadlock in a$", "^INFO: task hung in b$"))
-    fail = Claim(FAIL, bug)
-    assert fail.matches(FAIL, "possible deadlock in a")
-    assert fail.matches(FAIL, "INFO: task hung in b")
-    assert not fail.matches(FAIL, "possible deadlock in c")
-    assert not fail.matches(FAIL, None)
-    assert not fail.matches(PASS, None)
-    assert not fail.matches(ERROR, "possible deadlock in a")
-    passes = Claim(PASS)
-    assert passes.matches(PASS, None)
-    for other in (FAIL, ERROR, INFRA, UNPROVEN):
-        assert not passes.matches(other, None)
-    assert Claim(FAIL).matches(FAIL, "anything")              # no bug named: any FAIL
 
 
 def test_no_claim_is_neither_expected_nor_unexpected():
