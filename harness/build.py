@@ -25,6 +25,10 @@ STAMP = "harness-build.json"
 DEFAULT_EXPECTED_UNITS = 1500     # compile units of a cold build, until measured
 SEEDED_EXPECTED_UNITS = 40        # a seeded build recompiles a handful
 COMPILE_RE = re.compile(r"^\s+(CC|AS|LD|AR|HOSTCC)\s")
+# where a build's time goes: make's first line of each phase (kbuild's quiet
+# output), in order; the stamp and the build log keep the seconds of each
+LINK_RE = re.compile(r"^\s+LD\s+vmlinux\.o$")
+IMAGE_RE = re.compile(r"^\s+[A-Z]+\s+arch/x86/boot/")     # once vmlinux is linking
 
 
 @dataclass
@@ -98,6 +102,7 @@ class Progress:
     def __init__(self, label: str, expected: int):
         self.label, self.expected, self.done = label, max(expected, 1), 0
         self.start = time.monotonic()
+        self.marks: dict[str, float] = {}
         self.last_print = 0.0
         self.tty = sys.stderr.isatty()
         self.bar = None
@@ -111,6 +116,10 @@ class Progress:
             self.task = self.bar.add_task(label, total=self.expected)
 
     def line(self, text: str) -> None:
+        for phase, rx in (("link", LINK_RE), ("image", IMAGE_RE)):
+            if phase not in self.marks and rx.match(text) and (
+                    phase == "link" or "link" in self.marks):
+                self.marks[phase] = time.monotonic()
         if COMPILE_RE.match(text):
             self.done += 1
             if self.bar:
@@ -121,8 +130,15 @@ class Progress:
                       f"{time.monotonic() - self.start:.0f} s", file=sys.stderr, flush=True)
 
     def close(self) -> None:
+        self.marks["end"] = time.monotonic()
         if self.bar:
             self.bar.stop()
+
+    def phases(self) -> dict[str, float]:
+        """Seconds spent compiling, linking vmlinux and making the bzImage."""
+        edges = [("compile", self.start)] + sorted(
+            ((k, t) for k, t in self.marks.items()), key=lambda kt: kt[1])
+        return {name: round(edges[i + 1][1] - t, 1) for i, (name, t) in enumerate(edges[:-1])}
 
 
 def make_env() -> dict:
@@ -142,7 +158,8 @@ def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
           jobs: int | None = None, progress=print) -> Build:
     """Build `variant`'s bzImage (or find it built).  Raises InfraError when
     the kernel does not build, HarnessError for bad input."""
-    fragments = fragments or kconfig.default_fragments()
+    fragments = kconfig.for_line(fragments or kconfig.default_fragments(),
+                                 variant.source.line)
     chash = kconfig.config_hash(fragments)
     kconfig.wanted(fragments)                       # bad fragment: fail early
     commit = sourcemod.commit_of(variant)
@@ -184,12 +201,13 @@ def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
                 work.mkdir(parents=True)
         (work / STAMP).unlink(missing_ok=True)
         try:
-            rc, units, seconds = _make(variant, srctree, work, fragments, jobs, progress,
+            rc, units, seconds, phases = _make(variant, srctree, work, fragments, jobs, progress,
                                        SEEDED_EXPECTED_UNITS if seed or (work / "vmlinux").exists()
                                        else _expected_units(root, chash, variant.line), t0)
             if rc == 0:
                 st = {"key": key, "commit": variant.commit, "config_hash": chash,
                       "srctree": str(srctree), "units": units, "seconds": seconds,
+                      "phases": phases,
                       "finished": time.time(), "variant": variant.label,
                       "line": variant.line, "kind": variant.source.kind,
                       "cold": seed is None and units > SEEDED_EXPECTED_UNITS * 5}
@@ -231,15 +249,19 @@ def _prune(root: Path, keep: Path) -> None:
 
 
 def _make(variant, srctree: Path, outdir: Path, fragments, jobs, progress, expected: int,
-          t0: float) -> tuple[int, int, float]:
-    """configure + make bzImage in `outdir`; (exit code, units, seconds)."""
+          t0: float) -> tuple[int, int, float, dict]:
+    """configure + make bzImage in `outdir`; (exit code, units, seconds,
+    seconds per phase)."""
     env = make_env()
     with open(outdir / "harness-build.log", "w") as log:
         log.write(f"# source {variant.source.label}\n# commit {variant.commit}\n")
+        t_conf = time.monotonic()
         try:
             kconfig.configure(srctree, outdir, fragments, log, env)
         except HarnessError as e:
             raise InfraError(str(e)) from None
+        phases = {"prepare": round(t_conf - t0, 1),
+                  "configure": round(time.monotonic() - t_conf, 1)}
         progress(f"building {variant.label} ({(variant.commit or '')[:12]})")
         bar = Progress(f"build {variant.label}", expected)
         try:
@@ -248,7 +270,9 @@ def _make(variant, srctree: Path, outdir: Path, fragments, jobs, progress, expec
                              timeout=BUILD_TIMEOUT, env=env, log=log, on_line=bar.line)
         finally:
             bar.close()
-    return rc, bar.done, time.monotonic() - t0
+        phases |= bar.phases()
+        log.write("# seconds: " + ", ".join(f"{k} {v:g}" for k, v in phases.items()) + "\n")
+    return rc, bar.done, time.monotonic() - t0, phases
 
 
 def _expected_units(root: Path, chash: str, line: str) -> int:

@@ -24,6 +24,17 @@ def default_fragments() -> list[Path]:
     return sorted((GUEST_CONFIG / "kconfig").glob("*.config"))
 
 
+def for_line(fragments: list[Path], line) -> list[Path]:
+    """`fragments` with the kernel line's own (its table's [build] fragments)
+    right after the shared ones, before any the user added."""
+    extra = list(getattr(line, "fragments", ()) or ())
+    if not extra:
+        return list(fragments)
+    shared = set(default_fragments())
+    n = next((i for i, f in enumerate(fragments) if f not in shared), len(fragments))
+    return [*fragments[:n], *[f for f in extra if f not in fragments], *fragments[n:]]
+
+
 def parse(text: str) -> dict[str, str]:
     """Options of a fragment or .config: name -> value ('n' when unset)."""
     out = {}

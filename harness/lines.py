@@ -12,6 +12,8 @@ rows, not code.
                with a "default": long enough for the line's race controls),
                skip_workloads = [...] and skip_why (shapes that cannot exercise
                their path on this line: not run in its matrix)
+    [build]    fragments = [...]: kconfig fragments of guest-config/kconfig/lines/
+               merged after the shared ones for this line's kernels
     [bugs.ID]  what, titles = [regex...], fixed_by
     [[variants]]  name, revert = [...], apply = [...] (under patches/),
                   shows, pass (why the rest PASSes),
@@ -32,9 +34,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.paths import PATCHES
+from harness.paths import GUEST_CONFIG, PATCHES
 
 LINES_DIR = Path(__file__).resolve().parent / "lines"
+LINE_FRAGMENTS = GUEST_CONFIG / "kconfig" / "lines"
 PASS, FAIL = "PASS", "FAIL"
 
 
@@ -113,6 +116,7 @@ class Line:
     race_seconds_by: dict = field(default_factory=dict)   # workload -> seconds
     skip_workloads: tuple[str, ...] = ()
     skip_why: str = ""
+    fragments: tuple[Path, ...] = ()                     # kconfig, after the shared ones
 
     def variant(self, name: str) -> VariantSpec:
         for v in self.variants:
@@ -141,6 +145,14 @@ def _patch_path(line: str, rel: str) -> Path:
     p = PATCHES / rel
     if not p.is_file():
         raise HarnessError(f"line {line}: patch file patches/{rel} does not exist")
+    return p
+
+
+def _fragment_path(line: str, rel: str) -> Path:
+    p = LINE_FRAGMENTS / rel
+    if not p.is_file():
+        raise HarnessError(f"line {line}: kconfig fragment guest-config/kconfig/lines/{rel} "
+                           "does not exist")
     return p
 
 
@@ -205,7 +217,10 @@ def parse(text: str, file: Path | None = None) -> Line:
                     tuple(variants), bugs, guest.get("mount_options", ""), file,
                     *_race(where, guest.get("race_seconds", 4.0)),
                     _strs(where, "skip_workloads", guest.get("skip_workloads", [])),
-                    guest.get("skip_why", ""))
+                    guest.get("skip_why", ""),
+                    tuple(_fragment_path(name, f) for f in _strs(
+                        where, "build.fragments",
+                        _table(where, "build", d.get("build", {})).get("fragments", []))))
     except KeyError as e:
         raise HarnessError(f"{where}: missing key {e}") from None
     except re.error as e:

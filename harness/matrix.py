@@ -15,7 +15,6 @@ import json
 import shutil
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,17 +75,20 @@ class Outcome:
 
 
 class _Queue:
-    """Chains waiting for a VM, and how many are still to come."""
+    """Chains waiting for a VM, and how many are still to come.  A free VM
+    slot takes the longest chain waiting (by `chain_seconds`): with builds
+    cached every chain is queued at once, and longest-first keeps the slots
+    busy to the end instead of leaving one long chain for last."""
 
     def __init__(self):
-        self.chains: deque = deque()
+        self.chains: list = []
         self.cond = threading.Condition()
         self.pending = 0            # chains queued or running
         self.producing = True       # the builder may still add chains
 
-    def put(self, chain: list[Cell], front: bool = False) -> None:
+    def put(self, chain: list[Cell]) -> None:
         with self.cond:
-            (self.chains.appendleft if front else self.chains.append)(chain)
+            self.chains.append(chain)
             self.pending += 1
             self.cond.notify_all()
 
@@ -96,7 +98,9 @@ class _Queue:
                 if not self.producing and self.pending == 0:
                     return None
                 self.cond.wait(0.5)
-            return self.chains.popleft()
+            longest = max(self.chains, key=chain_seconds)
+            self.chains.remove(longest)
+            return longest
 
     def done_one(self) -> None:
         with self.cond:
@@ -154,9 +158,8 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
                         f"{s.cpus} CPUs each")
                 mine = _line_workloads(v, workloads, s)
                 for r in range(1, s.repeat + 1):
-                    cells = _vm_order([Cell(v, w, r) for w in mine], s.expectations)
-                    for i in range(0, len(cells), MAX_CELLS_PER_VM):
-                        queue.put(cells[i:i + MAX_CELLS_PER_VM])
+                    for chain in plan_chains([Cell(v, w, r) for w in mine], s.expectations):
+                        queue.put(chain)
         except BaseException as e:          # noqa: BLE001 - reported by the main thread
             state["error"] = e
         finally:
@@ -189,7 +192,7 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
                     say(f"  {v.id}: {v.verdict}{' ' + v.title if v.title else ''}"
                         f"{' (' + v.detail + ')' if v.verdict not in ('PASS', 'FAIL') else ''}")
             if rest:
-                queue.put(rest, front=True)
+                queue.put(rest)
             queue.done_one()
 
     threads = [threading.Thread(target=builder, daemon=True, name="builder")]
@@ -232,14 +235,48 @@ def _line_workloads(v: Variant, workloads: list[Workload], s: Settings) -> list[
     return keep
 
 
+def plan_chains(cells: list[Cell], expectations: bool) -> list[list[Cell]]:
+    """One variant run's cells as chains, one VM each.  The cells claimed to
+    PASS share VMs (up to MAX_CELLS_PER_VM a VM), and the first cell claimed
+    to FAIL ends the last of them; every further cell claimed to FAIL gets a
+    VM of its own from the start, so that they run side by side instead of
+    each waiting for the reboot after the one before.  A wrong claim costs a
+    boot, never a verdict: the cells after an unexpected report still go to a
+    fresh VM (see _stopping_cell)."""
+    ordered = _vm_order(cells, expectations)
+    ending = [c for c in ordered if _ends_vm(c, expectations)]
+    passing = ordered[:len(ordered) - len(ending)]
+    chains = [passing[i:i + MAX_CELLS_PER_VM] for i in range(0, len(passing), MAX_CELLS_PER_VM)]
+    if ending and chains and len(chains[-1]) < MAX_CELLS_PER_VM:
+        chains[-1].append(ending.pop(0))
+    return chains + [[c] for c in ending]
+
+
+BOOT_SECONDS = 4.0          # a TCG boot to the first cell, and the VM's teardown
+
+
+def chain_seconds(chain: list[Cell]) -> float:
+    """What a chain is expected to take, for the queue's order only: a boot,
+    each workload row's typical time, and the race shapes' duration."""
+    total = BOOT_SECONDS
+    for c in chain:
+        line = c.variant.source.line
+        total += c.workload.seconds
+        if c.workload.race and line is not None:
+            total += line.race_for(c.workload.name, c.variant.name)
+    return total
+
+
+def _ends_vm(c: Cell, expectations: bool) -> bool:
+    claim = verdictmod.expectation(c, expectations)
+    return claim is not None and claim.verdict != verdictmod.PASS
+
+
 def _vm_order(cells: list[Cell], expectations: bool) -> list[Cell]:
     """Cells claimed to PASS first, then those claimed to FAIL: a kernel
     report ends its VM, so the cells after it need a fresh boot.  Only the
     order changes; a wrong claim costs a boot, never a verdict."""
-    def ends_vm(c: Cell) -> bool:
-        claim = verdictmod.expectation(c, expectations)
-        return claim is not None and claim.verdict != verdictmod.PASS
-    return sorted(cells, key=ends_vm)
+    return sorted(cells, key=lambda c: _ends_vm(c, expectations))
 
 
 def _copy_build_log(b: buildmod.Build, v: Variant, outdir: Path) -> None:

@@ -49,6 +49,8 @@ class Workload:
     after: Callable | None = None     # host-side check after the VM: (cell, ctx) -> dict
     runs_with: tuple[Path, ...] = ()  # more C programs it needs ({bin:NAME})
     uses_mount_options: bool = True   # the line's mount options apply
+    seconds: float = 1.5              # typical time in a VM (race time apart), after-run
+                                      # check included: only orders the VM queue
 
     @property
     def volatile_cache(self) -> bool:
@@ -73,7 +75,8 @@ def _durability() -> Workload:
         "durability", "h", "acknowledged O_DSYNC direct writes (psync, libaio, io_uring) "
         "survive a power cut", WORKLOADS_DIR / "durability.sh", ("{bin:dsync_ack}", "{dev}"),
         RAW, completions=MIXED, progress_deadline=60.0, log_writes=True,
-        after=durability.after_run, runs_with=(WORKLOADS_DIR / "dsync_ack.c",))
+        after=durability.after_run, runs_with=(WORKLOADS_DIR / "dsync_ack.c",),
+        seconds=11.0)       # 5 s of writes, then the check VM
 
 
 AIO = ("-n", "64")
@@ -101,7 +104,7 @@ def all_workloads() -> tuple[Workload, ...]:
                "every completion in the dio worker (dm-delay)", "io_uring", AIO, DELAY, ASYNC),
         Workload("wb-error", "l", "O_DIRECT|O_DSYNC write whose sync meets a writeback error "
                  "of another range of the file (dm error target under its second MiB)",
-                 WORKLOADS_DIR / "wb_error.sh", ("{dev}",), RAW),
+                 WORKLOADS_DIR / "wb_error.sh", ("{dev}",), RAW, seconds=6.0),
         _shape("overwrite-race", "k", "two threads on two CPUs loop 4 KiB O_DIRECT|O_DSYNC "
                "overwrites inside EOF of one file (shared inode lock)",
                args=("-t", "{race_seconds}"), race=True),
@@ -145,7 +148,7 @@ def user_workload(path: Path) -> Workload:
     if p.suffix == ".fio":
         return Workload(p.stem, "-", f"user fio job {p.name}", None,
                         ("fio", "--output-format=terse", p), DISK, direct=False,
-                        progress_deadline=120.0)
+                        progress_deadline=120.0, seconds=10.0)
     if not os.access(p, os.X_OK):
         raise HarnessError(f"workload {path}: not executable (chmod +x it), and not a .fio job")
     with open(p, "rb") as fh:
@@ -159,4 +162,4 @@ def user_workload(path: Path) -> Workload:
                                " or a static binary")
     # the guest copies it into its own root (harness.guestroot): any path works
     return Workload(p.stem, "-", f"user program {p.name}", p, (), DISK, direct=False,
-                    progress_deadline=120.0)
+                    progress_deadline=120.0, seconds=10.0)

@@ -46,6 +46,11 @@ def _check_base_build(default_source):
     assert again.cached and again.dir == b.dir and again.seconds < 5
     log = (b.dir / "harness-build.log").read_text()
     assert f"# commit {b.commit}" in log and "arch/x86/boot/bzImage" in log
+    # where the time went: every phase seen, in order, adding up to the build
+    st = build._read_stamp(b.dir)
+    assert list(st["phases"]) == ["prepare", "configure", "compile", "link", "image"]
+    assert abs(sum(st["phases"].values()) - b.seconds) < 2
+    assert "# seconds: prepare " in log
 
 
 def test_prune_keeps_the_newest_finished_trees(tmp_path, monkeypatch):
@@ -60,3 +65,21 @@ def test_prune_keeps_the_newest_finished_trees(tmp_path, monkeypatch):
     build._prune(tmp_path, keep=tmp_path / "v-0")
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == [".work-x", "unfinished", "v-0", "v-4", "v-5"]
+
+
+def test_progress_splits_a_build_into_its_phases(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(build.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(build.sys.stderr, "isatty", lambda: False)
+    p = build.Progress("x", 10)                          # make starts
+    p.line("  CC      fs/btrfs/file.o")
+    p.line("  CC      arch/x86/boot/a20.o")              # not yet the image: no vmlinux
+    now[0] = 160.0
+    p.line("  LD      vmlinux.o")
+    now[0] = 170.0
+    p.line("  LD      vmlinux.o")                        # seen once
+    now[0] = 175.0
+    p.line("  OBJCOPY arch/x86/boot/vmlinux.bin")
+    now[0] = 180.0
+    p.close()
+    assert p.phases() == {"compile": 60.0, "link": 15.0, "image": 5.0}

@@ -90,6 +90,20 @@ def test_a_variant_row_can_shorten_the_race_shapes():
     assert real.race_for("fsync-race", "revert-unlock") == 3
 
 
+def test_a_line_can_add_kconfig_fragments_after_the_shared_ones(tmp_path):
+    from harness import kconfig
+    line = lines.parse(HEAD + '[build]\nfragments = ["no-inet.config"]\n' + SHIPPED)
+    assert line.fragments == (lines.LINE_FRAGMENTS / "no-inet.config",)
+    shared = kconfig.default_fragments()
+    user = tmp_path / "mine.config"
+    user.write_text("CONFIG_IPV6=y\n")
+    # the line's after the shared ones, the user's last (a user can undo a line's)
+    assert kconfig.for_line(shared + [user], line) == [*shared, *line.fragments, user]
+    assert kconfig.for_line(shared, lines.get("6.1")) == shared         # 6.1 needs INET
+    assert lines.get("7.2").fragments == lines.get("6.12").fragments == line.fragments
+    assert kconfig.config_hash(kconfig.for_line(shared, line)) != kconfig.config_hash(shared)
+
+
 @pytest.mark.parametrize("text, message", [
     (HEAD.replace('suite = "sid"\n', "") + SHIPPED, "missing key 'suite'"),
     (HEAD + '[[variants]]\nname = "fixed"\n', "missing key 'shows'"),
@@ -99,6 +113,9 @@ def test_a_variant_row_can_shorten_the_race_shapes():
     (HEAD + SHIPPED + 'name = [', "not valid TOML"),
     (HEAD + SHIPPED + BASE.replace(P1, "5.10/nope.patch"), "nope.patch does not exist"),
     (HEAD.replace("'^INFO", "'(") + SHIPPED, "bad title regex"),
+    (HEAD + '[build]\nfragments = ["nope.config"]\n' + SHIPPED,
+     "guest-config/kconfig/lines/nope.config does not exist"),
+    (HEAD + '[build]\nfragments = "no-inet.config"\n' + SHIPPED, "must be a list"),
 ])
 def test_parse_errors_are_one_harness_error(text, message):
     with pytest.raises(HarnessError, match=re.escape(message)):

@@ -87,3 +87,44 @@ def test_a_line_skips_its_shapes_unless_asked_by_name():
 def test_cell_ids_carry_the_line():
     c = matrix.Cell(variant("6.1", "revert-race"), workload.by_name()["g"], 3)
     assert c.id == "6.1-revert-race-fsync-race-3" and c.line == "6.1"
+
+
+def test_cells_claimed_to_fail_get_their_own_vms_from_the_start():
+    v = variant("7.2", "rebreak")
+    cells = [matrix.Cell(v, w) for w in workload.all_workloads()]
+    chains = matrix.plan_chains(cells, True)
+    ids = [c.id for ch in chains for c in ch]
+    assert sorted(ids) == sorted(c.id for c in cells)        # every cell, once
+    fails = {c.id for c in cells if matrix._ends_vm(c, True)}
+    assert len(fails) >= 2
+    first, *singles = chains
+    # the PASS cells share one VM, and the first FAIL ends it; the others stand alone
+    assert [matrix._ends_vm(c, True) for c in first] == [False] * (len(first) - 1) + [True]
+    assert all(len(ch) == 1 and ch[0].id in fails for ch in singles)
+    assert len(singles) == len(fails) - 1
+
+
+def test_a_variant_with_one_claimed_fail_stays_one_vm():
+    v = variant("5.10", "workaround")
+    chains = matrix.plan_chains([matrix.Cell(v, w) for w in workload.all_workloads()], True)
+    assert len(chains) == 1 and chains[0][-1].workload.name == "unaligned"
+    # without claims nothing is known to end a VM: chains of MAX_CELLS_PER_VM
+    many = [matrix.Cell(v, w, r) for r in (1, 2) for w in workload.all_workloads()][:13]
+    assert [len(ch) for ch in matrix.plan_chains(many, False)] == [matrix.MAX_CELLS_PER_VM, 1]
+
+
+def test_a_free_vm_slot_takes_the_longest_chain():
+    v = variant("6.1", "shipped")
+    ws = workload.by_name()
+    q = matrix._Queue()
+    short = [matrix.Cell(v, ws["extending"])]
+    race = [matrix.Cell(v, ws["fsync-race"])]           # 15 s of race on 6.1's shipped
+    both = [matrix.Cell(v, ws["extending"]), matrix.Cell(v, ws["overwrite"])]
+    for ch in (short, both, race):
+        q.put(ch)
+    q.close()
+    assert matrix.chain_seconds(race) > matrix.chain_seconds(both) > matrix.chain_seconds(short)
+    assert [q.get() for _ in range(3)] == [race, both, short]
+    for _ in range(3):
+        q.done_one()
+    assert q.get() is None
