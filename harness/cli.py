@@ -175,6 +175,7 @@ def _sources(args) -> list[sourcemod.Source]:
 def _variants(args) -> list[sourcemod.Variant]:
     extra = tuple(patchmod.user_patch(p) for p in args.patch)
     names = _split(args.variant)
+    _check_variant_names(args, names)
     out = []
     sources = _sources(args)
     for src in sources:
@@ -187,6 +188,22 @@ def _variants(args) -> list[sourcemod.Variant]:
     if not out:
         raise HarnessError(f"no selected line has variant(s) {', '.join(names or [])}")
     return out
+
+
+def _check_variant_names(args, names: list[str] | None) -> None:
+    """A variant no selected line has is refused before any source is
+    downloaded (a fresh machine would fetch a whole kernel first)."""
+    if not names or args.kernel_tree or os.environ.get("KERNEL_SRC") or args.git_url:
+        return
+    selected = linesmod.select(_split(args.line))
+    known = {v.name for ln in selected for v in ln.variants}
+    bad = [n for n in names if n not in known]
+    if bad and len(selected) == 1:
+        selected[0].variant(bad[0])             # "line L has no variant ...; choose from"
+    if bad:
+        raise HarnessError(f"no selected line has variant {bad[0]!r}; the lines' variants: "
+                           + "; ".join(f"{ln.name}: {', '.join(v.name for v in ln.variants)}"
+                                       for ln in selected))
 
 
 def _fragments(args) -> list[Path]:

@@ -90,13 +90,18 @@ def test_parse_log_unreadable_and_json(tmp_path, harness_env):
     assert cp.returncode == 0 and json.loads(cp.stdout) == []
 
 
-def test_bad_line_and_pins(harness_env):
+def test_bad_line_and_pins(harness_env, tmp_path):
     one_line_error(run_cli(["build", "--line", "9.9"], harness_env), 2,
                    "unknown kernel line '9.9'; choose from 5.10, 6.1, 6.12, 7.2")
     one_line_error(run_cli(["fetch", "--line", "6.1", "--line", "6.12", "--source-version",
                             "6.1.192-2"], harness_env), 2, "--source-version pins one line")
-    one_line_error(run_cli(["build", "--line", "6.1", "--variant", "base"], harness_env), 2,
-                   "line 6.1 has no variant 'base'")
+    # refused before any download: an empty cache stays empty
+    empty = dict(harness_env, HARNESS_CACHE=str(tmp_path / "cache"))
+    one_line_error(run_cli(["build", "--line", "6.1", "--variant", "base"], empty), 2,
+                   "line 6.1 has no variant 'base'; choose from shipped, rebreak")
+    one_line_error(run_cli(["run", "--line", "6.1,7.2", "--variant", "nosync"], empty), 2,
+                   "no selected line has variant 'nosync'; the lines' variants: 6.1: shipped")
+    assert not (tmp_path / "cache" / "src").exists()
 
 
 def test_a_pinned_version_that_left_the_archive(harness_env):
