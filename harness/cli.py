@@ -101,8 +101,14 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--mount-options", metavar="OPTS",
                    help="btrfs mount options instead of the line's (e.g. nodatasum; "
                         "'defaults' for none)")
-    r.add_argument("--jobs", type=int, default=int(os.environ.get("HARNESS_JOBS", "1")),
-                   help="VMs run at once (default 2)")
+    r.add_argument("--jobs", type=_positive("--jobs", 1, 16),
+                   default=int(os.environ.get("HARNESS_JOBS", "1")),
+                   help="VMs run at once (default 1; also HARNESS_JOBS=)")
+    r.add_argument("--shared-jobs", type=_positive("--shared-jobs", 1, 16),
+                   default=int(os.environ.get("HARNESS_SHARED_JOBS", "2")),
+                   help="VMs run at once when each only shows a deterministic bug (a "
+                        "line's 'deterministic' bugs: a deadlock at the first write), "
+                        "default 2; 1: never share the host")
     r.add_argument("--results", metavar="DIR", help="parent folder for results (default ./results)")
     r.add_argument("--keep-images", action="store_true", help="keep every disk image")
     r.add_argument("--runner", choices=sorted(vm.RUNNERS), default="qemu",
@@ -261,7 +267,7 @@ def cmd_run(args) -> int:
                                   args.keep_images, frags, args.make_jobs, progress=say,
                                   mount_options=args.mount_options,
                                   explicit=tuple(w.name for w in workloads) if args.workload
-                                  else (), runner=args.runner)
+                                  else (), runner=args.runner, shared_jobs=args.shared_jobs)
     try:
         outcome = matrixmod.run(variants, workloads, settings)
     finally:

@@ -199,8 +199,10 @@ def check(claims, ev: Evidence) -> list[str]:
             problems.append(f"syncs {si} inline / {sa} async: the shape needs both")
     if claims.race:
         wc, fc = st.get("writer_cpu"), st.get("fsync_cpu")
-        if not (writes and st.get("fsyncs")):
-            problems.append(f"no race: {writes} writes, {st.get('fsyncs', 0)} fsyncs")
+        fsyncs, least = int(st.get("fsyncs", 0)), max(claims.race_min, 1)
+        if writes < least or fsyncs < least:
+            problems.append(f"no race: {writes} writes, {fsyncs} fsyncs "
+                            f"(the shape claims {least} of each)")
         elif wc is None or fc is None or wc == fc or int(st.get("cpus", 1)) < 2:
             problems.append(f"no race: writer on CPU{wc}, fsync on CPU{fc} "
                             f"({st.get('cpus', '?')} CPUs online)")

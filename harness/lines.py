@@ -14,7 +14,9 @@ rows, not code.
                their path on this line: not run in its matrix)
     [build]    fragments = [...]: kconfig fragments of guest-config/kconfig/lines/
                merged after the shared ones for this line's kernels
-    [bugs.ID]  what, titles = [regex...], fixed_by
+    [bugs.ID]  what, titles = [regex...], fixed_by, deterministic (true: it
+               shows at the first such write whatever the timing, no race:
+               VMs that only show it may run beside each other)
     [[variants]]  name, revert = [...], apply = [...] (under patches/),
                   shows, pass (why the rest PASSes),
                   fail = {workload = bug ID}, why = {workload = text},
@@ -47,6 +49,7 @@ class Bug:
     what: str
     titles: tuple[str, ...]
     fixed_by: str = ""
+    deterministic: bool = False      # shows at the first such write, whatever the timing
 
     def matches(self, title: str | None) -> bool:
         return bool(title) and any(re.search(rx, title) for rx in self.titles)
@@ -164,6 +167,12 @@ def _strs(where: str, key: str, value) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _bool(where: str, key: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise HarnessError(f"{where}: {key} must be true or false")
+    return value
+
+
 def _table(where: str, key: str, value) -> dict:
     if not isinstance(value, dict):
         raise HarnessError(f"{where}: {key} must be a table ([{key}] or {key} = {{...}})")
@@ -189,7 +198,8 @@ def parse(text: str, file: Path | None = None) -> Line:
     try:
         name = d["name"]
         bugs = {bid: Bug(bid, b["what"], _strs(where, f"bugs.{bid}.titles", b["titles"]),
-                         b.get("fixed_by", ""))
+                         b.get("fixed_by", ""), _bool(where, f"bugs.{bid}.deterministic",
+                                                      b.get("deterministic", False)))
                 for bid, b in _table(where, "bugs", d.get("bugs", {})).items()}
         for b in bugs.values():
             for rx in b.titles:

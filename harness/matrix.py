@@ -60,6 +60,7 @@ class Settings:
     mount_options: str | None = None  # instead of the line's (--mount-options)
     explicit: tuple = ()             # workloads asked for by name (never skipped)
     runner: str = "qemu"             # vm.RUNNERS: QEMU directly, or virtme-ng
+    shared_jobs: int = 2             # VMs at a time for chains of deterministic FAILs
     progress: object = print
     t0: float = field(default_factory=time.monotonic)
 
@@ -75,16 +76,31 @@ class Outcome:
 
 
 class _Queue:
-    """Chains waiting for a VM, and how many are still to come.  A free VM
-    slot takes the longest chain waiting (by `chain_seconds`): with builds
-    cached every chain is queued at once, and longest-first keeps the slots
-    busy to the end instead of leaving one long chain for last."""
+    """Chains waiting for a VM, and how many are still to come.
 
-    def __init__(self):
+    What runs at once: at most `jobs` heavy VMs (default one: two 2-vCPU
+    guests racing on two host cores slow each other's races and delays), and
+    at most `shared_jobs` VMs in all.  A VM is light when it is mostly a boot
+    and a report: a chain whose every cell is claimed to FAIL with a bug that
+    shows at its first write whatever the timing (`Bug.deterministic`, the
+    seed's deadlock), or a chain whose own VM is over and whose after-run
+    check (the power-cut replay) is all that is left (`lighten`).  So a
+    light VM runs beside a heavy one, never two heavy ones side by side.
+
+    A free slot takes a heavy chain first, the longest (by `chain_seconds`)
+    that may start: with builds cached every chain is queued at once, and
+    longest-first keeps the slots busy to the end instead of leaving one long
+    chain for last; the light ones fill in beside it."""
+
+    def __init__(self, jobs: int = 1, shared_jobs: int = 1, shareable=lambda chain: False):
         self.chains: list = []
         self.cond = threading.Condition()
         self.pending = 0            # chains queued or running
         self.producing = True       # the builder may still add chains
+        self.jobs = max(1, jobs)
+        self.slots = max(self.jobs, shared_jobs)
+        self.shareable = shareable
+        self.running: dict[int, bool] = {}   # id(chain) -> light?
 
     def put(self, chain: list[Cell]) -> None:
         with self.cond:
@@ -92,19 +108,36 @@ class _Queue:
             self.pending += 1
             self.cond.notify_all()
 
+    def _may_start(self, chain: list[Cell]) -> bool:
+        if len(self.running) >= self.slots:
+            return False
+        heavy = sum(1 for light in self.running.values() if not light)
+        return bool(self.shareable(chain)) or heavy < self.jobs
+
     def get(self) -> list[Cell] | None:
         with self.cond:
-            while not self.chains:
-                if not self.producing and self.pending == 0:
+            while True:
+                if not self.chains and not self.producing and self.pending == 0:
                     return None
+                ready = [c for c in self.chains if self._may_start(c)]
+                if ready:
+                    pick = max(ready, key=lambda c: (not self.shareable(c), chain_seconds(c)))
+                    self.chains.remove(pick)
+                    self.running[id(pick)] = bool(self.shareable(pick))
+                    return pick
                 self.cond.wait(0.5)
-            longest = max(self.chains, key=chain_seconds)
-            self.chains.remove(longest)
-            return longest
 
-    def done_one(self) -> None:
+    def lighten(self, chain: list[Cell]) -> None:
+        """The chain's VM is over: what is left (after-run checks) is light."""
+        with self.cond:
+            if id(chain) in self.running:
+                self.running[id(chain)] = True
+                self.cond.notify_all()
+
+    def done_one(self, chain: list[Cell]) -> None:
         with self.cond:
             self.pending -= 1
+            self.running.pop(id(chain), None)
             self.cond.notify_all()
 
     def close(self) -> None:
@@ -117,7 +150,7 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
     t0 = s.t0 = time.monotonic()
     say = s.progress
     host = s.host or vm.LOCAL
-    queue = _Queue()
+    queue = _Queue(s.jobs, s.shared_jobs, lambda chain: shareable(chain, s.expectations))
     builds: dict[str, buildmod.Build] = {}
     failures: dict[str, str] = {}
     verdicts: list[verdictmod.Verdict] = []
@@ -178,13 +211,14 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
                 return
             try:
                 judged, rest = _run_chain(chain, builds[chain[0].variant.key], s, host,
-                                          state["accel"], next(vm_counter), vms)
+                                          state["accel"], next(vm_counter), vms,
+                                          lambda: queue.lighten(chain))
             except HarnessError as e:
                 judged = [verdictmod.infra(c, str(e), s.expectations) for c in chain]
                 rest = []
             except BaseException as e:      # noqa: BLE001
                 state["error"] = e
-                queue.done_one()
+                queue.done_one(chain)
                 return
             with lock:
                 verdicts.extend(judged)
@@ -193,11 +227,11 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
                         f"{' (' + v.detail + ')' if v.verdict not in ('PASS', 'FAIL') else ''}")
             if rest:
                 queue.put(rest)
-            queue.done_one()
+            queue.done_one(chain)
 
     threads = [threading.Thread(target=builder, daemon=True, name="builder")]
     threads += [threading.Thread(target=worker, daemon=True, name=f"vm-{i}")
-                for i in range(max(1, s.jobs))]
+                for i in range(max(1, s.jobs, s.shared_jobs))]
     for t in threads:
         t.start()
     try:
@@ -267,6 +301,15 @@ def chain_seconds(chain: list[Cell]) -> float:
     return total
 
 
+def shareable(chain: list[Cell], expectations: bool) -> bool:
+    """Every cell of the chain is claimed to FAIL with a bug that shows at
+    its first write whatever the timing: its VM may share the host."""
+    claims = [verdictmod.expectation(c, expectations) for c in chain]
+    return bool(claims) and all(k is not None and k.verdict != verdictmod.PASS
+                                and k.bug is not None and k.bug.deterministic
+                                for k in claims)
+
+
 def _ends_vm(c: Cell, expectations: bool) -> bool:
     claim = verdictmod.expectation(c, expectations)
     return claim is not None and claim.verdict != verdictmod.PASS
@@ -316,8 +359,10 @@ def _command(w: Workload, dev: str | None, where, line=None, variant=None) -> li
 
 
 def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: str,
-               number: int, vms: list) -> tuple[list, list[Cell]]:
-    """Boot one VM for `chain`; (verdicts of the cells it got to, cells to rerun)."""
+               number: int, vms: list, vm_over=lambda: None) -> tuple[list, list[Cell]]:
+    """Boot one VM for `chain`; (verdicts of the cells it got to, cells to rerun).
+    `vm_over()` is called once that VM is gone, before the cells are judged
+    (their after-run checks may boot VMs of their own)."""
     v0 = chain[0].variant
     mount_options = (s.mount_options if s.mount_options is not None else
                      v0.source.line.mount_options if v0.source.line else "")
@@ -370,6 +415,7 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
         r = vm.run(name, b.bzimage, plan, disks, s.outdir, accel, s.cpus,
                    {c.id: c.workload.progress_deadline for c in chain}, budget, host=host,
                    files=files, runner=s.runner)
+    vm_over()
     ids = [c.id for c in chain]
     judged, rest = [], []
     stop_at = _stopping_cell(r, ids)

@@ -140,3 +140,34 @@ def test_a_file_that_is_not_json_is_one_line_error(tmp_path):
     f.write_text("{not json")
     with pytest.raises(HarnessError, match="not a results folder or result.json"):
         compare.load(tmp_path)
+
+
+def claimed(verdict, title=None, held=True):
+    return {"verdict": verdict, "title": title, "as_expected": held, "timings": {}}
+
+
+@pytest.mark.parametrize("before, after, what, regression", [
+    # a positive control that stops failing: the harness went blind, not a fix
+    (claimed("FAIL", "possible deadlock in a"), claimed("PASS", None, False),
+     "claim-broken", True),
+    (claimed("FAIL", "possible deadlock in a"), claimed("ERROR", None, False),
+     "claim-broken", True),
+    (claimed("PASS"), claimed("FAIL", "WARNING in x", False), "claim-broken", True),
+    (claimed("PASS", None, False), claimed("PASS"), "claim-restored", False),
+    # one bug, another first symptom of its family: reported, not a regression
+    (claimed("FAIL", "WARNING in f"), claimed("FAIL", "BTRFS: assertion failed in f"),
+     "other-symptom", False),
+    (claimed("FAIL", "a", False), claimed("FAIL", "b", False), "title-changed", True),
+])
+def test_claimed_cells_compare_by_their_claims(before, after, what, regression):
+    (c,) = compare.compare({"6.1/x/y/1": before}, {"6.1/x/y/1": after})
+    assert (c.what, c.regression) == (what, regression)
+
+
+def test_unclaimed_fail_that_turns_error_is_a_regression():
+    a = {"t/x/y/1": {"verdict": "FAIL", "title": "possible deadlock in a", "timings": {}}}
+    for v in ("ERROR", "INFRA", "UNPROVEN"):
+        (c,) = compare.compare(a, {"t/x/y/1": {"verdict": v, "title": None, "timings": {}}})
+        assert (c.what, c.regression) == ("verdict-changed", True), v
+    same = {"t/x/y/1": claimed("FAIL", "possible deadlock in a")}
+    assert compare.compare(same, same) == []

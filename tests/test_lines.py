@@ -116,10 +116,24 @@ def test_a_line_can_add_kconfig_fragments_after_the_shared_ones(tmp_path):
     (HEAD + '[build]\nfragments = ["nope.config"]\n' + SHIPPED,
      "guest-config/kconfig/lines/nope.config does not exist"),
     (HEAD + '[build]\nfragments = "no-inet.config"\n' + SHIPPED, "must be a list"),
+    (HEAD + 'deterministic = "yes"\n' + SHIPPED, "bugs.dl.deterministic must be true or false"),
 ])
 def test_parse_errors_are_one_harness_error(text, message):
     with pytest.raises(HarnessError, match=re.escape(message)):
         lines.parse(text)
+
+
+def test_a_bug_is_timing_dependent_unless_its_row_says_deterministic():
+    line = lines.parse(HEAD + SHIPPED)
+    assert line.bugs["dl"].deterministic is False
+    line = lines.parse(HEAD + "deterministic = true\n" + SHIPPED)
+    assert line.bugs["dl"].deterministic is True
+    # the races and the delay-timed double unlock are not; the seed's deadlock is
+    for name in ("6.1", "6.12", "7.2"):
+        bugs = lines.get(name).bugs
+        assert bugs["seed-deadlock"].deterministic
+        assert not bugs["dio-fsync-race"].deterministic
+        assert not bugs["dio-sync-double-unlock"].deterministic
 
 
 def test_claim_matches():

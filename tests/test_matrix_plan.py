@@ -116,7 +116,7 @@ def test_a_variant_with_one_claimed_fail_stays_one_vm():
 def test_a_free_vm_slot_takes_the_longest_chain():
     v = variant("6.1", "shipped")
     ws = workload.by_name()
-    q = matrix._Queue()
+    q = matrix._Queue(jobs=2)
     short = [matrix.Cell(v, ws["extending"])]
     race = [matrix.Cell(v, ws["fsync-race"])]           # 15 s of race on 6.1's shipped
     both = [matrix.Cell(v, ws["extending"]), matrix.Cell(v, ws["overwrite"])]
@@ -124,7 +124,78 @@ def test_a_free_vm_slot_takes_the_longest_chain():
         q.put(ch)
     q.close()
     assert matrix.chain_seconds(race) > matrix.chain_seconds(both) > matrix.chain_seconds(short)
-    assert [q.get() for _ in range(3)] == [race, both, short]
-    for _ in range(3):
-        q.done_one()
+    got = [q.get(), q.get()]
+    assert got == [race, both]
+    q.done_one(race)
+    assert q.get() == short
+    for ch in (both, short):
+        q.done_one(ch)
     assert q.get() is None
+
+
+def sharing_queue(jobs=1, shared_jobs=2):
+    return matrix._Queue(jobs, shared_jobs, lambda ch: matrix.shareable(ch, True))
+
+
+def test_only_deterministic_fails_share_the_host():
+    ws = workload.by_name()
+    rebreak, race = variant("7.2", "rebreak"), variant("7.2", "revert-race")
+    deadlock = [matrix.Cell(rebreak, ws["extending"])]       # seed-deadlock: deterministic
+    assert matrix.shareable(deadlock, True)
+    assert not matrix.shareable([matrix.Cell(race, ws["fsync-race"])], True)   # a race
+    assert not matrix.shareable([matrix.Cell(rebreak, ws["fsync-race"])], True)  # a PASS
+    assert not matrix.shareable(deadlock + [matrix.Cell(rebreak, ws["fsync-race"])], True)
+    assert not matrix.shareable(deadlock, False)            # no claims, nothing known
+    assert not matrix.shareable([matrix.Cell(variant("7.2", "revert-unlock"), ws["wb-error"])],
+                                True)                      # its delays are timing
+
+
+def test_a_light_vm_runs_beside_a_heavy_one_never_two_heavy():
+    ws = workload.by_name()
+    rebreak = variant("7.2", "rebreak")
+    a, b, c = ([matrix.Cell(rebreak, ws[w])] for w in ("extending", "overwrite", "rwf-dsync"))
+    shipped = variant("7.2", "shipped")
+    race = [matrix.Cell(shipped, ws["fsync-race"])]
+    short = [matrix.Cell(shipped, ws["extending"])]
+    q = sharing_queue()
+    for ch in (a, b, c, short, race):
+        q.put(ch)
+    q.close()
+    assert q.get() == race                    # heavy first, the longest
+    assert not q._may_start(short)            # never a second heavy VM beside it
+    light = q.get()                           # a deadlock fills the second slot
+    assert light in (a, b, c) and not q._may_start(a)    # two VMs at most
+    q.done_one(race)
+    assert q.get() == short                   # the heavy chain before the light ones
+    q.done_one(light)
+    q.done_one(short)
+    two = [q.get(), q.get()]                  # the last two deadlocks, side by side
+    assert all(x in (a, b, c) for x in two) and len(q.running) == 2
+
+
+def test_a_chain_whose_vm_is_over_makes_room_for_the_next_heavy_one():
+    ws = workload.by_name()
+    shipped = variant("7.2", "shipped")
+    dur, nxt = [matrix.Cell(shipped, ws["durability"])], [matrix.Cell(shipped, ws["extending"])]
+    q = sharing_queue()
+    q.put(dur)
+    q.put(nxt)
+    assert q.get() == dur and not q._may_start(nxt)
+    q.lighten(dur)                            # only its power-cut check VM is left
+    assert q.get() == nxt
+    q1 = sharing_queue(shared_jobs=1)         # --shared-jobs 1: one VM at a time, always
+    q1.put(dur)
+    q1.put(nxt)
+    q1.get()
+    q1.lighten(dur)
+    assert not q1._may_start(nxt)
+
+
+def test_a_shared_chain_waits_while_the_host_is_full():
+    ws = workload.by_name()
+    q = sharing_queue(shared_jobs=1)
+    deadlock = [matrix.Cell(variant("7.2", "rebreak"), ws["extending"])]
+    q.put(deadlock)
+    q.put(list(deadlock))
+    q.get()
+    assert not q._may_start(deadlock)

@@ -5,7 +5,7 @@
  * what it wrote.  The harness compiles it on the host; the guest runs it in
  * the test file system's mount point.
  *
- *   dsync_shapes MODE [-n COUNT] [-b BLOCK] [-d DEPTH] [-t SECONDS]
+ *   dsync_shapes MODE [-n COUNT] [-b BLOCK] [-d DEPTH] [-t SECONDS] [-m MIN]
  *
  *   extending   (a) extending O_DIRECT|O_DSYNC pwrite
  *   overwrite   (b) O_DIRECT|O_DSYNC overwrites inside EOF (file prefilled)
@@ -15,7 +15,9 @@
  *   unaligned   (f) 512 KiB at offset 1111 from a misaligned buffer (btrfs/234),
  *                   then an aligned direct write after it
  *   fsync-race  (g) one thread loops 4 KiB O_DIRECT pwrite at offset 0, another
- *                   loops fsync on the same fd, for SECONDS (generic/364)
+ *                   loops fsync on the same fd, for SECONDS (generic/364),
+ *                   and on until each thread did MIN rounds (a slow guest
+ *                   still races as often as it claims), 20 s more at most
  *   overwrite-race (k) two threads, on two CPUs, each with its own fd, loop
  *                   4 KiB O_DIRECT|O_DSYNC overwrites inside EOF of one file
  *                   (offsets 0 and 64 KiB),
@@ -58,6 +60,8 @@ static const char *mode;
 static int count = 16, depth = 16;
 static size_t block = 65536;
 static double seconds = 4.0;
+static long long race_min = 0;        /* rounds each race thread does at least */
+#define RACE_MAX_EXTRA 20.0           /* seconds past -t that -m may take */
 
 static void die(const char *what, int err)
 {
@@ -549,7 +553,9 @@ static void fsync_race(int overwriters)
 		die("pthread_create", errno);
 	end = now() + seconds;
 	next_report = now() + 0.5;
-	while (now() < end && !race_error) {
+	while (!race_error && (now() < end || (now() < end + RACE_MAX_EXTRA &&
+		(atomic_load(&race_writes) < race_min ||
+		 atomic_load(overwriters ? &second_writes : &race_fsyncs) < race_min)))) {
 		fill(buf, len, i);
 		write_all(race_fd, buf, len, 0, "pwrite");
 		atomic_fetch_add(&race_writes, 1);
@@ -567,10 +573,10 @@ static void fsync_race(int overwriters)
 	if (fsync(race_fd))
 		die("final fsync", errno);
 	printf("@@harness stat writes=%lld fsyncs=%lld bytes=%lld direct_bytes=%lld cpus=%d "
-	       "writer_cpu=%d fsync_cpu=%d seconds=%.1f\n", (long long)atomic_load(&race_writes),
+	       "writer_cpu=%d fsync_cpu=%d seconds=%.1f min=%lld\n", (long long)atomic_load(&race_writes),
 	       (long long)(overwriters ? atomic_load(&second_writes) : atomic_load(&race_fsyncs)),
 	       (long long)i * (long long)len, (long long)i * (long long)len, ncpus(), writer_cpu,
-	       syncer_cpu, seconds);
+	       syncer_cpu, seconds, race_min);
 	fflush(stdout);
 	close(race_fd);
 	ext[0] = (struct extent){ 0, (uint64_t)(i - 1), len };
@@ -581,7 +587,7 @@ static void fsync_race(int overwriters)
 static void usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s extending|overwrite|libaio|io_uring|rwf-dsync|unaligned|"
-		"fsync-race|overwrite-race [-n COUNT] [-b BLOCK] [-d DEPTH] [-t SECONDS]\n", argv0);
+		"fsync-race|overwrite-race [-n COUNT] [-b BLOCK] [-d DEPTH] [-t SECONDS] [-m MIN]\n", argv0);
 	exit(2);
 }
 
@@ -593,17 +599,18 @@ int main(int argc, char **argv)
 		usage(argv[0]);
 	mode = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:b:d:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:b:d:t:m:")) != -1) {
 		switch (opt) {
 		case 'n': count = atoi(optarg); break;
 		case 'b': block = strtoul(optarg, NULL, 0); break;
 		case 'd': depth = atoi(optarg); break;
 		case 't': seconds = atof(optarg); break;
+		case 'm': race_min = atoll(optarg); break;
 		default: usage(argv[0]);
 		}
 	}
 	if (count < 1 || block < 4096 || block % 4096 || depth < 1 || depth > MAXDEPTH ||
-	    seconds <= 0)
+	    seconds <= 0 || race_min < 0)
 		usage(argv[0]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (strcmp(mode, "fsync-race") && strcmp(mode, "overwrite-race")) {
