@@ -75,32 +75,49 @@ class Outcome:
     vms: list = field(default_factory=list)      # one summary per VM booted
 
 
+HEAVY, LIGHT, QUIET = "heavy", "light", "quiet"
+
+
+def chain_kind(chain: list[Cell], expectations: bool) -> str:
+    """How a chain's VM may share the host (see _Queue)."""
+    if shareable(chain, expectations):
+        return LIGHT
+    if any(c.workload.race for c in chain):
+        return QUIET
+    return HEAVY
+
+
 class _Queue:
     """Chains waiting for a VM, and how many are still to come.
 
-    What runs at once: at most `jobs` heavy VMs (default one: two 2-vCPU
-    guests racing on two host cores slow each other's races and delays), and
-    at most `shared_jobs` VMs in all.  A VM is light when it is mostly a boot
-    and a report: a chain whose every cell is claimed to FAIL with a bug that
-    shows at its first write whatever the timing (`Bug.deterministic`, the
-    seed's deadlock), or a chain whose own VM is over and whose after-run
-    check (the power-cut replay) is all that is left (`lighten`).  So a
-    light VM runs beside a heavy one, never two heavy ones side by side.
+    How chains share the host's two cores, by `chain_kind`:
+    - quiet: a chain with a race shape runs alone, and only once every
+      build is done.  A race needs both vCPUs running at once; beside a
+      kernel build (make -j2) or another VM they take turns on the cores,
+      and a race control stops failing (6.1's revert-race PASSed a 15 s
+      fsync-race beside a 6.12 build, 2721 writes and 660 fsyncs);
+    - light: a VM that is mostly a boot and a report: every cell claimed to
+      FAIL with a bug that shows at its first write whatever the timing
+      (`Bug.deterministic`: the seed's deadlock), or a chain whose own VM is
+      over and whose after-run check (the power-cut replay) is all that is
+      left (`lighten`);
+    - heavy: the rest.  At most `jobs` heavy VMs at once (default one: two
+      2-vCPU guests on two cores slow each other), and at most `shared_jobs`
+      VMs in all, so a light VM runs beside a heavy one.
 
     A free slot takes a heavy chain first, the longest (by `chain_seconds`)
-    that may start: with builds cached every chain is queued at once, and
-    longest-first keeps the slots busy to the end instead of leaving one long
-    chain for last; the light ones fill in beside it."""
+    that may start; the light ones fill in beside it, and the quiet ones run
+    when the host is free."""
 
-    def __init__(self, jobs: int = 1, shared_jobs: int = 1, shareable=lambda chain: False):
+    def __init__(self, jobs: int = 1, shared_jobs: int = 1, kind=lambda chain: HEAVY):
         self.chains: list = []
         self.cond = threading.Condition()
         self.pending = 0            # chains queued or running
-        self.producing = True       # the builder may still add chains
+        self.producing = True       # the builder may still add chains (and builds)
         self.jobs = max(1, jobs)
         self.slots = max(self.jobs, shared_jobs)
-        self.shareable = shareable
-        self.running: dict[int, bool] = {}   # id(chain) -> light?
+        self.kind = kind
+        self.running: dict[int, str] = {}   # id(chain) -> kind
 
     def put(self, chain: list[Cell]) -> None:
         with self.cond:
@@ -109,10 +126,13 @@ class _Queue:
             self.cond.notify_all()
 
     def _may_start(self, chain: list[Cell]) -> bool:
-        if len(self.running) >= self.slots:
+        kinds = list(self.running.values())
+        kind = self.kind(chain)
+        if kind == QUIET:
+            return not kinds and not self.producing
+        if QUIET in kinds or len(kinds) >= self.slots:
             return False
-        heavy = sum(1 for light in self.running.values() if not light)
-        return bool(self.shareable(chain)) or heavy < self.jobs
+        return kind == LIGHT or kinds.count(HEAVY) < self.jobs
 
     def get(self) -> list[Cell] | None:
         with self.cond:
@@ -121,9 +141,9 @@ class _Queue:
                     return None
                 ready = [c for c in self.chains if self._may_start(c)]
                 if ready:
-                    pick = max(ready, key=lambda c: (not self.shareable(c), chain_seconds(c)))
+                    pick = max(ready, key=lambda c: (self.kind(c) == HEAVY, chain_seconds(c)))
                     self.chains.remove(pick)
-                    self.running[id(pick)] = bool(self.shareable(pick))
+                    self.running[id(pick)] = self.kind(pick)
                     return pick
                 self.cond.wait(0.5)
 
@@ -131,7 +151,7 @@ class _Queue:
         """The chain's VM is over: what is left (after-run checks) is light."""
         with self.cond:
             if id(chain) in self.running:
-                self.running[id(chain)] = True
+                self.running[id(chain)] = LIGHT
                 self.cond.notify_all()
 
     def done_one(self, chain: list[Cell]) -> None:
@@ -150,7 +170,7 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
     t0 = s.t0 = time.monotonic()
     say = s.progress
     host = s.host or vm.LOCAL
-    queue = _Queue(s.jobs, s.shared_jobs, lambda chain: shareable(chain, s.expectations))
+    queue = _Queue(s.jobs, s.shared_jobs, lambda chain: chain_kind(chain, s.expectations))
     builds: dict[str, buildmod.Build] = {}
     failures: dict[str, str] = {}
     verdicts: list[verdictmod.Verdict] = []
@@ -270,13 +290,22 @@ def _line_workloads(v: Variant, workloads: list[Workload], s: Settings) -> list[
 
 
 def plan_chains(cells: list[Cell], expectations: bool) -> list[list[Cell]]:
-    """One variant run's cells as chains, one VM each.  The cells claimed to
+    """One variant run's cells as chains, one VM each.  The race shapes get
+    chains of their own (a race needs the host's two cores to itself: see
+    _Queue), the other cells theirs.  In each group the cells claimed to
     PASS share VMs (up to MAX_CELLS_PER_VM a VM), and the first cell claimed
     to FAIL ends the last of them; every further cell claimed to FAIL gets a
     VM of its own from the start, so that they run side by side instead of
     each waiting for the reboot after the one before.  A wrong claim costs a
     boot, never a verdict: the cells after an unexpected report still go to a
     fresh VM (see _stopping_cell)."""
+    races = [c for c in cells if c.workload.race]
+    others = [c for c in cells if not c.workload.race]
+    return [ch for group in (others, races) if group
+            for ch in _plan_group(group, expectations)]
+
+
+def _plan_group(cells: list[Cell], expectations: bool) -> list[list[Cell]]:
     ordered = _vm_order(cells, expectations)
     ending = [c for c in ordered if _ends_vm(c, expectations)]
     passing = ordered[:len(ordered) - len(ending)]

@@ -91,7 +91,7 @@ def test_cell_ids_carry_the_line():
 
 def test_cells_claimed_to_fail_get_their_own_vms_from_the_start():
     v = variant("7.2", "rebreak")
-    cells = [matrix.Cell(v, w) for w in workload.all_workloads()]
+    cells = [matrix.Cell(v, w) for w in workload.all_workloads() if not w.race]
     chains = matrix.plan_chains(cells, True)
     ids = [c.id for ch in chains for c in ch]
     assert sorted(ids) == sorted(c.id for c in cells)        # every cell, once
@@ -104,12 +104,27 @@ def test_cells_claimed_to_fail_get_their_own_vms_from_the_start():
     assert len(singles) == len(fails) - 1
 
 
+def test_the_race_shapes_get_chains_of_their_own():
+    v = variant("6.1", "revert-race")
+    cells = [matrix.Cell(v, w) for w in workload.all_workloads()]
+    chains = matrix.plan_chains(cells, True)
+    races = [ch for ch in chains if any(c.workload.race for c in ch)]
+    assert len(races) == 1 and all(c.workload.race for c in races[0])
+    # overwrite-race (claimed to PASS) first, then the race control's FAIL ends the VM
+    assert [c.workload.name for c in races[0]] == ["overwrite-race", "fsync-race"]
+    assert matrix.chain_kind(races[0], True) == matrix.QUIET
+    rest = [ch for ch in chains if ch is not races[0]]
+    assert len(rest) == 1 and matrix.chain_kind(rest[0], True) == matrix.HEAVY
+    assert sorted(c.id for ch in chains for c in ch) == sorted(c.id for c in cells)
+
+
 def test_a_variant_with_one_claimed_fail_stays_one_vm():
     v = variant("5.10", "workaround")
-    chains = matrix.plan_chains([matrix.Cell(v, w) for w in workload.all_workloads()], True)
+    others = [w for w in workload.all_workloads() if not w.race]
+    chains = matrix.plan_chains([matrix.Cell(v, w) for w in others], True)
     assert len(chains) == 1 and chains[0][-1].workload.name == "unaligned"
     # without claims nothing is known to end a VM: chains of MAX_CELLS_PER_VM
-    many = [matrix.Cell(v, w, r) for r in (1, 2) for w in workload.all_workloads()][:13]
+    many = [matrix.Cell(v, w, r) for r in (1, 2) for w in others][:13]
     assert [len(ch) for ch in matrix.plan_chains(many, False)] == [matrix.MAX_CELLS_PER_VM, 1]
 
 
@@ -134,7 +149,7 @@ def test_a_free_vm_slot_takes_the_longest_chain():
 
 
 def sharing_queue(jobs=1, shared_jobs=2):
-    return matrix._Queue(jobs, shared_jobs, lambda ch: matrix.shareable(ch, True))
+    return matrix._Queue(jobs, shared_jobs, lambda ch: matrix.chain_kind(ch, True))
 
 
 def test_only_deterministic_fails_share_the_host():
@@ -142,12 +157,15 @@ def test_only_deterministic_fails_share_the_host():
     rebreak, race = variant("7.2", "rebreak"), variant("7.2", "revert-race")
     deadlock = [matrix.Cell(rebreak, ws["extending"])]       # seed-deadlock: deterministic
     assert matrix.shareable(deadlock, True)
+    assert matrix.chain_kind(deadlock, True) == matrix.LIGHT
     assert not matrix.shareable([matrix.Cell(race, ws["fsync-race"])], True)   # a race
-    assert not matrix.shareable([matrix.Cell(rebreak, ws["fsync-race"])], True)  # a PASS
-    assert not matrix.shareable(deadlock + [matrix.Cell(rebreak, ws["fsync-race"])], True)
+    assert not matrix.shareable([matrix.Cell(rebreak, ws["libaio-async"])], True)  # a PASS
+    assert not matrix.shareable(deadlock + [matrix.Cell(rebreak, ws["libaio-async"])], True)
     assert not matrix.shareable(deadlock, False)            # no claims, nothing known
     assert not matrix.shareable([matrix.Cell(variant("7.2", "revert-unlock"), ws["wb-error"])],
                                 True)                      # its delays are timing
+    # the seed's deadlock in a race shape is still deterministic: it needs no race
+    assert matrix.chain_kind([matrix.Cell(rebreak, ws["overwrite-race"])], True) == matrix.LIGHT
 
 
 def test_a_light_vm_runs_beside_a_heavy_one_never_two_heavy():
@@ -155,22 +173,43 @@ def test_a_light_vm_runs_beside_a_heavy_one_never_two_heavy():
     rebreak = variant("7.2", "rebreak")
     a, b, c = ([matrix.Cell(rebreak, ws[w])] for w in ("extending", "overwrite", "rwf-dsync"))
     shipped = variant("7.2", "shipped")
-    race = [matrix.Cell(shipped, ws["fsync-race"])]
+    dur = [matrix.Cell(shipped, ws["durability"])]
     short = [matrix.Cell(shipped, ws["extending"])]
     q = sharing_queue()
-    for ch in (a, b, c, short, race):
+    for ch in (a, b, c, short, dur):
         q.put(ch)
     q.close()
-    assert q.get() == race                    # heavy first, the longest
+    assert q.get() == dur                     # heavy first, the longest
     assert not q._may_start(short)            # never a second heavy VM beside it
     light = q.get()                           # a deadlock fills the second slot
     assert light in (a, b, c) and not q._may_start(a)    # two VMs at most
-    q.done_one(race)
+    q.done_one(dur)
     assert q.get() == short                   # the heavy chain before the light ones
     q.done_one(light)
     q.done_one(short)
     two = [q.get(), q.get()]                  # the last two deadlocks, side by side
     assert all(x in (a, b, c) for x in two) and len(q.running) == 2
+
+
+def test_a_race_runs_alone_once_every_build_is_done():
+    ws = workload.by_name()
+    shipped, rebreak = variant("6.1", "shipped"), variant("6.1", "rebreak")
+    race = [matrix.Cell(variant("6.1", "revert-race"), ws["fsync-race"])]
+    heavy = [matrix.Cell(shipped, ws["extending"])]
+    light = [matrix.Cell(rebreak, ws["extending"])]
+    q = sharing_queue()
+    for ch in (race, heavy, light):
+        q.put(ch)
+    assert not q._may_start(race)             # the builder is still at work
+    assert q.get() == heavy and q.get() == light
+    q.close()                                 # every build done
+    assert not q._may_start(race)             # but two VMs still run
+    q.done_one(heavy)
+    assert not q._may_start(race)
+    q.done_one(light)
+    assert q.get() == race
+    q.put(list(light))
+    assert not q._may_start(light)            # nothing beside a race, not even a light VM
 
 
 def test_a_chain_whose_vm_is_over_makes_room_for_the_next_heavy_one():
