@@ -20,7 +20,7 @@ from pathlib import Path
 
 from harness import build as buildmod
 from harness import evidence as evidencemod
-from harness import guestbin, guestroot, proc, vm
+from harness import guestbin, guestroot, monitor, proc, vm
 from harness import verdict as verdictmod
 from harness.errors import HarnessError, InfraError
 from harness.source import Variant
@@ -82,7 +82,7 @@ def chain_kind(chain: list[Cell], expectations: bool) -> str:
     """How a chain's VM may share the host (see _Queue)."""
     if shareable(chain, expectations):
         return LIGHT
-    if any(c.workload.race for c in chain):
+    if any(timing_fail(c, expectations) for c in chain):
         return QUIET
     return HEAVY
 
@@ -91,10 +91,11 @@ class _Queue:
     """Chains waiting for a VM, and how many are still to come.
 
     How chains share the host's two cores, by `chain_kind`:
-    - quiet: a chain with a race shape runs alone, and only once every
+    - quiet: a cell claimed to FAIL with a bug that needs its timing (a race
+      control, a delay-ordered control) runs alone, and only once every
       build is done.  A race needs both vCPUs running at once; beside a
       kernel build (make -j2) or another VM they take turns on the cores,
-      and a race control stops failing (6.1's revert-race PASSed a 15 s
+      and the control stops failing (6.1's revert-race PASSed a 15 s
       fsync-race beside a 6.12 build, 2721 writes and 660 fsyncs);
     - light: a VM that is mostly a boot and a report: every cell claimed to
       FAIL with a bug that shows at its first write whatever the timing
@@ -290,19 +291,27 @@ def _line_workloads(v: Variant, workloads: list[Workload], s: Settings) -> list[
 
 
 def plan_chains(cells: list[Cell], expectations: bool) -> list[list[Cell]]:
-    """One variant run's cells as chains, one VM each.  The race shapes get
-    chains of their own (a race needs the host's two cores to itself: see
-    _Queue), the other cells theirs.  In each group the cells claimed to
-    PASS share VMs (up to MAX_CELLS_PER_VM a VM), and the first cell claimed
-    to FAIL ends the last of them; every further cell claimed to FAIL gets a
-    VM of its own from the start, so that they run side by side instead of
-    each waiting for the reboot after the one before.  A wrong claim costs a
-    boot, never a verdict: the cells after an unexpected report still go to a
-    fresh VM (see _stopping_cell)."""
-    races = [c for c in cells if c.workload.race]
-    others = [c for c in cells if not c.workload.race]
-    return [ch for group in (others, races) if group
-            for ch in _plan_group(group, expectations)]
+    """One variant run's cells as chains, one VM each.  A cell claimed to
+    FAIL with a bug that shows only when timing allows (a race control) gets
+    a chain of its own: it needs the host's two cores to itself (see
+    _Queue).  Of the rest, the cells claimed to PASS share VMs (up to
+    MAX_CELLS_PER_VM a VM), and the first cell claimed to FAIL ends the last
+    of them; every further cell claimed to FAIL gets a VM of its own from the
+    start, so that they run side by side instead of each waiting for the
+    reboot after the one before.  A wrong claim costs a boot, never a
+    verdict: the cells after an unexpected report still go to a fresh VM
+    (see _stopping_cell)."""
+    timed = [c for c in cells if timing_fail(c, expectations)]
+    others = [c for c in cells if not timing_fail(c, expectations)]
+    return _plan_group(others, expectations) + [[c] for c in timed]
+
+
+def timing_fail(c: Cell, expectations: bool) -> bool:
+    """The cell is claimed to FAIL with a bug that is not deterministic: it
+    shows only if the race (or the delays) play out, on a quiet host."""
+    claim = verdictmod.expectation(c, expectations)
+    return (claim is not None and claim.verdict != verdictmod.PASS
+            and claim.bug is not None and not claim.bug.deterministic)
 
 
 def _plan_group(cells: list[Cell], expectations: bool) -> list[list[Cell]]:
@@ -431,12 +440,14 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
     r = vm.run(name, b.bzimage, plan, disks, s.outdir, accel, s.cpus,
                {c.id: c.workload.progress_deadline for c in chain}, budget, host=host,
                files=files, runner=s.runner)
-    if died_early(r):
+    if died_early(r) or hung_boot(r):
         # QEMU gone within seconds, before userspace, with nothing on the
-        # console that says why (seen once in 60 boots of 6.12 under TCG):
-        # boot once more; a kernel that cannot boot fails twice (INFRA, 125)
-        s.progress(f"{name}: QEMU ended {r.times.get('end', 0):.1f} s into the boot with no "
-                   "kernel report; booting once more")
+        # console that says why (seen once in 60 boots of 6.12 under TCG),
+        # or a boot that went silent (once in ~150, beside another VM): boot
+        # once more; a kernel that cannot boot fails twice (INFRA, 125)
+        what = (f"QEMU ended {r.times.get('end', 0):.1f} s into the boot" if r.reason == "eof"
+                else f"the boot went silent for {monitor.BOOT_SILENCE:.0f} s")
+        s.progress(f"{name}: {what} with no kernel report; booting once more")
         vms.append({"name": name, "console_log": r.console_log.name, "reason": r.reason,
                     "started": round(started - s.t0, 2), "judged": None, "cells": [],
                     "retried": True, "times": {k: round(x, 3) for k, x in r.times.items()}})
@@ -448,16 +459,17 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
     ids = [c.id for c in chain]
     judged, rest = [], []
     stop_at = _stopping_cell(r, ids)
-    vms.append({"name": name, "console_log": r.console_log.name, "reason": r.reason,
-                "started": round(started - s.t0, 2), "judged": None,
-                "cells": [n for n in ids if n in r.cells], "guest": r.facts.to_json(),
-                "times": {k: round(x, 3) for k, x in r.times.items()}})
+    summary = {"name": name, "console_log": r.console_log.name, "reason": r.reason,
+               "started": round(started - s.t0, 2), "judged": None,
+               "cells": [n for n in ids if n in r.cells], "guest": r.facts.to_json(),
+               "times": {k: round(x, 3) for k, x in r.times.items()}}
+    vms.append(summary)                     # (list.append is atomic: VMs run side by side)
     for k, cell in enumerate(chain):
         if stop_at is not None and k > stop_at:
             rest = chain[k:]                # after a report or a hang: a fresh VM
             break
         judged.append(_judge(cell, r, ids, b, s, host, accel, ctx[cell.id]))
-    vms[-1]["judged"] = round(time.monotonic() - s.t0, 2)
+    summary["judged"] = round(time.monotonic() - s.t0, 2)
     for cell in rest:
         shutil.rmtree(s.outdir / cell.id, ignore_errors=True)
     return judged, rest
@@ -468,6 +480,12 @@ def died_early(r: vm.VmRun, within: float = 30.0) -> bool:
     holds no report (a panic or an oops would say why: that is a verdict)."""
     return (not r.booted and r.reason == "eof" and not r.findings and not r.fault
             and r.times.get("end", within) < within)
+
+
+def hung_boot(r: vm.VmRun) -> bool:
+    """The kernel printed, then nothing for monitor.BOOT_SILENCE seconds
+    before userspace, and nothing on the console says why."""
+    return not r.booted and r.reason == "boot-hung" and not r.findings and not r.fault
 
 
 def _stopping_cell(r: vm.VmRun, ids: list[str]) -> int | None:

@@ -21,6 +21,11 @@ MARK_RE = re.compile(re.escape(MARKER) + r" (?P<event>[\w-]+)(?: (?P<args>.*))?$
 # REPORT_MAX, and never wait for the hung-task timer once a report is out.
 REPORT_QUIET = 0.5
 REPORT_MAX = 4.0
+# a kernel that has started printing and then says nothing for this long
+# before userspace is hung: a TCG boot prints every few hundred ms and is in
+# userspace after 2-5 s (seen: 6.1 stuck after "Running RCU-tasks wait API
+# self tests", 0.4 s into the boot, once in ~150 boots beside another VM)
+BOOT_SILENCE = 20.0
 RC_RE = re.compile(r"rc=(-?\d+)")
 
 
@@ -143,8 +148,11 @@ class Monitor:
             return None
         if "done" in self.times:
             return "done"
-        if "booted" not in self.times and now - self.t0 > self.boot_deadline:
-            return "boot-timeout"
+        if "booted" not in self.times:
+            if now - self.t0 > self.boot_deadline:
+                return "boot-timeout"
+            if self.lineno and now - self._last_output > BOOT_SILENCE:
+                return "boot-hung"
         cell = self.current
         if cell and "workload_start" in cell.times and "workload_end" not in cell.times \
                 and now - self._last_progress > self.deadlines.get(cell.name, 30.0):

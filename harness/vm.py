@@ -61,7 +61,8 @@ class VmRun:
     name: str
     accel: str
     console_log: Path
-    reason: str                      # done | report | no-progress | boot-timeout | deadline | eof
+    reason: str                      # done | report | no-progress | boot-timeout | boot-hung |
+                                     # deadline | eof
     times: dict                      # VM events, seconds since QEMU started
     cells: dict                      # cell name -> monitor.CellTimes
     findings: list[Finding] = field(default_factory=list)
@@ -306,7 +307,7 @@ def run(name: str, kernel: Path, plan: list[str], disks: list[Disk], outdir: Pat
                 # plan (or QEMU exited) before the report's burst was over
                 reason = "report"
                 mon.times.setdefault("verdict", time.monotonic() - start)
-            if reason in ("report", "no-progress", "deadline"):
+            if reason in ("report", "no-progress", "deadline", "boot-hung"):
                 _sysrq_blocked(console, mon)
         finally:
             mon.times["end"] = time.monotonic() - start

@@ -51,6 +51,11 @@ def test_only_a_silent_early_qemu_exit_boots_again():
     assert not matrix.died_early(r(reason="boot-timeout"))         # hung, not gone
     assert not matrix.died_early(r(end=45.0))
     assert not matrix.died_early(r(fault="parser"))
+    # a boot that went silent is booted once more too, unless the console says why
+    assert matrix.hung_boot(r(reason="boot-hung"))
+    assert not matrix.hung_boot(r(reason="boot-hung", findings=["INFO: task hung"]))
+    assert not matrix.hung_boot(r(reason="boot-timeout"))
+    assert not matrix.hung_boot(r(reason="boot-hung", booted=True))
 
 
 def variant(line_name, name):
@@ -91,7 +96,7 @@ def test_cell_ids_carry_the_line():
 
 def test_cells_claimed_to_fail_get_their_own_vms_from_the_start():
     v = variant("7.2", "rebreak")
-    cells = [matrix.Cell(v, w) for w in workload.all_workloads() if not w.race]
+    cells = [matrix.Cell(v, w) for w in workload.all_workloads()]
     chains = matrix.plan_chains(cells, True)
     ids = [c.id for ch in chains for c in ch]
     assert sorted(ids) == sorted(c.id for c in cells)        # every cell, once
@@ -104,27 +109,31 @@ def test_cells_claimed_to_fail_get_their_own_vms_from_the_start():
     assert len(singles) == len(fails) - 1
 
 
-def test_the_race_shapes_get_chains_of_their_own():
+def test_a_race_control_gets_a_quiet_chain_of_its_own():
     v = variant("6.1", "revert-race")
     cells = [matrix.Cell(v, w) for w in workload.all_workloads()]
     chains = matrix.plan_chains(cells, True)
-    races = [ch for ch in chains if any(c.workload.race for c in ch)]
-    assert len(races) == 1 and all(c.workload.race for c in races[0])
-    # overwrite-race (claimed to PASS) first, then the race control's FAIL ends the VM
-    assert [c.workload.name for c in races[0]] == ["overwrite-race", "fsync-race"]
-    assert matrix.chain_kind(races[0], True) == matrix.QUIET
-    rest = [ch for ch in chains if ch is not races[0]]
-    assert len(rest) == 1 and matrix.chain_kind(rest[0], True) == matrix.HEAVY
+    assert [len(ch) for ch in chains] == [len(cells) - 1, 1]
+    (race,) = chains[1]
+    assert race.workload.name == "fsync-race" and matrix.timing_fail(race, True)
+    assert [matrix.chain_kind(ch, True) for ch in chains] == [matrix.HEAVY, matrix.QUIET]
     assert sorted(c.id for ch in chains for c in ch) == sorted(c.id for c in cells)
+    # the race shapes claimed to PASS stay in the shared chain; so does the
+    # seed's deadlock in a race shape (deterministic: it needs no race)
+    assert "overwrite-race" in [c.workload.name for c in chains[0]]
+    rebreak = [matrix.Cell(variant("6.1", "rebreak"), w) for w in workload.all_workloads()]
+    assert not any(matrix.timing_fail(c, True) for c in rebreak)
+    # the delay-ordered double unlock is a timing claim too
+    unlock = matrix.Cell(variant("7.2", "revert-unlock"), workload.by_name()["wb-error"])
+    assert matrix.timing_fail(unlock, True) and not matrix.timing_fail(unlock, False)
 
 
 def test_a_variant_with_one_claimed_fail_stays_one_vm():
     v = variant("5.10", "workaround")
-    others = [w for w in workload.all_workloads() if not w.race]
-    chains = matrix.plan_chains([matrix.Cell(v, w) for w in others], True)
+    chains = matrix.plan_chains([matrix.Cell(v, w) for w in workload.all_workloads()], True)
     assert len(chains) == 1 and chains[0][-1].workload.name == "unaligned"
     # without claims nothing is known to end a VM: chains of MAX_CELLS_PER_VM
-    many = [matrix.Cell(v, w, r) for r in (1, 2) for w in others][:13]
+    many = [matrix.Cell(v, w, r) for r in (1, 2) for w in workload.all_workloads()][:13]
     assert [len(ch) for ch in matrix.plan_chains(many, False)] == [matrix.MAX_CELLS_PER_VM, 1]
 
 

@@ -1,4 +1,4 @@
-from harness.monitor import REPORT_MAX, REPORT_QUIET, Monitor
+from harness.monitor import BOOT_SILENCE, REPORT_MAX, REPORT_QUIET, Monitor
 
 LOCKDEP = """[    6.100000][  T101] 
 [    6.100100][  T101] ============================================
@@ -151,11 +151,23 @@ def test_no_progress_only_while_a_workload_runs():
 def test_boot_timeout():
     m = Monitor(boot_deadline=30.0)
     m.start(0.0)
-    feed_lines(m, "[    0.1] Linux version 5.10.223\n", 1.0)
-    assert m.stop_reason(29.0) is None
+    for t in range(1, 30, 5):                       # a slow boot that keeps printing
+        feed_lines(m, f"[    {t}.0] Linux version 5.10.223\n", float(t))
+        assert m.stop_reason(t + 0.5) is None
     assert m.stop_reason(31.0) == "boot-timeout"
     feed_lines(m, "@@harness booted uptime=30\n", 31.5)
     assert m.stop_reason(32.0) is None
+
+
+def test_a_boot_that_goes_silent_is_hung():
+    m = Monitor(boot_deadline=90.0)
+    m.start(0.0)
+    assert m.stop_reason(25.0) is None              # nothing printed yet: the deadline decides
+    feed_lines(m, "[    0.392000][    T1] Running RCU-tasks wait API self tests\n", 26.0)
+    assert m.stop_reason(26.0 + BOOT_SILENCE - 1) is None
+    assert m.stop_reason(26.0 + BOOT_SILENCE + 0.5) == "boot-hung"
+    feed_lines(m, "@@harness booted uptime=3\n", 27.0)
+    assert m.stop_reason(80.0) is None              # in userspace, silence is the cells' business
 
 
 def test_fsck_results():
