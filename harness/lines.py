@@ -19,11 +19,14 @@ rows, not code.
                VMs that only show it may run beside each other)
     [[variants]]  name, revert = [...], apply = [...] (under patches/),
                   shows, pass (why the rest PASSes),
-                  fail = {workload = bug ID}, why = {workload = text},
+                  fail = {workload = bug ID}, may = {workload = bug ID}
+                  (the cell PASSes, or FAILs with that bug: a race that
+                  reaches the bug only sometimes), why = {workload = text},
                   race_seconds (optional, as in [guest]: for a control whose
                   claims do not rest on the race shapes, how long they run)
 
-A cell not listed under `fail` is claimed to PASS: every cell makes a claim.
+A cell not listed under `fail` or `may` is claimed to PASS: every cell makes
+a claim.
 An expectation names a bug, and a bug is a family of titles: the same bug
 may show first as a lockdep splat on one run and an assertion on another.
 """
@@ -41,6 +44,7 @@ from harness.paths import GUEST_CONFIG, PATCHES
 LINES_DIR = Path(__file__).resolve().parent / "lines"
 LINE_FRAGMENTS = GUEST_CONFIG / "kconfig" / "lines"
 PASS, FAIL = "PASS", "FAIL"
+MAY = "MAY"            # PASS, or FAIL with the claim's bug
 
 
 @dataclass(frozen=True)
@@ -58,16 +62,20 @@ class Bug:
 @dataclass(frozen=True)
 class Claim:
     """What one cell is expected to show, and why."""
-    verdict: str                     # PASS or FAIL
-    bug: Bug | None = None           # FAIL: the bug (a family of titles)
+    verdict: str                     # PASS, FAIL or MAY (PASS, or FAIL with the bug)
+    bug: Bug | None = None           # FAIL, MAY: the bug (a family of titles)
     why: str = ""
 
     def matches(self, verdict: str, title: str | None) -> bool:
+        if self.verdict == MAY:
+            return verdict == PASS or (verdict == FAIL and self.bug.matches(title))
         if verdict != self.verdict:
             return False
         return self.bug is None or self.bug.matches(title)
 
     def __str__(self) -> str:
+        if self.verdict == MAY:
+            return f"PASS or FAIL {self.bug.id}"
         return self.verdict + (f" {self.bug.id}" if self.bug else "")
 
     def to_json(self) -> dict:
@@ -83,6 +91,7 @@ class VariantSpec:
     apply: tuple[Path, ...] = ()
     passes: str = ""
     fail: dict = field(default_factory=dict)     # workload -> Bug
+    may: dict = field(default_factory=dict)      # workload -> Bug (PASS, or FAIL with it)
     why: dict = field(default_factory=dict)      # workload -> text
     race: tuple | None = None                    # (default, {workload: s}) over the line's
 
@@ -94,6 +103,9 @@ class VariantSpec:
         bug = self.fail.get(workload)
         if bug is not None:
             return Claim(FAIL, bug, self.why.get(workload, bug.what))
+        bug = self.may.get(workload)
+        if bug is not None:
+            return Claim(MAY, bug, self.why.get(workload, bug.what))
         return Claim(PASS, None, self.why.get(workload, self.passes or self.shows))
 
 
@@ -209,16 +221,23 @@ def parse(text: str, file: Path | None = None) -> Line:
                                                           for v in d["variants"]):
             raise HarnessError(f"{where}: variants must be an array of tables ([[variants]])")
         for v in d["variants"]:
-            fail = {}
-            for w, bid in _table(where, "fail", v.get("fail", {})).items():
-                if bid not in bugs:
-                    raise HarnessError(f"{where}: variant {v['name']}: unknown bug {bid!r}")
-                fail[w] = bugs[bid]
+            claimed = {}
+            for key in ("fail", "may"):
+                claimed[key] = {}
+                for w, bid in _table(where, key, v.get(key, {})).items():
+                    if bid not in bugs:
+                        raise HarnessError(f"{where}: variant {v['name']}: unknown bug {bid!r}")
+                    claimed[key][w] = bugs[bid]
+            both = set(claimed["fail"]) & set(claimed["may"])
+            if both:
+                raise HarnessError(f"{where}: variant {v['name']}: {', '.join(sorted(both))} "
+                                   "both under fail and may")
             variants.append(VariantSpec(
                 v["name"], v["shows"],
                 tuple(_patch_path(name, r) for r in _strs(where, "revert", v.get("revert", []))),
                 tuple(_patch_path(name, a) for a in _strs(where, "apply", v.get("apply", []))),
-                v.get("pass", ""), fail, dict(_table(where, "why", v.get("why", {}))),
+                v.get("pass", ""), claimed["fail"], claimed["may"],
+                dict(_table(where, "why", v.get("why", {}))),
                 _race(where, v["race_seconds"]) if "race_seconds" in v else None))
         src = _table(where, "source", d["source"])
         guest = _table(where, "guest", d.get("guest", {}))

@@ -310,7 +310,7 @@ def timing_fail(c: Cell, expectations: bool) -> bool:
     """The cell is claimed to FAIL with a bug that is not deterministic: it
     shows only if the race (or the delays) play out, on a quiet host."""
     claim = verdictmod.expectation(c, expectations)
-    return (claim is not None and claim.verdict != verdictmod.PASS
+    return (claim is not None and claim.verdict == verdictmod.FAIL
             and claim.bug is not None and not claim.bug.deterministic)
 
 
@@ -343,21 +343,26 @@ def shareable(chain: list[Cell], expectations: bool) -> bool:
     """Every cell of the chain is claimed to FAIL with a bug that shows at
     its first write whatever the timing: its VM may share the host."""
     claims = [verdictmod.expectation(c, expectations) for c in chain]
-    return bool(claims) and all(k is not None and k.verdict != verdictmod.PASS
+    return bool(claims) and all(k is not None and k.verdict == verdictmod.FAIL
                                 and k.bug is not None and k.bug.deterministic
                                 for k in claims)
 
 
 def _ends_vm(c: Cell, expectations: bool) -> bool:
     claim = verdictmod.expectation(c, expectations)
-    return claim is not None and claim.verdict != verdictmod.PASS
+    return claim is not None and claim.verdict == verdictmod.FAIL
 
 
 def _vm_order(cells: list[Cell], expectations: bool) -> list[Cell]:
-    """Cells claimed to PASS first, then those claimed to FAIL: a kernel
-    report ends its VM, so the cells after it need a fresh boot.  Only the
-    order changes; a wrong claim costs a boot, never a verdict."""
-    return sorted(cells, key=lambda c: _ends_vm(c, expectations))
+    """Cells claimed to PASS first, then those that may FAIL, then those
+    claimed to FAIL: a kernel report ends its VM, so the cells after it need
+    a fresh boot.  Only the order changes; a wrong claim costs a boot, never
+    a verdict."""
+    def rank(c: Cell) -> int:
+        claim = verdictmod.expectation(c, expectations)
+        return 0 if claim is None or claim.verdict == verdictmod.PASS else \
+            2 if claim.verdict == verdictmod.FAIL else 1
+    return sorted(cells, key=rank)
 
 
 def _copy_build_log(b: buildmod.Build, v: Variant, outdir: Path) -> None:

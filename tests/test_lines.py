@@ -117,6 +117,9 @@ def test_a_line_can_add_kconfig_fragments_after_the_shared_ones(tmp_path):
      "guest-config/kconfig/lines/nope.config does not exist"),
     (HEAD + '[build]\nfragments = "no-inet.config"\n' + SHIPPED, "must be a list"),
     (HEAD + 'deterministic = "yes"\n' + SHIPPED, "bugs.dl.deterministic must be true or false"),
+    (HEAD + SHIPPED + BASE + '[variants.may]\nx = "nobug"\n', "unknown bug 'nobug'"),
+    (HEAD + SHIPPED + BASE + '[variants.fail]\nx = "dl"\n[variants.may]\nx = "dl"\n',
+     "x both under fail and may"),
 ])
 def test_parse_errors_are_one_harness_error(text, message):
     with pytest.raises(HarnessError, match=re.escape(message)):
@@ -134,6 +137,19 @@ def test_a_bug_is_timing_dependent_unless_its_row_says_deterministic():
         assert bugs["seed-deadlock"].deterministic
         assert not bugs["dio-fsync-race"].deterministic
         assert not bugs["dio-sync-double-unlock"].deterministic
+
+
+def test_a_may_claim_holds_for_a_pass_or_its_bug():
+    line = lines.parse(HEAD + SHIPPED + BASE + '[variants.may]\nrace = "dl"\n')
+    c = line.claim("base", "race")
+    assert c.verdict == lines.MAY and str(c) == "PASS or FAIL dl"
+    assert c.matches(PASS, None) and c.matches(FAIL, "possible deadlock in a")
+    assert not c.matches(FAIL, "WARNING in elsewhere") and not c.matches(ERROR, None)
+    assert not c.matches(UNPROVEN, None)
+    assert line.claim("base", "other").verdict == PASS
+    # measured on 6.1 and 7.2: the overwrite race reaches e0391e92f9ab's exit
+    for name in ("6.1", "7.2"):
+        assert lines.get(name).claim("revert-unlock", "overwrite-race").verdict == lines.MAY
 
 
 def test_claim_matches():

@@ -75,6 +75,16 @@ def test_cells_claimed_to_pass_run_first_in_a_vm():
         [c.workload.name for c in cells]
 
 
+def test_a_cell_that_may_fail_runs_after_the_passes_before_the_fails():
+    v = variant("7.2", "revert-unlock")
+    cells = [matrix.Cell(v, w) for w in workload.all_workloads()]
+    (chain, quiet) = matrix.plan_chains(cells, True)
+    names = [c.workload.name for c in chain]
+    assert names[-1] == "overwrite-race"             # may FAIL: last, and does not end it
+    assert [c.workload.name for c in quiet] == ["wb-error"]   # the timing FAIL, alone
+    assert matrix.chain_kind(chain, True) == matrix.HEAVY
+
+
 def test_a_line_skips_its_shapes_unless_asked_by_name():
     said = []
     s = matrix.Settings(Path("/nonexistent"), progress=said.append)
