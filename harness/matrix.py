@@ -97,11 +97,12 @@ class _Queue:
       kernel build (make -j2) or another VM they take turns on the cores,
       and the control stops failing (6.1's revert-race PASSed a 15 s
       fsync-race beside a 6.12 build, 2721 writes and 660 fsyncs);
-    - light: a VM that is mostly a boot and a report: every cell claimed to
-      FAIL with a bug that shows at its first write whatever the timing
-      (`Bug.deterministic`: the seed's deadlock), or a chain whose own VM is
-      over and whose after-run check (the power-cut replay) is all that is
-      left (`lighten`);
+    - light: a VM that is mostly a boot and a report, or mostly waiting:
+      every cell claimed to FAIL with a bug that shows at its first write
+      whatever the timing (`Bug.deterministic`: the seed's deadlock) or a
+      workload that waits on dm-delay's timers or its power-cut check
+      (`Workload.waits`); or a chain whose own VM is over and whose
+      after-run check is all that is left (`lighten`);
     - heavy: the rest.  At most `jobs` heavy VMs at once (default one: two
       2-vCPU guests on two cores slow each other), and at most `shared_jobs`
       VMs in all, so a light VM runs beside a heavy one.
@@ -291,19 +292,22 @@ def _line_workloads(v: Variant, workloads: list[Workload], s: Settings) -> list[
 
 
 def plan_chains(cells: list[Cell], expectations: bool) -> list[list[Cell]]:
-    """One variant run's cells as chains, one VM each.  A cell claimed to
-    FAIL with a bug that shows only when timing allows (a race control) gets
-    a chain of its own: it needs the host's two cores to itself (see
-    _Queue).  Of the rest, the cells claimed to PASS share VMs (up to
-    MAX_CELLS_PER_VM a VM), and the first cell claimed to FAIL ends the last
-    of them; every further cell claimed to FAIL gets a VM of its own from the
-    start, so that they run side by side instead of each waiting for the
-    reboot after the one before.  A wrong claim costs a boot, never a
-    verdict: the cells after an unexpected report still go to a fresh VM
-    (see _stopping_cell)."""
+    """One variant run's cells as chains, one VM each, in three groups that
+    share the host differently (see _Queue): a cell claimed to FAIL with a
+    bug that shows only when timing allows (a race control) gets a chain of
+    its own; the workloads whose VM mostly waits (`Workload.waits`) share
+    chains of their own, unless claimed to FAIL; the rest share chains.  In
+    each group the cells claimed to PASS share VMs (up to MAX_CELLS_PER_VM a
+    VM), and the first cell claimed to FAIL ends the last of them; every
+    further cell claimed to FAIL gets a VM of its own from the start, so
+    that they run side by side instead of each waiting for the reboot after
+    the one before.  A wrong claim costs a boot, never a verdict: the cells
+    after an unexpected report still go to a fresh VM (see _stopping_cell)."""
     timed = [c for c in cells if timing_fail(c, expectations)]
-    others = [c for c in cells if not timing_fail(c, expectations)]
-    return _plan_group(others, expectations) + [[c] for c in timed]
+    waiting = [c for c in cells if c.workload.waits and not _ends_vm(c, expectations)]
+    others = [c for c in cells if c not in timed and c not in waiting]
+    return (_plan_group(others, expectations) + _plan_group(waiting, expectations)
+            + [[c] for c in timed])
 
 
 def timing_fail(c: Cell, expectations: bool) -> bool:
@@ -340,12 +344,18 @@ def chain_seconds(chain: list[Cell]) -> float:
 
 
 def shareable(chain: list[Cell], expectations: bool) -> bool:
-    """Every cell of the chain is claimed to FAIL with a bug that shows at
-    its first write whatever the timing: its VM may share the host."""
-    claims = [verdictmod.expectation(c, expectations) for c in chain]
-    return bool(claims) and all(k is not None and k.verdict == verdictmod.FAIL
-                                and k.bug is not None and k.bug.deterministic
-                                for k in claims)
+    """Every cell of the chain is light: claimed to FAIL with a bug that
+    shows at its first write whatever the timing, or a workload whose VM
+    mostly waits (not claimed to FAIL with a timing bug): its VM may share
+    the host."""
+    return bool(chain) and all(_light(c, expectations) for c in chain)
+
+
+def _light(c: Cell, expectations: bool) -> bool:
+    claim = verdictmod.expectation(c, expectations)
+    if claim is not None and claim.verdict == verdictmod.FAIL and claim.bug is not None:
+        return claim.bug.deterministic
+    return c.workload.waits
 
 
 def _ends_vm(c: Cell, expectations: bool) -> bool:

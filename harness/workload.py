@@ -52,6 +52,8 @@ class Workload:
     uses_mount_options: bool = True   # the line's mount options apply
     seconds: float = 1.5              # typical time in a VM (race time apart), after-run
                                       # check included: only orders the VM queue
+    waits: bool = False               # its VM mostly waits (dm-delay's timers, its
+                                      # power-cut check VM): it may share the host
 
     @property
     def volatile_cache(self) -> bool:
@@ -85,7 +87,8 @@ def _durability() -> Workload:
         "survive a power cut", WORKLOADS_DIR / "durability.sh", ("{bin:dsync_ack}", "{dev}"),
         RAW, completions=MIXED, progress_deadline=60.0, log_writes=True,
         after=durability.after_run, runs_with=(WORKLOADS_DIR / "dsync_ack.c",),
-        seconds=11.0)       # 5 s of writes, then the check VM
+        seconds=11.0,       # 5 s of writes, then the check VM
+        waits=True)
 
 
 AIO = ("-n", "64")
@@ -112,7 +115,8 @@ def all_workloads() -> tuple[Workload, ...]:
                "every completion in the dio worker (dm-delay)", "io_uring", AIO, DELAY, ASYNC),
         Workload("wb-error", "l", "O_DIRECT|O_DSYNC write whose sync meets a writeback error "
                  "of another range of the file (dm error target under its second MiB)",
-                 WORKLOADS_DIR / "wb_error.sh", ("{dev}",), RAW, seconds=6.0),
+                 WORKLOADS_DIR / "wb_error.sh", ("{dev}",), RAW, seconds=6.0,
+                 waits=True),       # 4 s of dm-delay timers
         _shape("overwrite-race", "k", "two threads on two CPUs loop 4 KiB O_DIRECT|O_DSYNC "
                "overwrites inside EOF of one file (shared inode lock)",
                race=50),              # O_DSYNC rounds: ~40 a second under TCG

@@ -78,11 +78,12 @@ def test_cells_claimed_to_pass_run_first_in_a_vm():
 def test_a_cell_that_may_fail_runs_after_the_passes_before_the_fails():
     v = variant("7.2", "revert-unlock")
     cells = [matrix.Cell(v, w) for w in workload.all_workloads()]
-    (chain, quiet) = matrix.plan_chains(cells, True)
-    names = [c.workload.name for c in chain]
-    assert names[-1] == "overwrite-race"             # may FAIL: last, and does not end it
+    chain, waiting, quiet = matrix.plan_chains(cells, True)
+    assert chain[-1].workload.name == "overwrite-race"   # may FAIL: last, and does not end it
+    assert [c.workload.name for c in waiting] == ["durability"]
     assert [c.workload.name for c in quiet] == ["wb-error"]   # the timing FAIL, alone
-    assert matrix.chain_kind(chain, True) == matrix.HEAVY
+    assert [matrix.chain_kind(ch, True) for ch in (chain, waiting, quiet)] == \
+        [matrix.HEAVY, matrix.LIGHT, matrix.QUIET]
 
 
 def test_a_line_skips_its_shapes_unless_asked_by_name():
@@ -123,10 +124,13 @@ def test_a_race_control_gets_a_quiet_chain_of_its_own():
     v = variant("6.1", "revert-race")
     cells = [matrix.Cell(v, w) for w in workload.all_workloads()]
     chains = matrix.plan_chains(cells, True)
-    assert [len(ch) for ch in chains] == [len(cells) - 1, 1]
-    (race,) = chains[1]
+    # the rest, the two that mostly wait (their own light VM), the race control
+    assert [len(ch) for ch in chains] == [len(cells) - 3, 2, 1]
+    assert sorted(c.workload.name for c in chains[1]) == ["durability", "wb-error"]
+    (race,) = chains[2]
     assert race.workload.name == "fsync-race" and matrix.timing_fail(race, True)
-    assert [matrix.chain_kind(ch, True) for ch in chains] == [matrix.HEAVY, matrix.QUIET]
+    assert [matrix.chain_kind(ch, True) for ch in chains] == \
+        [matrix.HEAVY, matrix.LIGHT, matrix.QUIET]
     assert sorted(c.id for ch in chains for c in ch) == sorted(c.id for c in cells)
     # the race shapes claimed to PASS stay in the shared chain; so does the
     # seed's deadlock in a race shape (deterministic: it needs no race)
@@ -141,9 +145,12 @@ def test_a_race_control_gets_a_quiet_chain_of_its_own():
 def test_a_variant_with_one_claimed_fail_stays_one_vm():
     v = variant("5.10", "workaround")
     chains = matrix.plan_chains([matrix.Cell(v, w) for w in workload.all_workloads()], True)
-    assert len(chains) == 1 and chains[0][-1].workload.name == "unaligned"
+    # besides the light VM of the two that mostly wait
+    assert len(chains) == 2 and chains[0][-1].workload.name == "unaligned"
+    assert all(c.workload.waits for c in chains[1])
     # without claims nothing is known to end a VM: chains of MAX_CELLS_PER_VM
-    many = [matrix.Cell(v, w, r) for r in (1, 2) for w in workload.all_workloads()][:13]
+    many = [matrix.Cell(v, w, r) for r in (1, 2) for w in workload.all_workloads()
+            if not w.waits][:13]
     assert [len(ch) for ch in matrix.plan_chains(many, False)] == [matrix.MAX_CELLS_PER_VM, 1]
 
 
@@ -192,7 +199,7 @@ def test_a_light_vm_runs_beside_a_heavy_one_never_two_heavy():
     rebreak = variant("7.2", "rebreak")
     a, b, c = ([matrix.Cell(rebreak, ws[w])] for w in ("extending", "overwrite", "rwf-dsync"))
     shipped = variant("7.2", "shipped")
-    dur = [matrix.Cell(shipped, ws["durability"])]
+    dur = [matrix.Cell(shipped, ws[w]) for w in ("overwrite", "libaio-async", "io_uring-async")]
     short = [matrix.Cell(shipped, ws["extending"])]
     q = sharing_queue()
     for ch in (a, b, c, short, dur):
@@ -234,7 +241,8 @@ def test_a_race_runs_alone_once_every_build_is_done():
 def test_a_chain_whose_vm_is_over_makes_room_for_the_next_heavy_one():
     ws = workload.by_name()
     shipped = variant("7.2", "shipped")
-    dur, nxt = [matrix.Cell(shipped, ws["durability"])], [matrix.Cell(shipped, ws["extending"])]
+    dur = [matrix.Cell(shipped, ws["extending"]), matrix.Cell(shipped, ws["durability"])]
+    nxt = [matrix.Cell(shipped, ws["overwrite"])]
     q = sharing_queue()
     q.put(dur)
     q.put(nxt)
