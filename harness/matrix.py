@@ -2,12 +2,13 @@
 
 Builds run one after another in a builder thread (two kernel builds at once
 on two cores only slow each other); as soon as a variant is built, its cells
-are queued, so the first variant's VMs run while the next ones build.  Each
-run of a variant is a chain of cells that one VM runs in turn, each on a
-fresh btrfs (kvm-xfstests style: boot once per chain, not once per cell).
+are queued, so the first variant's VMs run while the next ones build
+(all but the race controls, which wait for a quiet host).  Each run of a
+variant is a few chains of cells that one VM each runs in turn, each cell on
+a fresh btrfs (kvm-xfstests style: boot once per chain, not once per cell).
 A kernel report, a hang or a crash ends that VM: the cell it happened in is
 judged, and the cells that had not started go back to the queue as a new
-chain on a fresh VM.  `jobs` VMs run at a time.
+chain on a fresh VM.  Which VMs may run side by side: _Queue.
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ class Settings:
     mount_options: str | None = None  # instead of the line's (--mount-options)
     explicit: tuple = ()             # workloads asked for by name (never skipped)
     runner: str = "qemu"             # vm.RUNNERS: QEMU directly, or virtme-ng
-    shared_jobs: int = 2             # VMs at a time for chains of deterministic FAILs
+    shared_jobs: int = 2             # VMs at a time in all: a light one beside a heavy one
     progress: object = print
     t0: float = field(default_factory=time.monotonic)
 
