@@ -244,13 +244,15 @@ def run(name: str, kernel: Path, plan: list[str], disks: list[Disk], outdir: Pat
         accel: str, cpus: int = DEFAULT_CPUS, deadlines: dict | None = None,
         budget: float = 0.0, hard_deadline: float = HARD_DEADLINE,
         boot_deadline: float = 90.0, host=None, probe: bool = False,
-        files: list[Path] = (), runner: str = "qemu") -> VmRun:
+        files: list[Path] = (), runner: str = "qemu", nice: int = 0) -> VmRun:
     """Boot `kernel` and run `plan` (lines NAME|DEVICE|OPTIONS|COMMAND, see
     guest-config/guest-init.sh); return what happened.  The VM is ended on
     every path out of here (done, report, deadline, exception, Ctrl-C).
     The console streams to outdir/NAME.console.log as it arrives.  The
     guest's root holds the tools, guest-config/ and `files` (programs the
-    plan names by their harness.guestroot.guest_path), nothing else."""
+    plan names by their harness.guestroot.guest_path), nothing else.
+    `nice` > 0 runs QEMU at that lower priority: a light VM (harness.matrix)
+    must not take the host's cores from the heavy VM beside it."""
     host = host or LOCAL
     if not kernel.exists():
         raise InfraError(f"no kernel image at {kernel}")
@@ -276,6 +278,8 @@ def run(name: str, kernel: Path, plan: list[str], disks: list[Disk], outdir: Pat
         "#!/bin/sh\n# the QEMU command of this VM (the console is on stdio)\n"
         + " ".join(shlex.quote(c) for c in cmd) + "\n")
     limit = hard_deadline + budget
+    if nice:
+        cmd = ["nice", "-n", str(nice), *cmd]
     with open(log_path, "wb") as log:
         console = host.spawn_console(cmd, log)
         start = time.monotonic()
