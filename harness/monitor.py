@@ -16,9 +16,12 @@ from harness.kernel_reports import MARKER, Parser, clean
 
 MARK_RE = re.compile(re.escape(MARKER) + r" (?P<event>[\w-]+)(?: (?P<args>.*))?$")
 
-# after the first line of a bug report: wait until the console has been quiet
+# after the first line of a bug report: wait until the kernel has been quiet
 # this long (the rest of the report arrives in a burst), but no longer than
 # REPORT_MAX, and never wait for the hung-task timer once a report is out.
+# Only kernel lines count: a race shape's other thread goes on printing
+# progress markers after the oops (that kept 6.1's race control waiting the
+# full REPORT_MAX, 4 s, for a report that was out in 50 ms).
 REPORT_QUIET = 0.5
 REPORT_MAX = 4.0
 # a kernel that has started printing and then says nothing for this long
@@ -59,10 +62,11 @@ class Monitor:
     lineno: int = 0
     _partial: str = ""
     _last_output: float = 0.0
+    _last_kernel: float = 0.0       # the last console line that was not a marker
     _last_progress: float = 0.0
 
     def start(self, now: float) -> None:
-        self.t0 = self._last_output = now
+        self.t0 = self._last_output = self._last_kernel = now
 
     def feed(self, data: bytes, now: float) -> None:
         if not data:
@@ -73,6 +77,8 @@ class Monitor:
         self._partial = lines.pop()
         for line in lines:
             self._line(line, now)
+        if self._partial and MARKER not in self._partial:
+            self._last_kernel = now         # a kernel line still being printed
 
     def _line(self, raw: str, now: float) -> None:
         self.lineno += 1
@@ -80,6 +86,8 @@ class Monitor:
         idx = line.find(MARKER)
         if idx >= 0:
             self._marker(line[idx:].strip(), now)
+        elif line.strip():
+            self._last_kernel = now
         if self.fault is not None:
             return
         try:
@@ -142,7 +150,7 @@ class Monitor:
         if self.first_report is not None:
             since = now - self.t0 - self.times["first_report"]
             if since >= REPORT_MAX or (since >= REPORT_QUIET
-                                       and now - self._last_output >= REPORT_QUIET):
+                                       and now - self._last_kernel >= REPORT_QUIET):
                 self.times.setdefault("verdict", now - self.t0)
                 return "report"
             return None

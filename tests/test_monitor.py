@@ -107,6 +107,24 @@ def test_report_stops_the_run_after_a_quiet_spell_not_the_hung_task_timer():
     assert m2.stop_reason(1.0 + REPORT_MAX) == "report"
 
 
+def test_progress_markers_after_a_report_do_not_hold_the_verdict():
+    """A race shape's other thread goes on printing progress after the oops:
+    the report is out once the kernel is quiet, markers or not."""
+    m = booted()
+    feed_lines(m, "@@harness cell-start fsync-race\n@@harness workload-start fsync-race\n", 2.0)
+    feed_lines(m, LOCKDEP, 3.0)
+    t = 3.0
+    while t < 3.0 + REPORT_QUIET + 0.2:
+        t += 0.1
+        feed_lines(m, "@@harness progress 700\n", t)
+    assert m.stop_reason(t) == "report"
+    assert m.times["verdict"] < 3.0 + REPORT_QUIET + 0.3 < 3.0 + REPORT_MAX
+    m2 = booted()                                # a kernel line still coming in
+    feed_lines(m2, LOCKDEP, 1.0)
+    m2.feed(b"[ 9.0][  T101]  btrfs_sy", 1.4)
+    assert m2.stop_reason(1.0 + REPORT_QUIET + 0.1) is None
+
+
 def test_report_wins_over_done():
     m = booted()
     feed_lines(m, LOCKDEP + "@@harness done rc=0\n", 2.0)
