@@ -103,8 +103,8 @@ def main() -> None:
     dl = [r["timings"]["verdict"] for r in one["results"] if r["verdict"] == "FAIL"]
     assert len(dl) == 5, [r["verdict"] for r in one["results"]]
     print(f"line {a.line}: accelerator {doc['accelerator']}, {os.cpu_count()} host cores, "
-          f"{doc['cpus']} CPUs per guest, {a.jobs} heavy VM(s) at a time, a light one "
-          "beside (harness run's default)")
+          f"{doc['cpus']} CPUs per guest, {a.jobs} heavy VM(s) at a time, light ones "
+          "beside (harness run's default --shared-jobs)")
     print(f"boot -> workload start: median {statistics.median(starts):.1f} s over "
           f"{len(starts)} VMs")
     print(f"deadlock -> verdict ({variant} x {workload}, from QEMU start): median "

@@ -105,10 +105,10 @@ def parser() -> argparse.ArgumentParser:
                    default=int(os.environ.get("HARNESS_JOBS", "1")),
                    help="VMs run at once (default 1; also HARNESS_JOBS=)")
     r.add_argument("--shared-jobs", type=_positive("--shared-jobs", 1, 16),
-                   default=int(os.environ.get("HARNESS_SHARED_JOBS", "2")),
-                   help="VMs run at once when each only shows a deterministic bug (a "
-                        "line's 'deterministic' bugs: a deadlock at the first write), "
-                        "default 2; 1: never share the host")
+                   default=int(os.environ.get("HARNESS_SHARED_JOBS", "3")),
+                   help="VMs run at once in all: light ones (a deterministic bug, a "
+                        "workload that mostly waits) beside the heavy ones, "
+                        "default 3; 1: never share the host")
     r.add_argument("--results", metavar="DIR", help="parent folder for results (default ./results)")
     r.add_argument("--keep-images", action="store_true", help="keep every disk image")
     r.add_argument("--runner", choices=sorted(vm.RUNNERS), default="qemu",

@@ -61,7 +61,7 @@ class Settings:
     mount_options: str | None = None  # instead of the line's (--mount-options)
     explicit: tuple = ()             # workloads asked for by name (never skipped)
     runner: str = "qemu"             # vm.RUNNERS: QEMU directly, or virtme-ng
-    shared_jobs: int = 2             # VMs at a time in all: a light one beside a heavy one
+    shared_jobs: int = 3             # VMs at a time in all: two light ones beside a heavy one
     progress: object = print
     t0: float = field(default_factory=time.monotonic)
 
@@ -112,7 +112,7 @@ class _Queue:
       after-run check is all that is left (`lighten`);
     - heavy: the rest.  At most `jobs` heavy VMs at once (default one: two
       2-vCPU guests on two cores slow each other), and at most `shared_jobs`
-      VMs in all, so a light VM runs beside a heavy one.
+      VMs in all (default 3), so light VMs run beside a heavy one.
 
     A free slot takes a heavy chain first, the longest (by `chain_seconds`)
     that may start; the light ones fill in beside it, and the quiet ones run

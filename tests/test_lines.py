@@ -49,6 +49,19 @@ def test_every_real_line_is_consistent(name):
             re.compile(rx)
 
 
+@pytest.mark.parametrize("name", ["6.1", "6.12", "7.2"])
+def test_the_race_control_names_every_symptom_seen(name):
+    """cd9253c23aed reverted: fsync runs without the inode lock, and the
+    first of its own lock checks to notice names the report (every title
+    here was seen in a run of this harness)."""
+    c = lines.get(name).claim("revert-race", "fsync-race")
+    for title in ("BTRFS: assertion failed in btrfs_get_ordered_extents_for_logging",
+                  "WARNING in btrfs_get_ordered_extents_for_logging",
+                  "BTRFS: assertion failed in btrfs_release_log_ctx_extents"):
+        assert c.matches(FAIL, title), (name, title)
+    assert not c.matches(FAIL, "BTRFS: assertion failed in btrfs_sync_file")
+
+
 def test_seed_line_claims():
     line = lines.get("5.10")
     c = line.claim("base", "extending")

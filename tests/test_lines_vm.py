@@ -13,7 +13,7 @@ from conftest import REPO
 
 SEED = r"^possible deadlock in (btrfs_inode_lock|btrfs_sync_file)$|^INFO: task hung in btrfs_"
 RACE = (r"^(BTRFS: assertion failed|WARNING|kernel BUG|invalid opcode) in "
-        r"btrfs_get_ordered_extents_for_logging$")
+        r"(btrfs_get_ordered_extents_for_logging|btrfs_release_log_ctx_extents)$")
 UNLOCK = (r"^(WARNING|BUG): bad unlock balance in btrfs_(direct_write|inode_unlock)$"
           r"|^WARNING in btrfs_inode_unlock$")
 # (variant, workload) -> FAIL title family, or None for PASS: every cell run

@@ -217,6 +217,24 @@ def test_a_light_vm_runs_beside_a_heavy_one_never_two_heavy():
     assert all(x in (a, b, c) for x in two) and len(q.running) == 2
 
 
+def test_the_default_three_slots_hold_one_heavy_and_two_light_vms():
+    ws = workload.by_name()
+    rebreak, shipped = variant("6.1", "rebreak"), variant("6.1", "shipped")
+    a, b, c = ([matrix.Cell(rebreak, ws[w])] for w in ("extending", "overwrite", "rwf-dsync"))
+    heavy = [matrix.Cell(shipped, ws[w]) for w in ("overwrite", "libaio-async")]
+    other = [matrix.Cell(shipped, ws["extending"])]
+    q = sharing_queue(shared_jobs=matrix.Settings(outdir=None).shared_jobs)
+    for ch in (a, b, c, heavy, other):
+        q.put(ch)
+    assert q.get() == heavy
+    lights = [q.get(), q.get()]
+    assert all(x in (a, b, c) for x in lights) and len(q.running) == 3
+    assert not q._may_start(other) and not any(
+        q._may_start(x) for x in (a, b, c) if x not in lights)   # three VMs at most
+    q.done_one(lights[0])
+    assert not q._may_start(other)            # a free slot is not a second heavy VM
+
+
 def test_a_race_runs_alone_once_every_build_is_done():
     ws = workload.by_name()
     shipped, rebreak = variant("6.1", "shipped"), variant("6.1", "rebreak")
