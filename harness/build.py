@@ -200,13 +200,18 @@ def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
                          what="copying the seed build tree")
             else:
                 work.mkdir(parents=True)
+        inputs = kconfig.inputs_hash(srctree)
+        seed_stamp = _read_stamp(work) if seed else None
+        reuse = bool(seed_stamp) and seed_stamp.get("kconfig_inputs") == inputs
         (work / STAMP).unlink(missing_ok=True)
         try:
             rc, units, seconds, phases = _make(variant, srctree, work, fragments, jobs, progress,
                                        SEEDED_EXPECTED_UNITS if seed or (work / "vmlinux").exists()
-                                       else _expected_units(root, chash, variant.line), t0)
+                                       else _expected_units(root, chash, variant.line), t0,
+                                       reuse_config=reuse)
             if rc == 0:
                 st = {"key": key, "commit": variant.commit, "config_hash": chash,
+                      "kconfig_inputs": inputs, "config_kept": reuse,
                       "srctree": str(srctree), "units": units, "seconds": seconds,
                       "phases": phases,
                       "finished": time.time(), "variant": variant.label,
@@ -250,15 +255,15 @@ def _prune(root: Path, keep: Path) -> None:
 
 
 def _make(variant, srctree: Path, outdir: Path, fragments, jobs, progress, expected: int,
-          t0: float) -> tuple[int, int, float, dict]:
-    """configure + make bzImage in `outdir`; (exit code, units, seconds,
-    seconds per phase)."""
+          t0: float, reuse_config: bool = False) -> tuple[int, int, float, dict]:
+    """configure (or keep a seed's .config of the same inputs) + make bzImage
+    in `outdir`; (exit code, units, seconds, seconds per phase)."""
     env = make_env()
     with open(outdir / "harness-build.log", "w") as log:
         log.write(f"# source {variant.source.label}\n# commit {variant.commit}\n")
         t_conf = time.monotonic()
         try:
-            kconfig.configure(srctree, outdir, fragments, log, env)
+            kconfig.configure(srctree, outdir, fragments, log, env, reuse=reuse_config)
         except HarnessError as e:
             raise InfraError(str(e)) from None
         phases = {"prepare": round(t_conf - t0, 1),

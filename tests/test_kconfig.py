@@ -63,3 +63,38 @@ def test_dependency_hint_on_the_real_tree(default_source):
 def test_missing_fragment_is_an_error(tmp_path):
     with pytest.raises(Exception, match="no such file"):
         kconfig.wanted([tmp_path / "nope.config"])
+
+
+def test_inputs_hash_follows_what_configure_reads(tmp_path):
+    (tmp_path / "fs/btrfs").mkdir(parents=True)
+    (tmp_path / "kernel/configs").mkdir(parents=True)
+    (tmp_path / "fs/btrfs/Kconfig").write_text("config BTRFS_FS\n")
+    (tmp_path / "fs/btrfs/inode.c").write_text("int x;\n")
+    (tmp_path / "kernel/configs/tiny.config").write_text("CONFIG_A=y\n")
+    (tmp_path / ".git").mkdir()
+    h = kconfig.inputs_hash(tmp_path)
+    (tmp_path / "fs/btrfs/inode.c").write_text("int y;\n")      # code: same config
+    (tmp_path / ".git/Kconfig").write_text("x")
+    assert kconfig.inputs_hash(tmp_path) == h
+    (tmp_path / "fs/btrfs/Kconfig").write_text("config BTRFS_FS\n\tdefault y\n")
+    h2 = kconfig.inputs_hash(tmp_path)
+    assert h2 != h
+    (tmp_path / "kernel/configs/tiny.config").write_text("CONFIG_A=n\n")
+    assert kconfig.inputs_hash(tmp_path) != h2
+
+
+def test_a_kept_config_is_still_checked(tmp_path):
+    import io
+    frag = tmp_path / "f.config"
+    frag.write_text("CONFIG_A=y\n")
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / ".config").write_text("CONFIG_A=y\n")
+    log = io.StringIO()
+    # no make runs (srctree does not exist): the seed's .config is the answer
+    assert kconfig.configure(tmp_path / "nosrc", out, [frag], log, {}, reuse=True) == \
+        "CONFIG_A=y\n"
+    assert "kept from the seed" in log.getvalue()
+    (out / ".config").write_text("# CONFIG_A is not set\n")
+    with pytest.raises(Exception, match="CONFIG_A=y was dropped"):
+        kconfig.configure(tmp_path / "nosrc", out, [frag], log, {}, reuse=True)
