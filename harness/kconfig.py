@@ -79,7 +79,8 @@ _KCONFIG_DIRS = ("scripts/kconfig", "kernel/configs", "arch/x86/configs")
 
 def inputs_hash(srctree: Path) -> str:
     """A hash of what `configure` reads from the tree: equal hashes (and equal
-    fragments) give the same .config with the same compiler."""
+    fragments) give the same .config.  The compiler is not in it: when
+    CC_VERSION_TEXT changes, kbuild re-syncs .config itself at `make`."""
     h = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(srctree):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
