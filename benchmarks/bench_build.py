@@ -4,8 +4,11 @@
   cold:            the line's first variant, empty build tree and empty ccache
   further variant: each other variant (seeded from a finished build)
   no-op:           a variant that is already built (median of 3)
+  --profile:       only the cold build, with every compiler call timed (a
+                   gcc shim first on PATH, behind ccache): where a cold
+                   build's compile time goes, per directory
 
-  benchmarks/bench_build.py [--line 5.10] [--in-place]
+  benchmarks/bench_build.py [--line 5.10] [--in-place] [--profile]
 
 By default it uses a private cache under a temporary directory (the source
 is shared), so your builds and ccache are untouched; --in-place uses (and,
@@ -58,12 +61,78 @@ def _phases(stdout: str) -> dict:
     return {}
 
 
+# Times one compiler call: start and end (ns) and the object it writes, one
+# line per call, appended (a line is far below PIPE_BUF, so the two make jobs
+# never interleave within one).  `sh` and `date`: a Python shim would cost
+# more than a compile's own start-up.
+SHIM = """#!/bin/sh
+t0=$(date +%s%N)
+{gcc} "$@"; rc=$?
+t1=$(date +%s%N)
+out=; prev=
+for a in "$@"; do [ "$prev" = -o ] && out=$a; prev=$a; done
+echo "$t0 $t1 $out" >> {log}
+exit $rc
+"""
+
+
+def compile_profile(log_lines, builddir: str = "", depth: int = 2):
+    """(total compiler seconds, calls, [(directory, seconds, calls)] largest
+    first) from the shim's log.  Calls without an output file (`gcc
+    --version`, option probes into /dev/null) are left out; paths are made
+    relative to the build directory."""
+    total, calls, per = 0.0, 0, {}
+    for line in log_lines:
+        parts = line.split()
+        if len(parts) < 3 or parts[2] == "/dev/null":
+            continue
+        secs = (int(parts[1]) - int(parts[0])) / 1e9
+        out = parts[2]
+        marker = "/.work-"
+        if marker in out:            # the shared build path (harness.build)
+            out = out.split(marker, 1)[1].split("/", 1)[-1]
+        elif builddir and out.startswith(builddir.rstrip("/") + "/"):
+            out = out[len(builddir.rstrip("/")) + 1:]
+        d = "/".join(out.split("/")[:-1][:depth]) or "."
+        got = per.setdefault(d, [0.0, 0])
+        got[0] += secs
+        got[1] += 1
+        total += secs
+        calls += 1
+    rows = sorted(((d, s, n) for d, (s, n) in per.items()), key=lambda r: -r[1])
+    return total, calls, rows
+
+
+def profile(line: str, variant: str, env: dict, tmp: str) -> None:
+    shim = Path(tmp, "shim")
+    shim.mkdir()
+    log = Path(tmp, "compile-times.log")
+    gcc = shutil.which("gcc")
+    if not gcc:
+        sys.exit("gcc is not on PATH: run `make setup`")
+    (shim / "gcc").write_text(SHIM.format(gcc=gcc, log=log))
+    (shim / "gcc").chmod(0o755)
+    env = dict(env, PATH=f"{shim}:{env.get('PATH', '')}")
+    wall = timed(line, variant, env, cold=True)
+    total, calls, rows = compile_profile(log.read_text().splitlines())
+    cores = os.cpu_count() or 1
+    print(f"line {line}: cold build ({variant}) {wall:.0f} s with every compiler call timed "
+          f"(the shim adds a little)")
+    print(f"compiler: {total:.0f} CPU-s in {calls} calls, {total / max(calls, 1):.2f} s a call; "
+          f"on {cores} cores that alone is {total / cores:.0f} s of wall time")
+    for d, secs, n in rows[:25]:
+        print(f"  {secs:6.1f} s {n:5d} calls  {d}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--in-place", action="store_true")
     ap.add_argument("--keep-builds", action="store_true")
     ap.add_argument("--line", default="5.10")
+    ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
+    if args.profile and (args.in_place or args.keep_builds):
+        sys.exit("--profile builds cold in a private cache: drop --in-place/--keep-builds")
     env = dict(os.environ, PYTHONPATH=str(REPO))
     subprocess.run([sys.executable, "-m", "harness", "fetch", "--line", args.line], cwd=REPO,
                    env=env, check=True, capture_output=True)
@@ -77,6 +146,12 @@ def main() -> None:
         env |= {"CCACHE_DIR": f"{tmp}/ccache"}
         if not args.keep_builds:
             env |= {"HARNESS_BUILDS": f"{tmp}/builds"}
+    if args.profile:
+        try:
+            profile(args.line, variants[0], env, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     try:
         cold = timed(args.line, variants[0], env, cold=True)
         further = {v: timed(args.line, v, env) for v in variants[1:]}

@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness import kconfig, proc
+from harness import kconfig, lines, proc
 from harness import source as sourcemod
 from harness.errors import HarnessError, InfraError
 from harness.paths import cache_dir
@@ -288,7 +288,8 @@ def _make(variant, srctree: Path, outdir: Path, fragments, jobs, progress, expec
 def _expected_units(root: Path, chash: str, line: str) -> int:
     """Compile units to expect from a cold build of this line: its largest
     finished cold build with this config, else with any config (a config
-    change barely moves the count), else a default."""
+    change barely moves the count), else what the line's table measured
+    (a fresh machine), else a default (a tree of no known line)."""
     same, other = 0, 0
     for d in root.iterdir() if root.exists() else []:
         st = _read_stamp(d)
@@ -297,12 +298,17 @@ def _expected_units(root: Path, chash: str, line: str) -> int:
                 same = max(same, st.get("units", 0))
             else:
                 other = max(other, st.get("units", 0))
-    return same or other or DEFAULT_EXPECTED_UNITS
+    return same or other or _table_units(line) or DEFAULT_EXPECTED_UNITS
+
+
+def _table_units(line: str) -> int:
+    known = lines.all_lines().get(line)
+    return known.cold_units if known else 0
 
 
 def _first_error(log_path: Path) -> str:
-    lines = log_path.read_text(errors="replace").splitlines()
-    for ln in lines:
+    text = log_path.read_text(errors="replace").splitlines()
+    for ln in text:
         if re.search(r"(error:|Error \d|No space left)", ln):
             return ln.strip()[:300]
-    return (lines[-1].strip() if lines else "no output")[:300]
+    return (text[-1].strip() if text else "no output")[:300]

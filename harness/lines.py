@@ -13,7 +13,9 @@ rows, not code.
                skip_workloads = [...] and skip_why (shapes that cannot exercise
                their path on this line: not run in its matrix)
     [build]    fragments = [...]: kconfig fragments of guest-config/kconfig/lines/
-               merged after the shared ones for this line's kernels
+               merged after the shared ones for this line's kernels;
+               cold_units: the compile units of a cold build (measured), the
+               progress count of a first build before any stamp says better
     [bugs.ID]  what, titles = [regex...], fixed_by, deterministic (true: it
                shows at the first such write whatever the timing, no race:
                VMs that only show it may run beside each other)
@@ -132,6 +134,7 @@ class Line:
     skip_workloads: tuple[str, ...] = ()
     skip_why: str = ""
     fragments: tuple[Path, ...] = ()                     # kconfig, after the shared ones
+    cold_units: int = 0          # compile units of a cold build (progress), until one is done
 
     def variant(self, name: str) -> VariantSpec:
         for v in self.variants:
@@ -241,6 +244,11 @@ def parse(text: str, file: Path | None = None) -> Line:
                 _race(where, v["race_seconds"]) if "race_seconds" in v else None))
         src = _table(where, "source", d["source"])
         guest = _table(where, "guest", d.get("guest", {}))
+        build = _table(where, "build", d.get("build", {}))
+        units = build.get("cold_units", 0)
+        if not isinstance(units, int) or units < 0:
+            raise HarnessError(f"{where}: build.cold_units must be a whole number of compile "
+                               f"units, not {units!r}")
         line = Line(name, d["description"], d["version"], d.get("git_branch", ""),
                     SourceSpec(src["package"], src.get("version", ""), src["suite"]),
                     tuple(variants), bugs, guest.get("mount_options", ""), file,
@@ -248,8 +256,7 @@ def parse(text: str, file: Path | None = None) -> Line:
                     _strs(where, "skip_workloads", guest.get("skip_workloads", [])),
                     guest.get("skip_why", ""),
                     tuple(_fragment_path(name, f) for f in _strs(
-                        where, "build.fragments",
-                        _table(where, "build", d.get("build", {})).get("fragments", []))))
+                        where, "build.fragments", build.get("fragments", []))), units)
     except KeyError as e:
         raise HarnessError(f"{where}: missing key {e}") from None
     except re.error as e:

@@ -35,6 +35,10 @@ def _check_base_build(default_source):
     v = source.variants_for(default_source, ["base"])[0]
     b = build.build(v)
     assert not b.cached and b.units > 500          # a full build went through make
+    # a fresh machine's progress count (the line table's) is this build's
+    from harness import lines
+    table = lines.get(v.line).cold_units
+    assert abs(b.units - table) <= table * 0.05, (b.units, table)
     assert b.bzimage.is_file() and b.bzimage.stat().st_size > 1_000_000
     assert b.commit == subprocess.run(["git", "rev-parse", "variant/base"],
                                       cwd=default_source.path, capture_output=True,
@@ -65,6 +69,35 @@ def test_prune_keeps_the_newest_finished_trees(tmp_path, monkeypatch):
     build._prune(tmp_path, keep=tmp_path / "v-0")
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == [".work-x", "unfinished", "v-0", "v-4", "v-5"]
+
+
+def test_a_first_build_counts_against_its_lines_table_then_against_its_stamps(tmp_path):
+    import json
+
+    from harness import lines
+    # a fresh machine: no stamps; each line's table says what a cold build compiles
+    for name, line in lines.all_lines().items():
+        assert line.cold_units > 1000
+        assert build._expected_units(tmp_path, "c1", name) == line.cold_units
+    assert build._expected_units(tmp_path, "c1", "tree") == build.DEFAULT_EXPECTED_UNITS
+    # a finished cold build of the line says better, another line's does not
+    d = tmp_path / "7.2-shipped-x"
+    d.mkdir()
+    (d / build.STAMP).write_text(json.dumps({"cold": True, "line": "7.2", "units": 1612,
+                                             "config_hash": "c0", "finished": 1}))
+    assert build._expected_units(tmp_path, "c1", "7.2") == 1612
+    assert build._expected_units(tmp_path, "c1", "6.12") == lines.get("6.12").cold_units
+
+
+def test_a_lines_cold_units_must_be_a_count():
+    import pytest
+
+    from harness import lines
+    from harness.errors import HarnessError
+    text = (lines.LINES_DIR / "7.2.toml").read_text().replace(
+        "cold_units = 1605", 'cold_units = "many"')
+    with pytest.raises(HarnessError, match="cold_units must be a whole number"):
+        lines.parse(text, lines.LINES_DIR / "7.2.toml")
 
 
 def test_progress_splits_a_build_into_its_phases(monkeypatch):
