@@ -42,3 +42,12 @@ def qemu_pids_with(needle: str) -> list[int]:
             if "qemu-system" in cmd and needle in cmd:
                 pids.append(int(d.name))
     return pids
+
+
+def default_sigint() -> None:
+    """preexec_fn for a harness that a test interrupts with SIGINT.  A shell
+    starts a background job (`make test &`, nohup) with SIGINT ignored, and
+    Python then keeps it ignored; the tests are about what the harness does
+    on SIGINT, so its child starts with the default disposition."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

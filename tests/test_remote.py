@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import REPO, qemu_pids_with
+from conftest import REPO, default_sigint, qemu_pids_with
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
@@ -126,7 +126,7 @@ def test_interrupted_remote_run_leaves_nothing_behind(sshd, tmp_path, harness_en
     p = subprocess.Popen([sys.executable, "-m", "harness", "run", "--variant", "fixed",
                           "--workload", "fsync-race", "--results", str(tmp_path),
                           *remote_args(sshd, kh)], cwd=REPO,
-                         env=dict(harness_env, HARNESS_ACCEL="tcg"),
+                         env=dict(harness_env, HARNESS_ACCEL="tcg"), preexec_fn=default_sigint,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while not qemu_pids_with("/var/tmp/kdsync-remote.") and time.monotonic() < deadline:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import REPO, qemu_pids_with
+from conftest import REPO, default_sigint, qemu_pids_with
 from harness import evidence, guestroot, matrix, monitor, vm, workload
 
 
@@ -152,7 +152,8 @@ def _start_harness(tmp_path, harness_env, extra=()):
     return subprocess.Popen(
         [sys.executable, "-m", "harness", "run", "--variant", "fixed", "--workload",
          "fsync-race", "--results", str(tmp_path), *extra],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=default_sigint)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
