@@ -76,11 +76,13 @@ exit $rc
 """
 
 
-def compile_profile(log_lines, builddir: str = "", depth: int = 2):
+def compile_profile(log_lines, builds_root: str = "", depth: int = 2):
     """(total compiler seconds, calls, [(directory, seconds, calls)] largest
     first) from the shim's log.  Calls without an output file (`gcc
-    --version`, option probes into /dev/null) are left out; paths are made
-    relative to the build directory."""
+    --version`, option probes into /dev/null) are left out.  An absolute
+    output under builds_root (kbuild names some that way) counts under its
+    path in the build tree: the tree's own directory is dropped."""
+    root = builds_root.rstrip("/") + "/" if builds_root else None
     total, calls, per = 0.0, 0, {}
     for line in log_lines:
         parts = line.split()
@@ -88,11 +90,8 @@ def compile_profile(log_lines, builddir: str = "", depth: int = 2):
             continue
         secs = (int(parts[1]) - int(parts[0])) / 1e9
         out = parts[2]
-        marker = "/.work-"
-        if marker in out:            # the shared build path (harness.build)
-            out = out.split(marker, 1)[1].split("/", 1)[-1]
-        elif builddir and out.startswith(builddir.rstrip("/") + "/"):
-            out = out[len(builddir.rstrip("/")) + 1:]
+        if root and out.startswith(root):
+            out = out[len(root):].split("/", 1)[-1]
         d = "/".join(out.split("/")[:-1][:depth]) or "."
         got = per.setdefault(d, [0.0, 0])
         got[0] += secs
@@ -114,7 +113,8 @@ def profile(line: str, variant: str, env: dict, tmp: str) -> None:
     (shim / "gcc").chmod(0o755)
     env = dict(env, PATH=f"{shim}:{env.get('PATH', '')}")
     wall = timed(line, variant, env, cold=True)
-    total, calls, rows = compile_profile(log.read_text().splitlines())
+    total, calls, rows = compile_profile(log.read_text().splitlines(),
+                                         env.get("HARNESS_BUILDS", ""))
     cores = os.cpu_count() or 1
     print(f"line {line}: cold build ({variant}) {wall:.0f} s with every compiler call timed "
           f"(the shim adds a little)")

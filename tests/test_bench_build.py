@@ -20,11 +20,11 @@ LOG = """\
 
 
 def test_the_profile_sums_each_directory_and_leaves_out_calls_without_an_output():
-    total, calls, rows = bench_build.compile_profile(LOG.splitlines())
+    total, calls, rows = bench_build.compile_profile(LOG.splitlines(), "/c/builds")
     assert calls == 4
     assert total == pytest.approx(3.75)
     assert rows[0] == ("fs/btrfs", pytest.approx(3.0), 2)
-    # the shared work path's absolute outputs count under their tree path
+    # an absolute output under the builds root counts under its tree path
     assert ("tools/objtool", pytest.approx(0.5), 1) in rows
     assert ("fs", pytest.approx(0.25), 1) in rows
 
