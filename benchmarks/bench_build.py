@@ -4,11 +4,12 @@
   cold:            the line's first variant, empty build tree and empty ccache
   further variant: each other variant (seeded from a finished build)
   no-op:           a variant that is already built (median of 3)
+  --cold:          only the cold build (to pair two configs: farm-bench --vs)
   --profile:       only the cold build, with every compiler call timed (a
                    gcc shim first on PATH, behind ccache): where a cold
                    build's compile time goes, per directory
 
-  benchmarks/bench_build.py [--line 5.10] [--in-place] [--profile]
+  benchmarks/bench_build.py [--line 5.10] [--in-place] [--cold | --profile]
 
 By default it uses a private cache under a temporary directory (the source
 is shared), so your builds and ccache are untouched; --in-place uses (and,
@@ -130,6 +131,7 @@ def main() -> None:
     ap.add_argument("--keep-builds", action="store_true")
     ap.add_argument("--line", default="5.10")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--cold", action="store_true")
     args = ap.parse_args()
     if args.profile and (args.in_place or args.keep_builds):
         sys.exit("--profile builds cold in a private cache: drop --in-place/--keep-builds")
@@ -154,8 +156,9 @@ def main() -> None:
         return
     try:
         cold = timed(args.line, variants[0], env, cold=True)
-        further = {v: timed(args.line, v, env) for v in variants[1:]}
-        noop = [timed(args.line, v, env) for v in variants[:3]]
+        if not args.cold:
+            further = {v: timed(args.line, v, env) for v in variants[1:]}
+            noop = [timed(args.line, v, env) for v in variants[:3]]
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -164,6 +167,8 @@ def main() -> None:
     ph = timed.phases.get(variants[0]) or {}
     if ph:
         print("  of which " + ", ".join(f"{k} {v:.0f} s" for k, v in ph.items()))
+    if args.cold:
+        return
     print("build further variant: " + ", ".join(f"{v} {t:.0f} s" for v, t in further.items())
           + f", median {statistics.median(further.values()):.0f} s (goal <= 60 s)")
     print(f"build already built (no-op): median {statistics.median(noop):.1f} s of 3 "

@@ -1,8 +1,8 @@
 #!/bin/sh
 # PID 1 of a harness guest.  The root file system is a directory the harness
 # made (harness/guestroot.py: tools, this folder as /harness/config, the
-# workloads), mounted read-only over virtio-9p; nothing else of the host is
-# visible.  Scratch space is a tmpfs on /run.  The kernel passes HARNESS_*
+# workloads), mounted read-only over virtio-9p or unpacked from an initramfs
+# (a line's [guest] root); nothing else of the host is visible.  Scratch space is a tmpfs on /run.  The kernel passes HARNESS_*
 # settings from its command line as environment.  The plan is on the first
 # disk, /dev/vda (text, NUL-padded), one cell a line:
 #
@@ -34,14 +34,15 @@ finish() {
     sleep 5
 }
 
-# devtmpfs is on /dev already (CONFIG_DEVTMPFS_MOUNT); /proc first (mount -a
-# reads it), then one exec for the rest, then a check of each with builtins
+# devtmpfs is on /dev already over 9p (CONFIG_DEVTMPFS_MOUNT), not in an
+# initramfs (only /dev/console is); /proc first (mount -a reads it), then one
+# exec for the rest, then a check of each with builtins
+[ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
 mount -t proc proc /proc 2>/dev/null
 mount -a -T "${0%/*}/guest-fstab" 2>/dev/null
 [ -e /proc/self ] || mount -t proc proc /proc
 [ -d /sys/kernel ] || mount -t sysfs sysfs /sys
 { : > /run/.rw; } 2>/dev/null || mount -t tmpfs tmpfs /run
-[ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
 echo 1 > /proc/sys/kernel/sysrq
 [ -n "$HARNESS_HUNG" ] && echo "$HARNESS_HUNG" > /proc/sys/kernel/hung_task_timeout_secs
 read -r uptime _ < /proc/uptime

@@ -244,6 +244,8 @@ def cmd_run(args) -> int:
     workloads = workloadmod.resolve(_split(args.workload))
     if args.runner != "qemu" and args.remote:
         raise HarnessError(f"--runner {args.runner} runs here only; leave out --remote")
+    for line in {v.source.line for v in variants if v.source.line is not None}:
+        vm.check_runner(args.runner, line.root, f"line {line.name}")   # before any build
     if args.remote:
         logged = [w for w in workloads if w.log_writes]
         if args.workload and logged:

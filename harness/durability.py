@@ -192,7 +192,7 @@ def _check(name, ctx, outdir, data, acks, info) -> dict:
     disks = [vm.Disk(p) for p in images] + [vm.Disk(str(listing))]
     rc = vm.run(f"{name}-check", ctx["kernel"], plan, disks, outdir, ctx["accel"],
                 ctx["cpus"], {f"{name}-check": 120.0}, 120.0, files=[helper],
-                nice=ctx.get("nice", 0))
+                nice=ctx.get("nice", 0), root_kind=ctx.get("root_kind", "9p"))
     text = rc.text
     results = {int(m.group(1)): m.group(2) for m in CUT_RE.finditer(text)}
     lost = sorted({f"{m.group(1)}#{m.group(2)}" for m in LOST_RE.finditer(text)})

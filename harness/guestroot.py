@@ -1,5 +1,7 @@
-"""The guest's root file system: a directory the harness makes, exported
-read-only over virtio-9p.  It holds only what the workloads need (a shell
+"""The guest's root file system: a directory the harness makes, given to
+the kernel as one of ROOTS (a line's table says which: [guest] root):
+exported read-only over virtio-9p, or packed into an initramfs that the
+kernel unpacks into its rootfs.  It holds only what the workloads need (a shell
 and a few tools, btrfs-progs, dmsetup, fio, xfs_io, the shared libraries
 they load, the guest init, the compiled workloads and the user's own), so
 nothing else of the host (/root, /etc/shadow, keys, the checkout) is visible
@@ -15,8 +17,9 @@ under /tmp or with spaces works):
     /harness/user/...    user workloads, by content
 
 A root is cached by the content of everything in it
-(cache/guest-root/DIGEST), so the same files give the same directory and a
-changed tool or workload gives a new one.
+(cache/guest-root/DIGEST, and DIGEST.cpio when packed as an initramfs), so
+the same files give the same directory and a changed tool or workload gives
+a new one.
 """
 from __future__ import annotations
 
@@ -25,7 +28,9 @@ import os
 import shutil
 import stat
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 from harness import proc
 from harness.errors import HarnessError
@@ -35,10 +40,14 @@ from harness.paths import GUEST_CONFIG, cache_dir
 # shell script get these, and nothing else.
 TOOLS = (
     "sh", "mount", "umount", "mkfs.btrfs", "btrfs", "dmsetup", "blockdev", "chattr",
-    "lsattr", "fio", "xfs_io", "awk", "sed", "grep", "tr", "cat", "head", "tail", "wc",
+    "lsattr", "xfs_io", "awk", "sed", "grep", "tr", "cat", "head", "tail", "wc",
     "sleep", "sync", "ls", "mkdir", "rm", "cp", "mv", "dd", "truncate", "stat", "cmp",
     "od", "sha256sum", "date", "uname", "env", "touch",
 )
+# what a user's workload (a fio job, or a script) gets as well: fio and the
+# libraries it loads (librbd, ceph, ICU, ...) are ~75 MB of an 89 MB root,
+# which an initramfs root unpacks at every boot (1.3 s under TCG)
+USER_TOOLS = ("fio",)
 # what virtme-ng's guest init needs as well (--runner vng)
 VNG_TOOLS = ("bash", "base64", "setsid", "id", "chown", "chmod", "cut", "ln", "mknod", "stty",
              "hostname", "sort", "tee", "readlink", "basename", "dirname", "seq", "install",
@@ -48,6 +57,9 @@ MOUNT_POINTS = ("proc", "sys", "dev", "run", "mnt", "tmp", "etc")
 LINKS = {"etc/mtab": "/proc/self/mounts", "sbin": "bin", "usr/bin": "../bin",
          "usr/sbin": "../bin"}
 EMPTY = ("etc/fstab",)                  # virtme-ng's init bind-mounts over it
+# device nodes an initramfs carries: the kernel opens /dev/console for PID
+# 1 before anything mounts devtmpfs (guest-init.sh mounts it first thing)
+NODES = {"dev/console": (0o020600, 5, 1)}
 ROOTS_KEPT = 8
 _LOCK = threading.Lock()
 _DIGESTS: dict[tuple, str] = {}
@@ -184,3 +196,103 @@ def _prune(parent: Path, keep: Path) -> None:
                    key=lambda p: p.stat().st_mtime)
     for old in roots[:max(0, len(roots) - (ROOTS_KEPT - 1))]:
         shutil.rmtree(old, ignore_errors=True)
+    for packed in parent.glob("*.cpio"):            # its directory is gone
+        if not packed.with_suffix("").exists():
+            packed.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------ how it boots
+
+def archive(root: Path) -> Path:
+    """`root` as an uncompressed initramfs (cpio "newc", owner root, mtime
+    0, plus NODES), made once next to it as DIGEST.cpio."""
+    out = root.with_name(root.name + ".cpio")
+    with _LOCK:
+        if out.exists():
+            return out
+        tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                write_newc(fh, _entries(root))
+            os.replace(tmp, out)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise HarnessError(f"cannot pack the guest root into {out}: {e.strerror}; "
+                               "free space there or set HARNESS_CACHE") from None
+    return out
+
+
+def _entries(root: Path):
+    """(name, mode, data or host file, rdev) of every entry under `root`,
+    parents first, then NODES."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        base = Path(dirpath)
+        rel = base.relative_to(root).as_posix()
+        if rel != ".":
+            yield rel, stat.S_IFDIR | 0o755, b"", (0, 0)
+        for name in sorted(filenames + [d for d in dirnames if (base / d).is_symlink()]):
+            p = base / name
+            guest = f"{rel}/{name}".removeprefix("./")
+            if p.is_symlink():
+                yield guest, stat.S_IFLNK | 0o777, os.readlink(p).encode(), (0, 0)
+            else:
+                perm = 0o755 if p.stat().st_mode & stat.S_IXUSR else 0o644
+                yield guest, stat.S_IFREG | perm, p, (0, 0)
+    for name, (mode, major, minor) in NODES.items():
+        yield name, mode, b"", (major, minor)
+
+
+def write_newc(fh: BinaryIO, entries) -> None:
+    """A cpio archive in the "newc" format the kernel unpacks
+    (Documentation/driver-api/early-userspace/buffer-format.rst): each entry
+    a 110-byte header of hex fields, its NUL-ended name and its data, each
+    padded to 4 bytes; then the TRAILER!!! entry.  `entries` yield (name,
+    mode, bytes or a host Path, (rdev major, minor)); every entry has an
+    inode of its own and one link, so none is taken for a hard link."""
+    def put(ino: int, name: str, mode: int, data: bytes, rdev=(0, 0)) -> None:
+        raw = name.encode() + b"\0"
+        nlink = 2 if stat.S_ISDIR(mode) else 1
+        fields = (ino, mode, 0, 0, nlink, 0, len(data), 0, 0, rdev[0], rdev[1], len(raw), 0)
+        head = b"070701" + b"".join(b"%08x" % f for f in fields) + raw
+        fh.write(head + b"\0" * (-len(head) % 4))
+        fh.write(data + b"\0" * (-len(data) % 4))
+
+    ino = 0
+    for ino, (name, mode, data, rdev) in enumerate(entries, start=1):
+        put(ino, name, mode, data.read_bytes() if isinstance(data, Path) else data, rdev)
+    put(ino + 1, "TRAILER!!!", 0, b"")
+
+
+@dataclass(frozen=True)
+class RootKind:
+    """One way for a kernel to get the guest root: what its config needs
+    (a fragment of guest-config/kconfig/lines/; "" when 10-base.config has
+    it), what QEMU is given (the directory, or a file made from it), and
+    the kernel and QEMU arguments that boot it."""
+    name: str
+    fragment: str
+    pack: Callable[[Path], Path]                  # the root directory -> what QEMU gets
+    kernel_args: Callable[[str], list[str]]       # the guest init -> kernel arguments
+    qemu_args: Callable[[str], list[str]]         # the packed root's path on the VM host
+
+
+ROOTS = {
+    # the kernel mounts the directory read-only over virtio-9p: every line
+    # can (10-base.config), and virtme-ng needs it; 9p needs the network
+    # stack (and before 6.12 TCP/IP too)
+    "9p": RootKind(
+        "9p", "", lambda root: root,
+        lambda init: ["root=/dev/root", "rootfstype=9p",
+                      "rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=262144",
+                      "ro", f"init={init}"],
+        lambda path: ["-fsdev", f"local,id=guestroot,path={proc.qemu_opt(path)},"
+                                "security_model=none,readonly=on,multidevs=remap",
+                      "-device", "virtio-9p-pci,fsdev=guestroot,mount_tag=/dev/root"]),
+    # the kernel unpacks the archive into its rootfs (a tmpfs, writable)
+    # and runs the guest init from there: no network stack in the kernel
+    "initramfs": RootKind(
+        "initramfs", "initramfs-root.config", archive,
+        lambda init: [f"rdinit={init}"],
+        lambda path: ["-initrd", path]),
+}

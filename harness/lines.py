@@ -11,7 +11,9 @@ rows, not code.
                race shapes run: a number, or a table of workload = seconds
                with a "default": long enough for the line's race controls),
                skip_workloads = [...] and skip_why (shapes that cannot exercise
-               their path on this line: not run in its matrix)
+               their path on this line: not run in its matrix), root (how its
+               kernels get the guest root: "9p", the default, or "initramfs";
+               harness.guestroot.ROOTS, whose fragment its builds merge)
     [build]    fragments = [...]: kconfig fragments of guest-config/kconfig/lines/
                merged after the shared ones for this line's kernels;
                cold_units: the compile units of a cold build (measured), the
@@ -40,6 +42,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from harness import guestroot
 from harness.errors import HarnessError
 from harness.paths import GUEST_CONFIG, PATCHES
 
@@ -135,6 +138,7 @@ class Line:
     skip_why: str = ""
     fragments: tuple[Path, ...] = ()                     # kconfig, after the shared ones
     cold_units: int = 0          # compile units of a cold build (progress), until one is done
+    root: str = "9p"             # harness.guestroot.ROOTS: how its guests get their root
 
     def variant(self, name: str) -> VariantSpec:
         for v in self.variants:
@@ -249,14 +253,20 @@ def parse(text: str, file: Path | None = None) -> Line:
         if not isinstance(units, int) or units < 0:
             raise HarnessError(f"{where}: build.cold_units must be a whole number of compile "
                                f"units, not {units!r}")
+        root = guest.get("root", "9p")
+        if root not in guestroot.ROOTS:
+            raise HarnessError(f"{where}: guest.root must be one of "
+                               f"{', '.join(guestroot.ROOTS)}, not {root!r}")
+        root_fragments = (guestroot.ROOTS[root].fragment,) if guestroot.ROOTS[root].fragment \
+            else ()
         line = Line(name, d["description"], d["version"], d.get("git_branch", ""),
                     SourceSpec(src["package"], src.get("version", ""), src["suite"]),
                     tuple(variants), bugs, guest.get("mount_options", ""), file,
                     *_race(where, guest.get("race_seconds", 4.0)),
                     _strs(where, "skip_workloads", guest.get("skip_workloads", [])),
                     guest.get("skip_why", ""),
-                    tuple(_fragment_path(name, f) for f in _strs(
-                        where, "build.fragments", build.get("fragments", []))), units)
+                    tuple(_fragment_path(name, f) for f in root_fragments + _strs(
+                        where, "build.fragments", build.get("fragments", []))), units, root)
     except KeyError as e:
         raise HarnessError(f"{where}: missing key {e}") from None
     except re.error as e:

@@ -215,7 +215,7 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
                 host.put_kernel(b.bzimage)
                 if state["accel"] is None:
                     state["accel"] = vm.choose_accel(b.bzimage, s.outdir, progress=say,
-                                                     host=host)
+                                                     host=host, root_kind=b.root)
                     say(f"accelerator: {state['accel']}; {s.jobs} VM(s) at a time, "
                         f"{s.cpus} CPUs each")
                 mine = _line_workloads(v, workloads, s)
@@ -436,6 +436,7 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
         files.append(program)
         return guestroot.guest_path(program)
 
+    tools = tuple(sorted({t for c in chain for t in c.workload.tools}))
     for cell in chain:
         cdir = s.outdir / cell.id
         cdir.mkdir(parents=True, exist_ok=True)
@@ -464,7 +465,8 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
         for c in chain)
     r = vm.run(name, b.bzimage, plan, disks, s.outdir, accel, s.cpus,
                {c.id: c.workload.progress_deadline for c in chain}, budget, host=host,
-               files=files, runner=s.runner, nice=nice)
+               files=files, runner=s.runner, nice=nice, root_kind=b.root,
+               tools=tools)
     if died_early(r) or hung_boot(r):
         # QEMU gone within seconds, before userspace, with nothing on the
         # console that says why (seen once in 60 boots of 6.12 under TCG),
@@ -479,7 +481,8 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
         name += "-again"
         r = vm.run(name, b.bzimage, plan, disks, s.outdir, accel, s.cpus,
                    {c.id: c.workload.progress_deadline for c in chain}, budget, host=host,
-                   files=files, runner=s.runner, nice=nice)
+                   files=files, runner=s.runner, nice=nice, root_kind=b.root,
+                   tools=tools)
     vm_over()
     ids = [c.id for c in chain]
     judged, rest = [], []
@@ -567,7 +570,8 @@ def _judge(cell: Cell, r: vm.VmRun, ids: list[str], b: buildmod.Build, s: Settin
 def _after(cell: Cell, r: vm.VmRun, b, s: Settings, accel: str, disk, cdir: Path) -> dict:
     """The workload row's after-run check (the power-cut replay)."""
     return cell.workload.after(cell, r, {
-            "kernel": b.bzimage, "outdir": cdir, "accel": accel, "cpus": s.cpus,
+            "kernel": b.bzimage, "root_kind": b.root, "outdir": cdir, "accel": accel,
+            "cpus": s.cpus,
             "nice": LIGHT_NICE,          # its VM runs once the cell's is over: light
             "disk": disk, "fresh": cdir / "fresh.img", "keep": s.keep_images,
             "mount_options": (s.mount_options if s.mount_options is not None else

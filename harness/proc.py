@@ -40,6 +40,11 @@ HEADER_PACKAGES = {
 }
 
 
+def qemu_opt(value: str) -> str:
+    """A value inside a QEMU -opt list (a path in `file=...,`): commas doubled."""
+    return value.replace(",", ",,")
+
+
 def which(tool: str) -> str | None:
     return shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
 

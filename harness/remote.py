@@ -162,10 +162,12 @@ class RemoteHost:
         return dst
 
     def put_root(self, root: Path) -> str:
-        """Upload a guest root (harness.guestroot) once; its remote path."""
+        """Upload a packed guest root (harness.guestroot.ROOTS: a directory,
+        or an initramfs file) once; its remote path."""
         if root.name not in self.roots:
-            self.roots[root.name] = self.put_tree(root, posixpath.join(self.tmp,
-                                                                       "root-" + root.name))
+            dst = posixpath.join(self.tmp, "root-" + root.name)
+            self.roots[root.name] = (self.put_tree(root, dst) if root.is_dir()
+                                     else self.put(root, dst))
         return self.roots[root.name]
 
     def put_kernel(self, kernel: Path) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import evidence, proc
-from harness.errors import InfraError
+from harness.errors import HarnessError, InfraError
 from harness.kernel_reports import Finding, parse, read_log
 from harness.monitor import Monitor
 from harness import guestroot
@@ -110,36 +110,32 @@ class VmRun:
 GUEST_INIT_PATH = guestroot.guest_path(GUEST_INIT)
 
 
-def _opt(value: str) -> str:
-    """A value inside a QEMU -opt list: commas doubled."""
-    return value.replace(",", ",,")
+_opt = proc.qemu_opt
 
 
-def cmdline(extra: list[str], init: str = GUEST_INIT_PATH) -> str:
+def cmdline(extra: list[str], init: str = GUEST_INIT_PATH, root_kind: str = "9p") -> str:
     """The guest's command line; HARNESS_KERNEL_ARGS adds to it (e.g.
     "maxcpus=1" to see what a guest with fewer CPUs than asked gives)."""
     return " ".join([
         "console=ttyS0", "loglevel=7", "panic=-1", "reboot=t",
-        "root=/dev/root", "rootfstype=9p",
-        "rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=262144", "ro",
-        f"init={init}", f"HARNESS_HUNG={HUNG_TASK_SECS}",
+        *guestroot.ROOTS[root_kind].kernel_args(init), f"HARNESS_HUNG={HUNG_TASK_SECS}",
         *os.environ.get("HARNESS_KERNEL_ARGS", "").split(), *extra])
 
 
 def qemu_command(kernel, disks: list[Disk], accel: str, extra: list[str],
                  init: str = GUEST_INIT_PATH, cpus: int = DEFAULT_CPUS,
-                 root: str | None = None) -> list[str]:
+                 root: str | None = None, root_kind: str = "9p") -> list[str]:
     """Disks become /dev/vda, /dev/vdb, ... in order (run() puts the plan
     first, so the cells' disks start at /dev/vdb): raw, cache=none; one
     with `log_writes` also has every write and flush recorded by QEMU's
-    blklogwrites driver (dm-log-writes format)."""
+    blklogwrites driver (dm-log-writes format).  `root` is the packed guest
+    root (guestroot.ROOTS[root_kind].pack) on the host QEMU runs on."""
+    kind = guestroot.ROOTS[root_kind]
     cmd = [QEMU, "-nodefaults", "-no-reboot", "-display", "none",
            "-serial", "mon:stdio", "-m", str(MEMORY_MB),
            "-smp", f"{cpus},sockets={cpus},cores=1,threads=1",
-           "-kernel", str(kernel), "-append", cmdline(extra, init),
-           "-fsdev", f"local,id=guestroot,path={_opt(root or str(guestroot.build()))},"
-                     "security_model=none,readonly=on,multidevs=remap",
-           "-device", "virtio-9p-pci,fsdev=guestroot,mount_tag=/dev/root",
+           "-kernel", str(kernel), "-append", cmdline(extra, init, root_kind),
+           *kind.qemu_args(root or str(kind.pack(guestroot.build()))),
            "-device", "virtio-rng-pci"]
     cmd += ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else ["-accel", "tcg"]
     return cmd + _disk_args(disks)
@@ -164,7 +160,7 @@ def _disk_args(disks: list[Disk]) -> list[str]:
 
 def vng_command(kernel, disks: list[Disk], accel: str, extra: list[str],
                 init: str = GUEST_INIT_PATH, cpus: int = DEFAULT_CPUS,
-                root: str | None = None) -> list[str]:
+                root: str | None = None, root_kind: str = "9p") -> list[str]:
     """The same VM booted by virtme-ng (`--runner vng`): its own init
     (virtme-ng-init) runs the guest init as --exec, over the same
     harness-made root, with the same virtio-blk disks (so /dev/vdX names
@@ -187,13 +183,26 @@ def vng_command(kernel, disks: list[Disk], accel: str, extra: list[str],
 
 @dataclass(frozen=True)
 class Runner:
-    """How a VM is started: the command, and the tools its guest init needs
-    in the guest root besides guestroot.TOOLS."""
+    """How a VM is started: the command, the tools its guest init needs in
+    the guest root besides guestroot.TOOLS, and the guestroot.ROOTS it can
+    boot."""
     command: object
     tools: tuple[str, ...] = ()
+    roots: tuple[str, ...] = tuple(guestroot.ROOTS)
 
 
-RUNNERS = {"qemu": Runner(qemu_command), "vng": Runner(vng_command, guestroot.VNG_TOOLS)}
+RUNNERS = {"qemu": Runner(qemu_command),
+           # virtme-ng shares the root over 9p (or virtiofs) only
+           "vng": Runner(vng_command, guestroot.VNG_TOOLS, ("9p",))}
+
+
+def check_runner(runner: str, root_kind: str, what: str) -> None:
+    """One clear error when `runner` cannot boot a kernel whose guest root
+    comes as `root_kind`."""
+    if root_kind not in RUNNERS[runner].roots:
+        raise HarnessError(f"{what} boots its guest root as {root_kind}, which --runner "
+                           f"{runner} cannot give it (it can: {', '.join(RUNNERS[runner].roots)});"
+                           " use --runner qemu")
 
 
 class LocalHost:
@@ -244,15 +253,19 @@ def run(name: str, kernel: Path, plan: list[str], disks: list[Disk], outdir: Pat
         accel: str, cpus: int = DEFAULT_CPUS, deadlines: dict | None = None,
         budget: float = 0.0, hard_deadline: float = HARD_DEADLINE,
         boot_deadline: float = 90.0, host=None, probe: bool = False,
-        files: list[Path] = (), runner: str = "qemu", nice: int = 0) -> VmRun:
+        files: list[Path] = (), runner: str = "qemu", nice: int = 0,
+        root_kind: str = "9p", tools: tuple[str, ...] = ()) -> VmRun:
     """Boot `kernel` and run `plan` (lines NAME|DEVICE|OPTIONS|COMMAND, see
     guest-config/guest-init.sh); return what happened.  The VM is ended on
     every path out of here (done, report, deadline, exception, Ctrl-C).
     The console streams to outdir/NAME.console.log as it arrives.  The
-    guest's root holds the tools, guest-config/ and `files` (programs the
-    plan names by their harness.guestroot.guest_path), nothing else.
+    guest's root holds the tools (guestroot.TOOLS, the runner's and
+    `tools`), guest-config/ and `files` (programs the plan names by their
+    harness.guestroot.guest_path), nothing else.
     `nice` > 0 runs QEMU at that lower priority: a light VM (harness.matrix)
-    must not take the host's cores from the heavy VM beside it."""
+    must not take the host's cores from the heavy VM beside it.
+    `root_kind` is how this kernel gets its root (guestroot.ROOTS: what its
+    config was built for)."""
     host = host or LOCAL
     if not kernel.exists():
         raise InfraError(f"no kernel image at {kernel}")
@@ -272,8 +285,11 @@ def run(name: str, kernel: Path, plan: list[str], disks: list[Disk], outdir: Pat
     mon = Monitor(boot_deadline=boot_deadline, deadlines=dict(deadlines or {}))
     reason = "deadline"
     how = RUNNERS[runner]
-    root = host.put_root(guestroot.build(list(files), how.tools))
-    cmd = how.command(host.put_kernel(kernel), disks, accel, extra, GUEST_INIT_PATH, cpus, root)
+    check_runner(runner, root_kind, name)
+    kind = guestroot.ROOTS[root_kind]
+    root = host.put_root(kind.pack(guestroot.build(list(files), how.tools + tuple(tools))))
+    cmd = how.command(host.put_kernel(kernel), disks, accel, extra, GUEST_INIT_PATH, cpus, root,
+                      root_kind)
     (outdir / f"{name}.qemu.sh").write_text(
         "#!/bin/sh\n# the QEMU command of this VM (the console is on stdio)\n"
         + " ".join(shlex.quote(c) for c in cmd) + "\n")
@@ -370,7 +386,8 @@ def _boot_id(host=LOCAL) -> str:
         return "unknown"
 
 
-def choose_accel(kernel: Path, workdir: Path, progress=print, host=LOCAL) -> str:
+def choose_accel(kernel: Path, workdir: Path, progress=print, host=LOCAL,
+                 root_kind: str = "9p") -> str:
     """'kvm' only if a probe boot under KVM reaches userspace in time.
 
     /dev/kvm existing is not enough (here it is a paravirtual KVM that
@@ -391,7 +408,7 @@ def choose_accel(kernel: Path, workdir: Path, progress=print, host=LOCAL) -> str
         pass
     t0 = time.monotonic()
     r = run("kvm-probe", kernel, [], [], workdir, "kvm", hard_deadline=PROBE_DEADLINE,
-            boot_deadline=PROBE_DEADLINE, host=host, probe=True)
+            boot_deadline=PROBE_DEADLINE, host=host, probe=True, root_kind=root_kind)
     accel = "kvm" if r.booted else "tcg"
     why = ("reached userspace" if accel == "kvm" else
            f"QEMU gave up: {r.tail[:120]}" if r.reason == "eof" else

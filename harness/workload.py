@@ -54,6 +54,7 @@ class Workload:
                                       # check included: only orders the VM queue
     waits: bool = False               # its VM mostly waits (dm-delay's timers, its
                                       # power-cut check VM): it may share the host
+    tools: tuple[str, ...] = ()       # guest tools it needs beyond guestroot.TOOLS
 
     @property
     def volatile_cache(self) -> bool:
@@ -160,7 +161,7 @@ def user_workload(path: Path) -> Workload:
     if p.suffix == ".fio":
         return Workload(p.stem, "-", f"user fio job {p.name}", None,
                         ("fio", "--output-format=terse", p), DISK, direct=False,
-                        progress_deadline=120.0, seconds=10.0)
+                        progress_deadline=120.0, seconds=10.0, tools=guestroot.USER_TOOLS)
     if not os.access(p, os.X_OK):
         raise HarnessError(f"workload {path}: not executable (chmod +x it), and not a .fio job")
     with open(p, "rb") as fh:
@@ -170,8 +171,9 @@ def user_workload(path: Path) -> Workload:
         if interp not in ("/bin/sh", "/usr/bin/env") and not (
                 interp.startswith("/bin/") and interp[5:] in guestroot.TOOLS):
             raise HarnessError(f"workload {path}: its interpreter {interp or '(none)'} is not "
-                               f"in the guest; use #!/bin/sh (tools: {' '.join(guestroot.TOOLS)})"
+                               f"in the guest; use #!/bin/sh (tools: "
+                               f"{' '.join(guestroot.TOOLS + guestroot.USER_TOOLS)})"
                                " or a static binary")
     # the guest copies it into its own root (harness.guestroot): any path works
     return Workload(p.stem, "-", f"user program {p.name}", p, (), DISK, direct=False,
-                    progress_deadline=120.0, seconds=10.0)
+                    progress_deadline=120.0, seconds=10.0, tools=guestroot.USER_TOOLS)

@@ -45,8 +45,10 @@ def test_guest_paths_are_fixed_whatever_the_host_path(tmp_path, private_cache):
 
 def test_root_holds_the_tools_and_nothing_of_the_host(private_cache, tmp_path):
     files = guestroot.contents()
-    for tool in ("sh", "mount", "mkfs.btrfs", "btrfs", "dmsetup", "fio", "xfs_io", "awk"):
+    for tool in ("sh", "mount", "mkfs.btrfs", "btrfs", "dmsetup", "xfs_io", "awk"):
         assert f"/bin/{tool}" in files
+    # fio (and its ~75 MB of libraries) only for a user's workload
+    assert "/bin/fio" not in files and "/bin/fio" in guestroot.contents(tools=guestroot.USER_TOOLS)
     assert "/harness/config/guest-init.sh" in files
     assert not any(g.startswith(("/root", "/etc/", "/home")) for g in files)
     assert not any("kconfig" in g for g in files)
@@ -77,6 +79,47 @@ def test_root_is_cached_by_content(private_cache, tmp_path):
     assert c not in (a, b)
 
 
+def test_the_initramfs_is_the_root_as_cpio_reads_it(private_cache, tmp_path):
+    """The archive the kernel unpacks, read back by GNU cpio: every file,
+    link and directory of the root at its path with its bytes, owned by
+    root, and the /dev/console node PID 1 needs before devtmpfs is up."""
+    root = guestroot.build()
+    packed = guestroot.archive(root)
+    assert packed == root.with_name(root.name + ".cpio") and guestroot.archive(root) == packed
+    listing = subprocess.run(["cpio", "-itv", "--quiet"], stdin=open(packed, "rb"),
+                             capture_output=True, text=True, check=True).stdout.splitlines()
+    byname = {ln.split()[-1] if "->" not in ln else ln.split()[-3]: ln for ln in listing}
+    assert byname["dev/console"].startswith("crw-------") and "5,   1" in byname["dev/console"]
+    assert byname["sbin"].startswith("l") and byname["sbin"].endswith("sbin -> bin")
+    assert all(ln.split()[2:4] == ["root", "root"] for ln in listing)
+    out = tmp_path / "x"
+    out.mkdir()
+    subprocess.run(["cpio", "-id", "--quiet"], stdin=open(packed, "rb"), cwd=out, check=True)
+    for p in root.rglob("*"):
+        got = out / p.relative_to(root)
+        if p.is_symlink():
+            assert os.readlink(got) == os.readlink(p)
+        elif p.is_file():
+            assert got.read_bytes() == p.read_bytes(), p
+            assert os.access(got, os.X_OK) == os.access(p, os.X_OK), p
+        else:
+            assert got.is_dir(), p
+    assert sorted(q.name for q in (out / "dev").iterdir()) == ["console"]
+
+
+def test_write_newc_pads_every_header_and_body_to_four_bytes():
+    import io
+    buf = io.BytesIO()
+    guestroot.write_newc(buf, [("a", 0o100644, b"xyz", (0, 0)), ("bb", 0o040755, b"", (0, 0))])
+    raw = buf.getvalue()
+    assert raw[:6] == b"070701" and len(raw) % 4 == 0
+    first = raw[:110]
+    assert int(first[6 + 6 * 8:6 + 7 * 8], 16) == 3            # c_filesize
+    assert int(first[6 + 11 * 8:6 + 12 * 8], 16) == 2          # c_namesize, NUL included
+    assert raw[110:112] == b"a\0" and raw[112:116] == b"xyz\0"  # name 110+2 -> 112; body 3 -> 4
+    assert raw.endswith(b"TRAILER!!!\0" + b"\0" * (-(110 + 11) % 4))
+
+
 def test_user_workloads_need_an_interpreter_the_guest_has(tmp_path):
     py = tmp_path / "w.py"
     py.write_text("#!/usr/bin/python3\nprint(1)\n")
@@ -92,6 +135,7 @@ def test_user_workloads_need_an_interpreter_the_guest_has(tmp_path):
     sh.write_text("#!/bin/sh\ntrue\n")
     sh.chmod(0o755)
     assert workload.user_workload(sh).program == sh.resolve()
+    assert workload.user_workload(sh).tools == guestroot.USER_TOOLS == ("fio",)
 
 
 # ------------------------------------------------------------------ VM tier

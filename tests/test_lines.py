@@ -105,16 +105,32 @@ def test_a_variant_row_can_shorten_the_race_shapes():
 
 def test_a_line_can_add_kconfig_fragments_after_the_shared_ones(tmp_path):
     from harness import kconfig
-    line = lines.parse(HEAD + '[build]\nfragments = ["no-inet.config"]\n' + SHIPPED)
-    assert line.fragments == (lines.LINE_FRAGMENTS / "no-inet.config",)
+    line = lines.parse(HEAD + '[build]\nfragments = ["initramfs-root.config"]\n' + SHIPPED)
+    assert line.fragments == (lines.LINE_FRAGMENTS / "initramfs-root.config",)
+    assert line.root == "9p"                    # a fragment alone does not change the root
     shared = kconfig.default_fragments()
     user = tmp_path / "mine.config"
     user.write_text("CONFIG_IPV6=y\n")
     # the line's after the shared ones, the user's last (a user can undo a line's)
     assert kconfig.for_line(shared + [user], line) == [*shared, *line.fragments, user]
-    assert kconfig.for_line(shared, lines.get("6.1")) == shared         # 6.1 needs INET
-    assert lines.get("7.2").fragments == lines.get("6.12").fragments == line.fragments
     assert kconfig.config_hash(kconfig.for_line(shared, line)) != kconfig.config_hash(shared)
+
+
+def test_a_lines_guest_root_brings_the_fragment_its_kernels_need():
+    """root = "initramfs": the line's builds merge initramfs-root.config (no
+    network stack, BLK_DEV_INITRD); 9p needs nothing beyond 10-base.config.
+    5.10 and 6.1 stay on 9p (the vng runner's lines), 6.12 and 7.2 do not."""
+    from harness import kconfig
+    shared = kconfig.default_fragments()
+    ram = lines.parse(HEAD + '[guest]\nroot = "initramfs"\n' + SHIPPED)
+    assert ram.root == "initramfs"
+    assert ram.fragments == (lines.LINE_FRAGMENTS / "initramfs-root.config",)
+    assert kconfig.wanted(kconfig.for_line(shared, ram))["CONFIG_NET"] == "n"
+    assert kconfig.wanted(kconfig.for_line(shared, ram))["CONFIG_BLK_DEV_INITRD"] == "y"
+    assert [(n, lines.get(n).root) for n in ("5.10", "6.1", "6.12", "7.2")] == [
+        ("5.10", "9p"), ("6.1", "9p"), ("6.12", "initramfs"), ("7.2", "initramfs")]
+    assert kconfig.for_line(shared, lines.get("6.1")) == shared
+    assert lines.get("7.2").fragments == lines.get("6.12").fragments == ram.fragments
 
 
 @pytest.mark.parametrize("text, message", [
@@ -128,7 +144,9 @@ def test_a_line_can_add_kconfig_fragments_after_the_shared_ones(tmp_path):
     (HEAD.replace("'^INFO", "'(") + SHIPPED, "bad title regex"),
     (HEAD + '[build]\nfragments = ["nope.config"]\n' + SHIPPED,
      "guest-config/kconfig/lines/nope.config does not exist"),
-    (HEAD + '[build]\nfragments = "no-inet.config"\n' + SHIPPED, "must be a list"),
+    (HEAD + '[build]\nfragments = "initramfs-root.config"\n' + SHIPPED, "must be a list"),
+    (HEAD + '[guest]\nroot = "nfs"\n' + SHIPPED,
+     "guest.root must be one of 9p, initramfs, not 'nfs'"),
     (HEAD + 'deterministic = "yes"\n' + SHIPPED, "bugs.dl.deterministic must be true or false"),
     (HEAD + SHIPPED + BASE + '[variants.may]\nx = "nobug"\n', "unknown bug 'nobug'"),
     (HEAD + SHIPPED + BASE + '[variants.fail]\nx = "dl"\n[variants.may]\nx = "dl"\n',

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import REPO, default_sigint, qemu_pids_with
 from harness import evidence, guestroot, matrix, monitor, vm, workload
+from harness.errors import HarnessError
 
 
 def wait_for(pred, timeout, step=0.2):
@@ -247,6 +248,35 @@ def test_vng_command_boots_the_same_vm(tmp_path):
     assert "X=1" in cmd[cmd.index("--append") + 1]
     assert "--disable-kvm" not in vm.vng_command("/k", disks, "kvm", [], root="/r")
     assert set(guestroot.VNG_TOOLS) <= set(vm.RUNNERS["vng"].tools)
+
+
+def test_each_guest_root_kind_has_its_own_kernel_and_qemu_arguments(tmp_path):
+    """9p: the directory over virtio-9p, mounted read-only, init=; initramfs:
+    the packed archive as -initrd, rdinit=, and no 9p device at all."""
+    disks = [vm.Disk(str(tmp_path / "d.img"))]
+    nine = vm.qemu_command("/k", disks, "tcg", [], root="/r,oot")
+    assert "path=/r,,oot," in nine[nine.index("-fsdev") + 1] and "-initrd" not in nine
+    assert "rootfstype=9p" in nine[nine.index("-append") + 1]
+    assert " init=/harness/config/guest-init.sh" in nine[nine.index("-append") + 1]
+    ram = vm.qemu_command("/k", disks, "tcg", [], root="/r.cpio", root_kind="initramfs")
+    args = ram[ram.index("-append") + 1]
+    assert ram[ram.index("-initrd") + 1] == "/r.cpio" and "-fsdev" not in ram
+    assert "rdinit=/harness/config/guest-init.sh" in args and "9p" not in " ".join(ram)
+    assert " init=" not in args and "root=" not in args
+
+
+def test_a_runner_that_cannot_boot_a_lines_root_is_one_clear_error(tmp_path, harness_env):
+    """virtme-ng shares the root over 9p only: a line whose kernels have no
+    9p (7.2, root = "initramfs") is refused before anything is built."""
+    with pytest.raises(HarnessError, match="line 7.2 boots its guest root as initramfs"):
+        vm.check_runner("vng", "initramfs", "line 7.2")
+    vm.check_runner("vng", "9p", "line 5.10")
+    vm.check_runner("qemu", "initramfs", "line 7.2")
+    cp = subprocess.run([sys.executable, "-m", "harness", "run", "--line", "7.2", "--workload",
+                         "extending", "--runner", "vng", "--results", str(tmp_path)],
+                        cwd=REPO, env=harness_env, capture_output=True, text=True, timeout=120)
+    assert cp.returncode != 0 and "Traceback" not in cp.stderr
+    assert "--runner vng cannot give it" in cp.stderr.strip().splitlines()[-1]
 
 
 def test_runner_vng_catches_the_deadlock(tmp_path, harness_env):
