@@ -30,8 +30,9 @@ def default_fragments() -> list[Path]:
 
 
 def for_line(fragments: list[Path], line) -> list[Path]:
-    """`fragments` with the kernel line's own (its table's [build] fragments)
-    right after the shared ones, before any the user added."""
+    """`fragments` with the kernel line's own (its guest root's, then its
+    table's [build] fragments: lines.Line.fragments) right after the shared
+    ones, before any the user added."""
     extra = list(getattr(line, "fragments", ()) or ())
     if not extra:
         return list(fragments)

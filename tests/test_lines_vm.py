@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -49,11 +50,11 @@ def line_run(request, tmp_path_factory, harness_env):
     cp, doc, cells = harness_run(harness_env, out, "--line", line,
                                  "--variant", "shipped,rebreak,revert-race,revert-unlock",
                                  "--workload", "extending,fsync-race,wb-error")
-    return line, cp, doc, cells
+    return line, cp, doc, cells, out
 
 
 def test_the_line_claims_hold(line_run):
-    line, cp, doc, cells = line_run
+    line, cp, doc, cells, _ = line_run
     assert cp.returncode == 0, cp.stdout[-3000:]
     assert set(cells) == set(CLAIMS)                # no cell without a written claim
     for key, title in CLAIMS.items():
@@ -67,13 +68,29 @@ def test_the_line_claims_hold(line_run):
 
 
 def test_shipped_passes_prove_direct_io_on_two_cpus(line_run):
-    line, _, doc, cells = line_run
+    line, _, doc, cells, _ = line_run
     for r in doc["results"]:
         assert r["guest"]["cpus_up"] == 2 and r["guest"]["preempt"] == "full", r["id"]
     ext = cells[("shipped", "extending")]["evidence"]
     assert ext["direct_bytes"] >= 1 << 20 and ext["buffered_bytes"] == 0, (line, ext)
     race = cells[("shipped", "fsync-race")]["evidence"]["stats"]
     assert race["writer_cpu"] != race["fsync_cpu"] and race["fsyncs"] > 0
+
+
+def test_each_line_boots_the_guest_root_its_table_names(line_run):
+    """6.1 over 9p; 6.12 and 7.2 from an initramfs, with kernels that have
+    no network stack at all (their table's root = "initramfs")."""
+    line, _, doc, _, out = line_run
+    want = {"6.1": "9p", "6.12": "initramfs", "7.2": "initramfs"}[line]
+    assert {b["root"] for b in doc["builds"]} == {want}
+    for b in doc["builds"]:
+        config = (Path(b["dir"]) / ".config").read_text()
+        assert ("CONFIG_NET=y" in config) == (want == "9p"), b["variant"]
+        assert ("CONFIG_BLK_DEV_INITRD=y" in config) == (want == "initramfs"), b["variant"]
+    run_dir = max(p for p in out.iterdir() if p.is_dir())
+    for v in doc["vms"]:
+        qemu = (run_dir / f"{v['name']}.qemu.sh").read_text()
+        assert ("-initrd" in qemu) == (want == "initramfs") != ("virtio-9p-pci" in qemu)
 
 
 def test_buffered_fallback_is_unproven_not_pass(harness_env, tmp_path):
