@@ -1,6 +1,6 @@
 """The guest's C programs, compiled on the host: statically linked (so the
 guest, or a remote host's guest, needs none of the host's libraries), cached
-by the hash of their source, and run by the guest over its 9p root."""
+by the hash of their source, and run by the guest from its root (harness.guestroot)."""
 from __future__ import annotations
 
 import hashlib
