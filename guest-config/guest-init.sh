@@ -2,8 +2,9 @@
 # PID 1 of a harness guest.  The root file system is a directory the harness
 # made (harness/guestroot.py: tools, this folder as /harness/config, the
 # workloads), mounted read-only over virtio-9p or unpacked from an initramfs
-# (a line's [guest] root); nothing else of the host is visible.  Scratch space is a tmpfs on /run.  The kernel passes HARNESS_*
-# settings from its command line as environment.  The plan is on the first
+# (a line's [guest] root); nothing else of the host is visible.  Scratch
+# space is a tmpfs on /run.  The kernel passes HARNESS_* settings from its
+# command line as environment.  The plan is on the first
 # disk, /dev/vda (text, NUL-padded), one cell a line:
 #
 #     NAME|DEVICE|MOUNT_OPTIONS|COMMAND ARGS...

@@ -110,9 +110,6 @@ class VmRun:
 GUEST_INIT_PATH = guestroot.guest_path(GUEST_INIT)
 
 
-_opt = proc.qemu_opt
-
-
 def cmdline(extra: list[str], init: str = GUEST_INIT_PATH, root_kind: str = "9p") -> str:
     """The guest's command line; HARNESS_KERNEL_ARGS adds to it (e.g.
     "maxcpus=1" to see what a guest with fewer CPUs than asked gives)."""
@@ -145,15 +142,16 @@ def _disk_args(disks: list[Disk]) -> list[str]:
     cmd = []
     for i, d in enumerate(disks):
         if d.log_writes:
-            cmd += ["-blockdev", f"driver=file,node-name=data{i},filename={_opt(d.path)},"
-                                 "cache.direct=on",
+            cmd += ["-blockdev", f"driver=file,node-name=data{i},"
+                                 f"filename={proc.qemu_opt(d.path)},cache.direct=on",
                     "-blockdev", f"driver=file,node-name=log{i},"
-                                 f"filename={_opt(d.log_writes)}",
+                                 f"filename={proc.qemu_opt(d.log_writes)}",
                     "-blockdev", f"driver=blklogwrites,node-name=disk{i},file=data{i},"
                                  f"log=log{i},log-sector-size=512,log-append=off",
                     "-device", f"virtio-blk-pci,drive=disk{i}"]
         else:
-            cmd += ["-drive", f"file={_opt(d.path)},if=none,id=disk{i},format=raw,cache=none",
+            cmd += ["-drive", f"file={proc.qemu_opt(d.path)},if=none,id=disk{i},format=raw,"
+                              "cache=none",
                     "-device", f"virtio-blk-pci,drive=disk{i}"]
     return cmd
 

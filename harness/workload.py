@@ -169,7 +169,8 @@ def user_workload(path: Path) -> Workload:
     if head.startswith(b"#!"):
         interp = head[2:].split()[0].decode(errors="replace") if head[2:].split() else ""
         if interp not in ("/bin/sh", "/usr/bin/env") and not (
-                interp.startswith("/bin/") and interp[5:] in guestroot.TOOLS):
+                interp.startswith("/bin/")
+                and interp[5:] in guestroot.TOOLS + guestroot.USER_TOOLS):
             raise HarnessError(f"workload {path}: its interpreter {interp or '(none)'} is not "
                                f"in the guest; use #!/bin/sh (tools: "
                                f"{' '.join(guestroot.TOOLS + guestroot.USER_TOOLS)})"

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -106,6 +107,33 @@ def test_remote_run_streams_console_and_cleans_up(sshd, tmp_path, harness_env, f
     assert "/root/" not in qemu_sh.read_text().split("-fsdev")[1].split()[0]
     assert remote_dirs() == before                # removed on the way out
     assert not qemu_pids_with("/var/tmp/kdsync-remote.")
+
+
+def test_a_packed_root_is_uploaded_once_as_a_file_or_a_tree(sshd, tmp_path):
+    """put_root takes what guestroot.ROOTS packs: an initramfs file goes up
+    as one file with its bytes and mode, a 9p directory as a tree; each once."""
+    from harness import remote
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd["known_line"])
+    host = remote.RemoteHost(remote.Target.parse(f"{getpass.getuser()}@127.0.0.1:{sshd['port']}"),
+                             sshd["key"], str(kh))
+    try:
+        packed = tmp_path / "0123abcd.cpio"
+        packed.write_bytes(b"070701" + bytes(range(256)) * 3)
+        tree = tmp_path / "0123abcd"
+        (tree / "bin").mkdir(parents=True)
+        (tree / "bin" / "sh").write_bytes(b"#!x\n")
+        (tree / "bin" / "sh").chmod(0o755)
+        (tree / "sbin").symlink_to("bin")
+        got = host.put_root(packed)
+        assert Path(got).read_bytes() == packed.read_bytes()       # the remote is this host
+        assert host.put_root(packed) == got
+        up = Path(host.put_root(tree))
+        assert up != Path(got) and (up / "bin" / "sh").read_bytes() == b"#!x\n"
+        assert os.access(up / "bin" / "sh", os.X_OK) and os.readlink(up / "sbin") == "bin"
+    finally:
+        host.close()
+    assert not Path(got).exists()                                 # the remote tmp is gone
 
 
 def test_accepting_a_new_host_key_records_it(sshd, tmp_path, harness_env, fixed_build):
