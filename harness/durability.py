@@ -29,7 +29,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import guestbin, guestroot, proc, vm
+from harness import disks as disksmod, guestbin, guestroot, proc, vm
 from harness.errors import InfraError
 from harness.kernel_reports import bugs
 from harness.paths import GUEST_CONFIG
@@ -37,7 +37,9 @@ from harness.paths import GUEST_CONFIG
 HELPER_SRC = GUEST_CONFIG / "workloads" / "dsync_ack.c"
 BLOCK = 65536
 MARK_OFFSET = 32768            # where dsync_ack drops its markers (btrfs never writes there)
-MAX_CUTS = 8                   # cut points checked per run (a bounded random sample)
+MAX_CUTS = 8                   # cut points checked per run beyond every async ack's own
+ASYNC_MODES = ("libaio", "uring")
+MAX_DISKS = 24                 # rebuilt images in one check VM (vdb..vdy)
 LIST_SIZE = 1 << 20
 
 # dm-log-writes format (what QEMU's blklogwrites writes): a super block in
@@ -47,6 +49,7 @@ LOG_FLUSH, LOG_FUA, LOG_DISCARD, LOG_MARK = 1, 2, 4, 8
 ACK_RE = re.compile(r"@@harness ack (\w+) (\d+) (\d+) (\d+) ([0-9a-f]+)")
 CUT_RE = re.compile(r"@@harness cut (\d+) (ok|lost|mount-failed)")  # from dsync_ack cuts
 LOST_RE = re.compile(r"@@harness lost (\w+) (\S+)")
+DISK_RE = re.compile(r"@@harness disk dev=(\S+) write_cache=(\S+) fua=(\S+)")
 MARK_RE = re.compile(rb"^KDSYNC-ACK (\w+) (\d+)\n")
 
 
@@ -104,31 +107,63 @@ def markers(data: bytes, ss: int, entries: list[Entry]) -> dict[tuple[str, int],
     return out
 
 
+@dataclass(frozen=True)
+class Cut:
+    """What a power cut leaves on the disk: the log's entries up to `upto`,
+    plus the FUA writes `fua` after it (a volatile cache's model)."""
+    upto: int
+    fua: tuple[int, ...] = ()
+
+    def entries(self) -> list[int]:
+        return [*range(self.upto + 1), *self.fua]
+
+
+def durable_at(entries: list[Entry], marker: int, model: str) -> Cut:
+    """The disk as a power cut right after the write at `marker` leaves it.
+    flushed (a volatile cache): what the last flush before it covered, and
+    every FUA write before it (durable when it completed); completed (no
+    volatile cache): every write before it."""
+    if model == disksmod.COMPLETED:
+        return Cut(marker - 1)
+    if model != disksmod.FLUSHED:
+        raise ValueError(f"unknown power-cut model {model!r}")
+    last = max((i for i in range(marker) if entries[i].flags & LOG_FLUSH), default=-1)
+    return Cut(last, tuple(i for i in range(last + 1, marker)
+                           if entries[i].flags & LOG_FUA and entries[i].nr))
+
+
 def cut_points(entries: list[Entry], marks: dict[tuple[str, int], int],
-               acks: list[Ack]) -> dict[int, list[Ack]]:
-    """cut (index of the last flush before an ack's marker, -1 for none)
-    -> every ack that must be durable there."""
-    flushes = [i for i, e in enumerate(entries) if e.flags & LOG_FLUSH]
-    at = {}
-    for a in acks:
-        m = marks[(a.mode, a.index)]
-        at[a] = max((f for f in flushes if f < m), default=-1)
-    return {c: [a for a in acks if at[a] <= c] for c in sorted(set(at.values()))}
+               acks: list[Ack], model: str = disksmod.FLUSHED) -> dict[Cut, list[Ack]]:
+    """Every distinct power-cut point right after an ack (in log order) ->
+    every ack that must be durable there: all acknowledged by then."""
+    at = {a: durable_at(entries, marks[(a.mode, a.index)], model) for a in acks}
+    last: dict[Cut, int] = {}
+    for a, c in at.items():
+        last[c] = max(last.get(c, -1), marks[(a.mode, a.index)])
+    order = sorted(last, key=lambda c: (last[c], c.upto))
+    return {c: [a for a in acks if marks[(a.mode, a.index)] <= last[c]] for c in order}
 
 
-def sample(cuts: list[int], n: int, seed: str) -> list[int]:
-    """All cut points, or the last one plus a seeded random n-1 of the rest."""
+def sample(cuts: list, n: int, seed: str, keep: list | None = None) -> list:
+    """The cut points to check: all of them when there are at most n;
+    otherwise every one in `keep` (the async acks' own), the last one and a
+    seeded random sample of the rest, n in all (more when `keep` is longer)."""
     if len(cuts) <= n:
         return list(cuts)
+    must = {cuts[-1], *(keep or [])}
+    rest = [c for c in cuts if c not in must]
     rng = random.Random(seed)
-    return sorted(rng.sample(cuts[:-1], n - 1) + [cuts[-1]])
+    extra = set(rng.sample(rest, max(0, min(len(rest), n - len(must)))))
+    return [c for c in cuts if c in must or c in extra]
 
 
-def rebuild(base: Path, log: bytes, ss: int, entries: list[Entry], upto: int, out: Path) -> None:
-    """The disk as a power cut after entry `upto` leaves it."""
+def rebuild(base: Path, log: bytes, ss: int, entries: list[Entry], cut: "Cut | int",
+            out: Path) -> None:
+    """The disk as the power cut `cut` leaves it (an int: after that entry)."""
+    cut = Cut(cut) if isinstance(cut, int) else cut
     proc.run(["cp", "--sparse=always", base, out], timeout=300)
     with open(out, "r+b") as fh:
-        for e in entries[:upto + 1]:
+        for e in (entries[i] for i in cut.entries()):
             if e.nr and not e.flags & LOG_DISCARD:
                 fh.seek(e.sector * ss)
                 fh.write(log[e.data:e.data + e.nr * ss])
@@ -144,18 +179,35 @@ def after_run(cell, r, ctx: dict) -> dict:
     disk = ctx["disk"]
     log_path = Path(disk.log_writes)
     outdir = ctx["outdir"]
-    acks = parse_acks(r.cell_text(cell.id))
-    info: dict = {"acknowledged": len(acks), "cut_points": 0, "cut_points_checked": 0}
+    text = r.cell_text(cell.id)
+    kind = disksmod.get(disk.kind)
+    seen = disk_facts(text)
+    info: dict = {"disk": kind.name, "disk_seen": seen}
+    wrong = next(filter(None, (kind.mismatch(f) for f in seen.values())), None) \
+        if seen else kind.mismatch({})
+    if wrong:
+        info.update(verdict="INFRA", title=None, detail=wrong, kind=None)
+        return info
+    acks = parse_acks(text)
+    info.update(acknowledged=len(acks), cut_points=0, cut_points_checked=0,
+                model=kind.durable)
     # the log file is 1 GiB and sparse: map it rather than read it
     with open(log_path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        info = _check(cell.id, ctx, outdir, data, acks, info)
+        info = _check(cell.id, ctx, outdir, data, acks, info, kind.durable)
     verdict, title, detail = judge(info)
     info.update(verdict=verdict, title=title, detail=detail,
                 kind="durability" if verdict != "PASS" else None)
     return info
 
 
-def _check(name, ctx, outdir, data, acks, info) -> dict:
+def disk_facts(text: str) -> dict[str, dict]:
+    """What the guest saw of each device of the cell's stack (the disk, the
+    dm device btrfs is on): {dev: {"write_cache": ..., "fua": ...}}."""
+    return {m.group(1): {"write_cache": m.group(2).replace("_", " "), "fua": m.group(3)}
+            for m in DISK_RE.finditer(text)}
+
+
+def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED) -> dict:
     """Cut points from the write log `data`, rebuilt images, the check VM."""
     base = ctx["fresh"]
     try:
@@ -167,8 +219,16 @@ def _check(name, ctx, outdir, data, acks, info) -> dict:
     if not acks or missing:
         raise InfraError(f"durability: {len(acks)} acks, {len(missing)} without a marker "
                          "in the write log")
-    cuts = cut_points(entries, marks, acks)
-    chosen = sample(list(cuts), MAX_CUTS, name)
+    cuts = cut_points(entries, marks, acks, model)
+    # every cut point right after an async ack is checked; the others are
+    # sampled (MAX_CUTS in all, if that is more); at most MAX_DISKS images
+    # fit one check VM (/dev/vdb ... /dev/vdy, the listing on the next)
+    async_cuts = {durable_at(entries, marks[(a.mode, a.index)], model)
+                  for a in acks if a.mode in ASYNC_MODES}
+    keep = [c for c in cuts if c in async_cuts]
+    chosen = sample(list(cuts), max(MAX_CUTS, min(len(cuts), MAX_DISKS)), name, keep)
+    if len(chosen) > MAX_DISKS:
+        chosen = sample(chosen, MAX_DISKS, name, keep[-(MAX_DISKS - 1):])
     info.update(acknowledged=len(acks), cut_points=len(cuts), cut_points_checked=len(chosen),
                 log_entries=len(entries),
                 flushes=sum(1 for e in entries if e.flags & LOG_FLUSH))

@@ -150,7 +150,8 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
     problems = evidencemod.check(cell.workload, ev)
     if problems:
         return out(UNPROVEN, detail="; ".join(problems))
-    return out(PASS, detail=(after or {}).get("detail", "") or ev.summary())
+    return out(PASS, detail="; ".join(x for x in ((after or {}).get("detail", ""),
+                                                  ev.summary()) if x))
 
 
 def exit_code(verdicts: list[Verdict]) -> int:

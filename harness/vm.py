@@ -1,6 +1,6 @@
 """Boot a kernel in QEMU and run a plan of cells in it: the harness-made
 guest root (harness.guestroot) over virtio-9p, read-only; one fresh disk per
-cell that needs one (virtio-blk,
+cell that needs one (virtio-blk as its disk kind says, harness.disks;
 format=raw, cache=none, or through QEMU's blklogwrites driver), N CPUs
 (`-smp N,sockets=N`: a tinyconfig guest finds its CPUs in the MP table,
 which lists one processor per socket); stream the serial console to disk
@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import evidence, proc
+from harness import disks as disksmod, evidence, proc
 from harness.errors import HarnessError, InfraError
 from harness.kernel_reports import Finding, parse, read_log
 from harness.monitor import Monitor
@@ -54,6 +54,7 @@ MAX_CPUS = 8                 # CONFIG_NR_CPUS of guest-config/kconfig/40-smp.con
 class Disk:
     path: str                        # on the host that runs QEMU
     log_writes: str | None = None    # record every write and flush here (blklogwrites)
+    kind: str = disksmod.DEFAULT     # harness/disks/KIND.toml: how QEMU attaches it
 
 
 @dataclass
@@ -141,6 +142,7 @@ def qemu_command(kernel, disks: list[Disk], accel: str, extra: list[str],
 def _disk_args(disks: list[Disk]) -> list[str]:
     cmd = []
     for i, d in enumerate(disks):
+        device = disksmod.get(d.kind).qemu_device(f"disk{i}")
         if d.log_writes:
             cmd += ["-blockdev", f"driver=file,node-name=data{i},"
                                  f"filename={proc.qemu_opt(d.path)},cache.direct=on",
@@ -148,11 +150,11 @@ def _disk_args(disks: list[Disk]) -> list[str]:
                                  f"filename={proc.qemu_opt(d.log_writes)}",
                     "-blockdev", f"driver=blklogwrites,node-name=disk{i},file=data{i},"
                                  f"log=log{i},log-sector-size=512,log-append=off",
-                    "-device", f"virtio-blk-pci,drive=disk{i}"]
+                    "-device", device]
         else:
             cmd += ["-drive", f"file={proc.qemu_opt(d.path)},if=none,id=disk{i},format=raw,"
                               "cache=none",
-                    "-device", f"virtio-blk-pci,drive=disk{i}"]
+                    "-device", device]
     return cmd
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from harness import guestroot
+from harness import disks, guestroot
 from harness.errors import HarnessError
 from harness.paths import GUEST_CONFIG
 
@@ -55,12 +55,24 @@ class Workload:
     waits: bool = False               # its VM mostly waits (dm-delay's timers, its
                                       # power-cut check VM): it may share the host
     tools: tuple[str, ...] = ()       # guest tools it needs beyond guestroot.TOOLS
+    disk: str = disks.DEFAULT         # the kind of its host-made disk (harness/disks/)
+    changes_metadata: bool = True     # its O_DSYNC writes change metadata the data needs
+                                      # (a new extent, a preallocated one converted, i_size):
+                                      # only a pure overwrite may be written through unsynced
 
     @property
     def volatile_cache(self) -> bool:
-        """Its device has a volatile write cache (the host's images under
-        QEMU cache=none do; brd does not): an O_DSYNC write needs its sync."""
-        return self.device != RAM
+        """Its device has a volatile write cache (the host's images on a
+        cache disk do; brd and a nocache disk do not): an O_DSYNC write
+        needs its sync there whatever it changed."""
+        return self.device != RAM and disks.get(self.disk).write_cache == "write back"
+
+    @property
+    def needs_sync(self) -> bool:
+        """Its O_DSYNC direct writes are durable only with a sync: on a
+        volatile cache, or when they change metadata (writing the data
+        through leaves that in the running transaction)."""
+        return self.volatile_cache or self.changes_metadata
 
     def with_args(self, *args: str) -> "Workload":
         return replace(self, args=tuple(args))
@@ -94,6 +106,41 @@ def _durability() -> Workload:
 
 AIO = ("-n", "64")
 
+# the power-cut shapes on each disk kind: what the acknowledged writes change
+# (dsync_ack's PREP), 8 writes a mode so that every ack's own cut point fits
+# one check VM on a disk without a volatile cache
+CUT_SHAPES = (
+    ("cow", "COW overwrites inside EOF (a new extent each)", True),
+    ("prealloc", "writes into a preallocated NOCOW range (generic/703's shape)", True),
+    ("extend", "extending writes (a new i_size each)", True),
+    ("nocow", "NOCOW overwrites of committed blocks inside EOF: nothing but data "
+     "changes, the one write iomap may rightly write through", False),
+)
+CUT_WRITES = 8
+
+
+def _power_cut(prep: str, what: str, metadata: bool, disk: str, letter: str) -> Workload:
+    from harness import durability
+    return Workload(
+        f"cut-{prep}@{disk}", letter,
+        f"power cut after acknowledged O_DSYNC direct {what} (psync, libaio, io_uring "
+        f"through dm-delay) on a {disks.get(disk).what} disk",
+        WORKLOADS_DIR / "durability.sh", ("{bin:dsync_ack}", "{dev}", prep, str(CUT_WRITES)),
+        RAW, completions=MIXED, progress_deadline=60.0, log_writes=True,
+        after=durability.after_run, runs_with=(WORKLOADS_DIR / "dsync_ack.c",),
+        seconds=14.0, waits=True, disk=disk, changes_metadata=metadata)
+
+
+def cut_workloads() -> tuple[Workload, ...]:
+    """The power-cut shapes on the disk kinds other than today's: letters
+    from m on, one per (shape, disk kind)."""
+    out, letter = [], ord("m")
+    for disk in (k for k in disks.kinds() if k != disks.DEFAULT):
+        for prep, what, metadata in CUT_SHAPES:
+            out.append(_power_cut(prep, what, metadata, disk, chr(letter)))
+            letter += 1
+    return tuple(out)
+
 
 def all_workloads() -> tuple[Workload, ...]:
     return (
@@ -121,6 +168,7 @@ def all_workloads() -> tuple[Workload, ...]:
         _shape("overwrite-race", "k", "two threads on two CPUs loop 4 KiB O_DIRECT|O_DSYNC "
                "overwrites inside EOF of one file (shared inode lock)",
                race=50),              # O_DSYNC rounds: ~40 a second under TCG
+        *cut_workloads(),
     )
 
 

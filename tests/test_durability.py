@@ -54,7 +54,52 @@ def test_cut_points_require_what_was_acknowledged_before():
     ss, entries = d.parse_log(data)
     cuts = d.cut_points(entries, d.markers(data, ss, entries), ACKS)
     # both acks' markers come after flush 1 and before flush 6
-    assert list(cuts) == [1] and cuts[1] == ACKS
+    assert list(cuts) == [d.Cut(1)] and cuts[d.Cut(1)] == ACKS
+
+
+def test_without_a_volatile_cache_every_ack_is_its_own_cut_point():
+    # the same log on a disk that writes through: every write is durable as
+    # it completes, so libaio#0's never-flushed write must be there at its ack
+    data = log_bytes(DATA)
+    ss, entries = d.parse_log(data)
+    cuts = d.cut_points(entries, d.markers(data, ss, entries), ACKS, "completed")
+    assert list(cuts) == [d.Cut(1), d.Cut(3)]
+    assert cuts[d.Cut(1)] == ACKS[:1] and cuts[d.Cut(3)] == ACKS
+    assert d.Cut(3).entries() == [0, 1, 2, 3]
+
+
+def test_a_fua_write_is_durable_when_it_completes_on_a_volatile_cache():
+    log = [(100, 0, b"A" * 4096),                   # 0 psync#0's data
+           (0, d.LOG_FLUSH, b""),                   # 1 flush
+           (MARK_SECTOR, 0, mark("psync", 0)),      # 2 marker
+           (200, d.LOG_FUA, b"B" * 4096),           # 3 libaio#0 written FUA
+           (300, 0, b"C" * 4096),                   # 4 a plain write, not flushed
+           (MARK_SECTOR, 0, mark("libaio", 0))]     # 5 marker
+    data = log_bytes(log)
+    ss, entries = d.parse_log(data)
+    cuts = d.cut_points(entries, d.markers(data, ss, entries), ACKS, "flushed")
+    assert list(cuts) == [d.Cut(1), d.Cut(1, (3,))]
+    assert cuts[d.Cut(1, (3,))] == ACKS
+
+
+def test_rebuild_at_a_fua_cut_has_the_fua_write_and_not_the_unflushed_one(tmp_path):
+    log = [(100, 0, b"A" * 4096), (0, d.LOG_FLUSH, b""), (200, d.LOG_FUA, b"B" * 4096),
+           (300, 0, b"C" * 4096)]
+    data = log_bytes(log)
+    ss, entries = d.parse_log(data)
+    base = tmp_path / "base.img"
+    base.write_bytes(b"\0" * 400 * SS)
+    out = tmp_path / "cut.img"
+    d.rebuild(base, data, ss, entries, d.durable_at(entries, 4, "flushed"), out)
+    img = out.read_bytes()
+    assert img[100 * SS:100 * SS + 4] == b"AAAA" and img[200 * SS:200 * SS + 4] == b"BBBB"
+    assert img[300 * SS:300 * SS + 4] == b"\0" * 4
+
+
+def test_an_unknown_power_cut_model_is_refused():
+    import pytest
+    with pytest.raises(ValueError):
+        d.durable_at([], 0, "maybe")
 
 
 def test_rebuild_applies_writes_up_to_the_cut(tmp_path):
@@ -75,6 +120,9 @@ def test_sample_is_bounded_seeded_and_keeps_the_last():
     s1, s2 = d.sample(cuts, 8, "x"), d.sample(cuts, 8, "x")
     assert s1 == s2 and len(s1) == 8 and s1[-1] == 49 and s1 == sorted(s1)
     assert d.sample([3, 4], 8, "x") == [3, 4]
+    keep = list(range(0, 40, 2))                      # 20 async acks' own cuts
+    s3 = d.sample(cuts, 8, "x", keep)
+    assert set(keep) <= set(s3) and 49 in s3 and len(s3) == 21 and s3 == sorted(s3)
 
 
 def test_parse_acks_from_console():

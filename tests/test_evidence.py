@@ -261,3 +261,34 @@ def test_a_missing_sync_on_a_cached_device_is_a_kernel_bug():
     ram = SimpleNamespace(direct=True, completions="inline", race=False, volatile_cache=False)
     assert evidence.missing_sync(ram, ev_with({"kdsync-write": 16}, syncs={})) is None
     assert check(ram, ev_with({"kdsync-write": 16}, syncs={}))       # but it proves nothing
+
+
+def test_a_write_through_that_left_metadata_unsynced_is_a_kernel_bug():
+    """7.2 on brd (measured): the extending AIO writes that completed inline
+    were synced by btrfs_do_write_iter(), the ones a worker completed were
+    not.  Before, missing_sync() exempted every device without a volatile
+    cache; only a write that changes no metadata may go unsynced there."""
+    from harness import workload
+    libaio = workload.by_name()["libaio"]                  # brd, extending writes
+    ev = ev_with({"kdsync-write": 42, "kworker/0:0": 11, "kworker/1:1": 11},
+                 syncs={"kdsync-write": 42})
+    assert not libaio.volatile_cache and libaio.needs_sync
+    assert evidence.missing_sync(libaio, ev) == \
+        "O_DSYNC direct write completed without its sync (async completion)"
+    # a pure overwrite on a disk without a volatile cache may be written through
+    nocow = workload.by_name()["cut-nocow@nocache"]
+    assert not nocow.needs_sync
+    assert evidence.missing_sync(nocow, ev_with({"kworker/0:1": 16}, syncs={})) is None
+    cow = workload.by_name()["cut-cow@nocache"]
+    assert evidence.missing_sync(cow, ev_with({"kworker/0:1": 16}, syncs={})) == \
+        "O_DSYNC direct write completed without its sync (async completion)"
+    # one worker completion of 16 without its sync is already the bug
+    assert evidence.missing_sync(cow, ev_with({"kworker/0:1": 16},
+                                              syncs={"kworker/0:1": 15}))
+
+
+def test_no_completion_seen_is_no_missing_sync():
+    """A probe that recorded nothing makes no FAIL: a missing sync needs
+    completions seen."""
+    cow = SimpleNamespace(direct=True, completions="async", race=False, needs_sync=True)
+    assert evidence.missing_sync(cow, ev_with({}, syncs={})) is None

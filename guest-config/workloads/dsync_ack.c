@@ -3,15 +3,25 @@
  * dsync_ack: O_DIRECT|O_DSYNC overwrites that report each write as it is
  * acknowledged, for the harness's power-cut (durability) test.
  *
- *   dsync_ack MODE FILE COUNT BLOCK MARKDEV MARKOFF [DEPTH]
+ *   dsync_ack MODE FILE COUNT BLOCK MARKDEV MARKOFF [DEPTH [PREP]]
  *   dsync_ack check MODE FILE BLOCK INDEX[,INDEX...]
  *   dsync_ack cuts LISTDEV [MOUNT_OPTIONS]
  *
  * MODE is psync (pwrite), libaio (io_submit) or uring (io_uring), with
- * DEPTH writes in flight (default 16, at most 16).  FILE is first filled with zeros and fsynced, so
- * every write is an overwrite inside EOF: with AIO these complete in a
- * worker, which is the path where btrfs's DSYNC workaround must run
- * generic_write_sync() itself.
+ * DEPTH writes in flight (default 16, at most 16).  PREP says what the
+ * acknowledged writes change, by how FILE is made first:
+ *   cow       (default) filled with zeros by direct writes and fsynced: every
+ *             write is a COW overwrite inside EOF (a new extent each)
+ *   nocow     the same on a NOCOW file (chattr +C while empty), then the file
+ *             system's transaction committed (syncfs): every write is a pure
+ *             overwrite of committed blocks, the one kind that changes no
+ *             metadata and that iomap may rightly write through
+ *   prealloc  a NOCOW file, fallocated, fsynced and committed: every write
+ *             converts a preallocated extent (generic/703's shape)
+ *   extend    empty, fsynced and committed: every write extends i_size
+ * With AIO on a slow device the writes complete in a worker, the path where
+ * btrfs must still run generic_write_sync() (the seed's ->end_io on 5.10,
+ * iomap's completion on 6.x, unless iomap wrote the data through).
  *
  * For every completion it prints
  *     @@harness ack MODE INDEX OFFSET LENGTH HASH
@@ -39,10 +49,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libaio.h>
+#include <linux/fs.h>
 #include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -112,24 +124,47 @@ static void ack(int index, void *buf)
 		die("marker write", errno);
 }
 
-static void prepare(const char *path, int count)
+/* returns the bytes written directly while preparing */
+static long long prepare(const char *path, int count, const char *prep)
 {
 	void *zero = aligned(block);
-	int fd, i;
+	int fd, i, flags = 0;
+	int nocow = !strcmp(prep, "nocow") || !strcmp(prep, "prealloc");
+	long long direct = 0;
 
+	if (strcmp(prep, "cow") && !nocow && strcmp(prep, "extend"))
+		die("prep", EINVAL);
 	memset(zero, 0, block);
 	/* O_DIRECT: no page cache, so the writes below stay direct (iomap falls
 	 * back to a buffered write when it cannot invalidate cached pages) */
 	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT, 0644);
 	if (fd < 0)
 		die("create", errno);
-	for (i = 0; i < count; i++)
-		if (pwrite(fd, zero, block, (off_t)i * block) != (ssize_t)block)
-			die("prefill", errno);
+	if (nocow) {
+		if (ioctl(fd, FS_IOC_GETFLAGS, &flags))
+			die("FS_IOC_GETFLAGS", errno);
+		flags |= FS_NOCOW_FL;
+		if (ioctl(fd, FS_IOC_SETFLAGS, &flags))
+			die("FS_IOC_SETFLAGS (chattr +C)", errno);
+	}
+	if (!strcmp(prep, "prealloc")) {
+		if (fallocate(fd, 0, 0, (off_t)count * block))
+			die("fallocate", errno);
+	} else if (strcmp(prep, "extend")) {
+		for (i = 0; i < count; i++)
+			if (pwrite(fd, zero, block, (off_t)i * block) != (ssize_t)block)
+				die("prefill", errno);
+		direct = (long long)count * block;
+	}
 	if (fsync(fd))
 		die("fsync", errno);
+	/* all but the default: the prepared file's metadata committed, so what
+	 * the acknowledged writes change is theirs alone */
+	if (strcmp(prep, "cow") && syncfs(fd))
+		die("syncfs", errno);
 	close(fd);
 	free(zero);
+	return direct;
 }
 
 static void run_psync(int fd, int count)
@@ -321,6 +356,8 @@ static int check(const char *path, const char *list)
 int main(int argc, char **argv)
 {
 	int count, fd;
+	const char *prep = "cow";
+	long long direct;
 
 	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "cuts"))
 		return cuts(argv[2], argc == 4 ? argv[3] : "");
@@ -330,13 +367,15 @@ int main(int argc, char **argv)
 		return check(argv[3], argv[5]);
 	}
 
-	if (argc != 7 && argc != 8) {
+	if (argc < 7 || argc > 9) {
 		fprintf(stderr, "usage: %s psync|libaio|uring FILE COUNT BLOCK MARKDEV MARKOFF "
-			"[DEPTH]\n", argv[0]);
+			"[DEPTH [cow|nocow|prealloc|extend]]\n", argv[0]);
 		return 2;
 	}
-	if (argc == 8)
+	if (argc >= 8)
 		depth = atoi(argv[7]);
+	if (argc == 9)
+		prep = argv[8];
 	if (depth < 1 || depth > MAXDEPTH)
 		die("depth", EINVAL);
 	mode = argv[1];
@@ -348,7 +387,7 @@ int main(int argc, char **argv)
 	markfd = open(argv[5], O_WRONLY | O_DIRECT);
 	if (markfd < 0)
 		die("open marker device", errno);
-	prepare(argv[2], count);
+	direct = prepare(argv[2], count, prep);
 	fd = open(argv[2], O_WRONLY | O_DIRECT | O_DSYNC);
 	if (fd < 0)
 		die("open", errno);
@@ -363,7 +402,7 @@ int main(int argc, char **argv)
 	close(fd);
 	printf("acknowledged %d %s writes\n", count, mode);
 	/* the prefill and the acknowledged writes were all meant to go direct */
-	printf("@@harness stat writes=%d bytes=%lld direct_bytes=%lld\n", count,
-	       2LL * count * (long long)block, 2LL * count * (long long)block);
+	direct += (long long)count * block;
+	printf("@@harness stat writes=%d bytes=%lld direct_bytes=%lld\n", count, direct, direct);
 	return 0;
 }
