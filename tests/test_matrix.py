@@ -19,12 +19,18 @@ LOST_SYNC = r"^lost O_DSYNC write after power cut \((libaio|uring)(, (libaio|uri
 NO_SYNC = r"^O_DSYNC direct write completed without its sync \(async completion\)$"
 WORKLOADS = ["extending", "overwrite", "libaio", "io_uring", "rwf-dsync", "unaligned",
              "fsync-race", "durability", "libaio-async", "io_uring-async", "overwrite-race",
-             "wb-error"]
+             "wb-error", "cut-cow@nocache", "cut-prealloc@nocache", "cut-extend@nocache",
+             "cut-nocow@nocache"]
 # the README's table "What the 5.10 matrix claims": (variant, workload) -> FAIL title
 FAILS = {
     **{("base", w): DEADLOCK for w in ("extending", "overwrite", "libaio", "io_uring",
                                        "rwf-dsync", "unaligned", "durability",
-                                       "overwrite-race", "wb-error")},
+                                       "overwrite-race", "wb-error", "cut-cow@nocache",
+                                       "cut-prealloc@nocache", "cut-extend@nocache",
+                                       "cut-nocow@nocache")},
+    # on a disk without a volatile cache too; a NOCOW overwrite of committed
+    # blocks is durable once written there, sync or not
+    **{("nosync", f"cut-{p}@nocache"): LOST_SYNC for p in ("cow", "prealloc", "extend")},
     ("workaround", "unaligned"): STUB_LEAK,
     ("nosync", "unaligned"): STUB_LEAK,
     ("nosync", "durability"): LOST_SYNC,
@@ -130,6 +136,17 @@ def test_power_cut_catches_the_lost_sync(matrix):
         ok = cells[(v, "durability")]["durability"]
         assert ok["cut_points_checked"] >= 2 and ok["acknowledged"] == 48
         assert not ok["lost"] and not ok["fsck"]
+
+
+def test_every_ack_is_checked_at_its_own_cut_on_a_disk_without_a_cache(matrix):
+    _, _, _, cells = matrix
+    for p in ("cow", "prealloc", "extend", "nocow"):
+        d = cells[("fixed", f"cut-{p}@nocache")][f"cut-{p}@nocache"]   # its after-run figures
+        assert d["model"] == "completed" and d["acknowledged"] == 24, d
+        assert d["cut_points"] == d["cut_points_checked"] == 24 and not d["lost"], d
+        assert {s["write_cache"] for s in d["disk_seen"].values()} == {"write through"}
+    lost = cells[("nosync", "cut-cow@nocache")]["cut-cow@nocache"]["lost"]
+    assert lost and all(x.split("#")[0] in ("libaio", "uring") for x in lost)
 
 
 def test_failing_cells_keep_a_reproducer(matrix):

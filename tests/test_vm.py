@@ -65,10 +65,11 @@ def test_accelerator_probe_answers_within_its_deadline(fixed_build, tmp_path, mo
         cached = json.loads((tmp_path / "cache" / "accel.json").read_text())
         assert cached["accel"] == accel
         if os.path.exists("/sys/module/kvm_pvm"):
-            assert accel == "tcg"    # a paravirtual KVM that cannot run this kernel
-            assert took < 5          # QEMU refuses at once: no 12 s wait
-        else:
-            assert took < vm.PROBE_DEADLINE + 8
+            # a paravirtual KVM that cannot run this kernel: QEMU refuses at
+            # once or hangs silently (both seen on these machines); either
+            # way the deadline ends it
+            assert accel == "tcg"
+        assert took < vm.PROBE_DEADLINE + 8
     assert not qemu_pids_with(str(tmp_path))
 
 
