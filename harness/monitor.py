@@ -138,7 +138,10 @@ class Monitor:
                 cell.rc = int(rc.group(1))
             self.current = None
         elif ev == "fsck" and cell:
-            cell.fsck = "" if args.startswith("clean") else args.removeprefix("error").strip()
+            # a failed check that printed no "error" line (a crash, "Killed")
+            # is still a failed check
+            cell.fsck = "" if args.startswith("clean") else (
+                args.removeprefix("error").strip() or "failed, with no message")
         elif ev in ("error", "verify-failed"):
             (cell.errors if cell else self.errors).append(f"{ev}: {args}")
         elif ev == "done":

@@ -164,6 +164,8 @@ def finish_run(outdir: Path, outcome, variants, vm_host: str, cpus: int, repeat:
     print_table(outcome.verdicts)
     code = exit_code(outcome.verdicts)
     summary = {0: "as expected", 1: "UNEXPECTED results", 125: "build/boot failure (bisect: skip)"}
+    if not outcome.verdicts:
+        summary[code] = "nothing ran: no cell, no verdict"
     held = sum(1 for v in outcome.verdicts if v.as_expected)
     print(f"{summary.get(code, code)}: {held}/{len(outcome.verdicts)} cell runs as claimed "
           f"in {outcome.seconds:.0f} s; exit {code}")

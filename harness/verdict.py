@@ -132,13 +132,17 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
                    f"the workload printed no progress for its deadline ({r.reason})")
     if times.errors:
         return out(ERROR, detail="; ".join(times.errors)[:500])
-    if times.rc not in (0, None):
-        return out(ERROR, detail=f"workload exited {times.rc}")
     if "end" not in t:
         return out(ERROR, detail=f"the VM ended before the cell finished ({r.reason})")
+    if times.rc is None:            # silence is not an exit code
+        return out(ERROR, detail="the workload's exit code is missing")
+    if times.rc != 0:
+        return out(ERROR, detail=f"workload exited {times.rc}")
     if fsck:
         return out(ERROR, detail=f"btrfs check: {fsck}")
-    if after and after.get("verdict", PASS) != PASS:
+    if after is not None and "verdict" not in after:
+        return out(ERROR, detail="the after-run check gave no verdict")
+    if after and after["verdict"] != PASS:
         return out(after["verdict"], after.get("title"), None, after.get("kind"),
                    after.get("report", ""), after.get("detail", ""))
     bug = evidencemod.missing_sync(cell.workload, ev)
@@ -156,7 +160,10 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
 
 def exit_code(verdicts: list[Verdict]) -> int:
     """0: all as expected; 125: something could not be built/booted (bisect
-    skips); 1: a kernel bug where none was expected, or any other surprise."""
+    skips); 1: a kernel bug where none was expected, or any other surprise.
+    A run of no cells tested nothing: 125, never 0."""
+    if not verdicts:
+        return EXIT_SKIP
     if any(v.verdict == INFRA for v in verdicts):
         return EXIT_SKIP
     if any(v.as_expected is False for v in verdicts):

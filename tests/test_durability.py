@@ -141,3 +141,13 @@ def test_judge_names_the_lost_modes():
     ok = dict(info, lost=[], cuts_lost=[])
     assert d.judge(ok)[0] == "PASS"
     assert d.judge(dict(ok, fsck={2: "ERROR: bad tree"}))[1] == "btrfs check failed after power cut"
+
+
+def test_a_check_vm_that_never_booted_is_infra_not_a_failed_mount():
+    info = {"cut_points": 24, "cut_points_checked": 24, "acknowledged": 24, "lost": [],
+            "cuts_lost": [], "fsck": {}, "mount_failed": [], "unchecked": list(range(24))}
+    v, title, detail = d.judge(dict(info, check_vm="boot-timeout", check_vm_booted=False))
+    assert (v, title) == ("INFRA", None) and "did not reach userspace (boot-timeout)" in detail
+    # a check VM that booted and left cut points unanswered: their mounts failed
+    assert d.judge(dict(info, check_vm="deadline", check_vm_booted=True))[:2] == \
+        ("FAIL", "btrfs mount failed after power cut")

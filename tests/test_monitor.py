@@ -196,6 +196,9 @@ def test_fsck_results():
     assert m.cells["a"].fsck == ""
     feed_lines(m, "@@harness fsck error bad tree\n", 2.0)
     assert m.cells["a"].fsck == "bad tree"
+    # a check that failed without an "error" line (killed, crashed) is no clean check
+    feed_lines(m, "@@harness fsck error\n", 2.0)
+    assert m.cells["a"].fsck == "failed, with no message"
 
 
 def test_errors_go_to_the_cell_or_the_vm():

@@ -313,7 +313,6 @@ def _v(verdict_, expected):
 
 
 def test_exit_code_all_as_expected_is_0():
-    assert verdict.exit_code([]) == EXIT_OK
     assert verdict.exit_code([_v(PASS, Claim(PASS)), _v(FAIL, Claim(FAIL))]) == EXIT_OK
 
 
@@ -330,3 +329,17 @@ def test_exit_code_infra_wins_over_an_unexpected_bug():
     assert verdict.exit_code(vs) == EXIT_SKIP
     assert verdict.exit_code(list(reversed(vs))) == 125
     assert verdict.exit_code([_v(INFRA, None)]) == 125
+
+
+def test_an_empty_run_is_not_a_pass():
+    assert verdict.exit_code([]) == EXIT_SKIP
+
+
+def test_a_missing_exit_code_is_an_error_not_a_pass():
+    v = judge(cell("fixed"), times=cell_times(rc=None))
+    assert v.verdict == ERROR and "exit code is missing" in v.detail
+
+
+def test_an_after_run_check_without_a_verdict_is_an_error_not_a_pass():
+    v = judge(cell("fixed"), after={"detail": "figures only"})
+    assert v.verdict == ERROR and "no verdict" in v.detail
