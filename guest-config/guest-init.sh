@@ -54,11 +54,14 @@ mark booted uptime=$uptime cpus=$#
 
 # ------------------------------------------------------------------ evidence
 T=/sys/kernel/tracing
-EVIDENCE=""
+EVIDENCE="" EVIDENCE_WHY="not set up"
+# why there is no evidence, printed again in every cell (a cell's evidence
+# is read from its own lines)
+no_evidence() { EVIDENCE_WHY="$*"; mark evidence unavailable "$*"; }
 evidence_setup() {
     [ -e $T/kprobe_events ] || mount -t tracefs nodev $T 2>/dev/null
     if [ ! -w $T/kprobe_events ]; then
-        mark evidence unavailable no tracefs kprobe_events
+        no_evidence no tracefs kprobe_events
         return
     fi
     echo 8192 > $T/buffer_size_kb
@@ -66,23 +69,55 @@ evidence_setup() {
     # submitting task, or a worker
     for fn in iomap_dio_complete btrfs_sync_file; do
         if ! echo "p:kdsync/$fn $fn comm=\$comm" >> $T/kprobe_events 2>/run/kprobe.err; then
-            mark evidence unavailable kprobe $fn: $(cat /run/kprobe.err)
+            no_evidence kprobe $fn: $(cat /run/kprobe.err)
             return
         fi
     done
     # the ordered extents btrfs creates: flag DIRECT for direct IO
     ev=$T/events/btrfs/btrfs_ordered_extent_add
     if [ ! -d $ev ]; then
-        mark evidence unavailable no btrfs_ordered_extent_add tracepoint
+        no_evidence no btrfs_ordered_extent_add tracepoint
         return
     fi
     echo 0 > $T/tracing_on
     echo 1 > $T/events/kdsync/enable
     echo 1 > $ev/enable
-    EVIDENCE=1
+    for e in $T/events/kdsync/iomap_dio_complete $T/events/kdsync/btrfs_sync_file $ev; do
+        read -r on < $e/enable
+        [ "$on" = 1 ] || { no_evidence event ${e##*/} not enabled; return; }
+    done
+    evidence_selftest && EVIDENCE=1
+}
+# every probe must see an event the harness provokes before it may count
+# anything: a 64 KiB direct write to a NOCOW file (a direct ordered extent of
+# the fs tree, a direct completion) and its fsync, on a btrfs on /dev/ram0
+# (a ram cell makes its own again).  HARNESS_SELFTEST_SKIP=fsync leaves the
+# fsync out: the test of a dead probe.
+evidence_selftest() {
+    mkfs.btrfs -q -f /dev/ram0 > /run/mkfs.out 2>&1 && mount -t btrfs /dev/ram0 /mnt ||
+        { no_evidence probe self-test: no btrfs on /dev/ram0; return 1; }
+    touch /mnt/selftest && chattr +C /mnt/selftest
+    fsync="-c fsync"
+    [ "$HARNESS_SELFTEST_SKIP" = fsync ] && fsync=""
+    echo > $T/trace
+    echo 1 > $T/tracing_on
+    xfs_io -d -c "pwrite -q 0 65536" $fsync /mnt/selftest
+    echo 0 > $T/tracing_on
+    umount /mnt
+    dead=$(awk '
+        / iomap_dio_complete:/ { d++ }
+        / btrfs_sync_file:/ { s++ }
+        / btrfs_ordered_extent_add:/ && / root=5\(/ && /flags=[A-Z_|]*DIRECT/ { o++ }
+        END { if (!d) printf " iomap_dio_complete"; if (!s) printf " btrfs_sync_file"
+              if (!o) printf " btrfs_ordered_extent_add" }' $T/trace)
+    if [ -n "$dead" ]; then
+        no_evidence probe self-test: nothing recorded by$dead
+        return 1
+    fi
+    mark evidence-selftest ok
 }
 evidence_start() {
-    [ -n "$EVIDENCE" ] || return 0
+    [ -n "$EVIDENCE" ] || { mark evidence unavailable "$EVIDENCE_WHY"; return 0; }
     echo > $T/trace
     echo 1 > $T/tracing_on
 }

@@ -95,6 +95,7 @@ def test_two_cpus_preemptible_and_evidence(fixed_build, fixed_variant, tmp_path)
     assert r.facts.cpus_up == 2 and r.facts.preempt == "full" and not r.facts.problem(2)
     log = r.console_log.read_text(errors="replace")
     assert "smp: Brought up 1 node, 2 CPUs" in log and " SMP PREEMPT " in log
+    assert "@@harness evidence-selftest ok" in log      # every probe saw its event
     ids = [ln.split("|")[0] for ln in plan]
     assert list(r.cells) == ids
     ext, aio = (r.cells[i] for i in ids)
@@ -110,6 +111,20 @@ def test_two_cpus_preemptible_and_evidence(fixed_build, fixed_variant, tmp_path)
     # the cell's console is the boot plus its own lines only
     assert "libaio" not in r.cell_text(ids[0]).split("@@harness cell-start")[1]
     assert not qemu_pids_with(str(tmp_path))
+
+
+def test_a_probe_that_sees_nothing_in_its_self_test_leaves_no_evidence(
+        fixed_build, fixed_variant, tmp_path, monkeypatch):
+    """A dead probe (here: btrfs_sync_file, whose self-test event is left
+    out) makes the evidence unavailable in every cell, naming the probe:
+    UNPROVEN, never a met claim, and never a FAIL from syncs not seen."""
+    monkeypatch.setenv("HARNESS_KERNEL_ARGS", "HARNESS_SELFTEST_SKIP=fsync")
+    s = matrix.Settings(tmp_path, cpus=2, accel="tcg", progress=lambda m: None)
+    out = matrix.run([fixed_variant], [workload.by_name()["libaio-async"]], s)
+    (v,) = out.verdicts
+    assert v.verdict == "UNPROVEN", (v.verdict, v.title, v.detail)
+    assert "nothing recorded by btrfs_sync_file" in v.detail, v.detail
+    assert not v.evidence.get("available"), v.evidence
 
 
 def test_fewer_cpus_than_asked_is_infra(fixed_build, fixed_variant, tmp_path, monkeypatch):
