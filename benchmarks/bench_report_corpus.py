@@ -13,7 +13,7 @@ line is the headline.
 
     .venv/bin/python benchmarks/bench_report_corpus.py [FOLDER] [--wrong N]
 
-On the development corpus (/work/shared/corpora/syzkaller-linux-reports,
+On the development corpus (../shared/corpora/syzkaller-linux-reports,
 538 reports and 25 negatives):
   before issue 13: detected 78.1% exact 13.9% (LOCKDEP 24% HANG 18%) false positives 0/25
   after:           detected 98.3% exact 93.7% (LOCKDEP 97% HANG 98%) false positives 0/25
@@ -22,6 +22,7 @@ tests/test_report_corpus.py holds the parser to floors a little below these.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections import defaultdict
@@ -32,7 +33,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from harness import kernel_reports as kr  # noqa: E402
 
-DEFAULT = Path("/work/shared/corpora/syzkaller-linux-reports")
+# beside the checkout (../shared/corpora/), or wherever HARNESS_CORPUS says
+DEFAULT = Path(os.environ.get("HARNESS_CORPUS")
+               or REPO.parent / "shared" / "corpora" / "syzkaller-linux-reports")
 HEADLINE_TYPES = ("LOCKDEP", "HANG")
 
 

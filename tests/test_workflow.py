@@ -39,3 +39,25 @@ def test_nightly_runs_every_line_on_its_moving_branch():
         (name, ln.git_branch) for name, ln in lines.all_lines().items()}
     assert {j["branch"] for j in include} == {"linux-5.10.y", "linux-6.1.y", "linux-6.12.y",
                                               "master"}
+
+
+def test_no_path_of_one_machine_in_the_project():
+    """Caches, corpora and checkouts are found relative to the checkout or
+    through a variable, never at an absolute path of the machine that wrote
+    the code (the guest-root test names host paths on purpose: it checks
+    that the guest cannot see them)."""
+    import re
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                           check=True).stdout.split()
+    bad = re.compile(r"(?<![\w.])/(work|check)/(main|shared)\b|/root/\.cache\b|/home/\w+/")
+    hits = []
+    for f in files:
+        if (f == "tests/test_guestroot.py" or f.startswith("tests/fixtures/")  # recorded logs
+                or f.endswith((".patch", ".img"))):
+            continue
+        try:
+            text = (REPO / f).read_text()
+        except (UnicodeDecodeError, OSError):
+            continue
+        hits += [f"{f}:{n}" for n, line in enumerate(text.splitlines(), 1) if bad.search(line)]
+    assert not hits, hits
