@@ -130,6 +130,9 @@ evidence_stop() {
     awk '
         FILENAME ~ /\/stats$/ { if ($1 == "overrun:") lost += $2; next }
         /^#/ { next }
+        # the workload says where its measured phase starts: forget the rest
+        / tracing_mark_write: kdsync-phase measured/ { delete dio; delete syn; delete oe
+                                                       delete bytes; next }
         {
             task = $1; sub(/-[0-9]+$/, "", task)
             if (match($0, / comm="[^"]*"/)) task = substr($0, RSTART + 7, RLENGTH - 8)

@@ -179,9 +179,14 @@ def check(claims, ev: Evidence) -> list[str]:
     writes = int(st.get("writes", 0))
     if claims.completions and ev.available:
         inl, asy = ev.inline, ev.asynchronous
-        if claims.completions == INLINE and (asy or inl < min(writes, 1)):
+        # one completion per direct write of the measured phase
+        want = int(st.get("direct_writes", writes))
+        if claims.completions == INLINE and asy:
             problems.append(f"{asy} of {inl + asy} write completions ran in a dio worker, "
                             "not inline in the submitter")
+        elif claims.completions == INLINE and inl < max(want, 1):
+            problems.append(f"{inl} inline completions for {want} direct writes of the "
+                            "measured phase")
         elif claims.completions == ASYNC and (inl or asy < min(writes, 1)):
             problems.append(f"{inl} of {inl + asy} write completions ran inline in the "
                             "submitter, not in a dio worker")

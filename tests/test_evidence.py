@@ -292,3 +292,26 @@ def test_no_completion_seen_is_no_missing_sync():
     completions seen."""
     cow = SimpleNamespace(direct=True, completions="async", race=False, needs_sync=True)
     assert evidence.missing_sync(cow, ev_with({}, syncs={})) is None
+
+
+def test_an_inline_claim_needs_one_inline_completion_per_direct_write():
+    """One inline completion cannot stand for sixteen: writes that went
+    buffered (and synced inline) would hide behind it."""
+    few = ev_with({"kdsync-write": 1}, syncs={"kdsync-write": 16})
+    (p,) = check(claims(completions="inline"), few)
+    assert p == "1 inline completions for 16 direct writes of the measured phase"
+    # the workload says how many of its writes were meant to go direct
+    ok = ev_with({"kdsync-write": 1}, stats={"direct_writes": 1, "writes": 2},
+                 syncs={"kdsync-write": 2})
+    assert check(claims(completions="inline"), ok) == []
+
+
+def test_the_measured_phase_mark_is_written_by_the_shapes_that_prefill():
+    """The guest's evidence forgets everything before the mark: the
+    shapes with a prefill write it after the prefill."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    src = (root / "guest-config/workloads/dsync_shapes.c").read_text()
+    init = (root / "guest-config/guest-init.sh").read_text()
+    assert src.count("prefill(path") == src.count("phase_measured();")
+    assert "tracing_mark_write: kdsync-phase measured" in init

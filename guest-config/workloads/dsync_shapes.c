@@ -257,12 +257,27 @@ static struct extent *extents(int n)
 	return e;
 }
 
-/* what was written, and how much of it was meant to go direct */
-static void stat_writes(int writes, long long bytes, long long direct)
+/* what was written, and how much of it (bytes, writes) was meant to go
+ * direct */
+static void stat_writes(int writes, long long bytes, long long direct, int direct_writes)
 {
-	printf("@@harness stat writes=%d bytes=%lld direct_bytes=%lld cpus=%d writer_cpu=%d\n",
-	       writes, bytes, direct, ncpus(), sched_getcpu());
+	printf("@@harness stat writes=%d bytes=%lld direct_bytes=%lld direct_writes=%d cpus=%d "
+	       "writer_cpu=%d\n", writes, bytes, direct, direct_writes, ncpus(), sched_getcpu());
 	fflush(stdout);
+}
+
+/* the measured phase starts here: the guest's evidence counts only the
+ * events after this mark in the trace (a prefill's writes, completions and
+ * fsync are not the shape's) */
+static void phase_measured(void)
+{
+	int fd = open("/sys/kernel/tracing/trace_marker", O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, "kdsync-phase measured\n", 22) < 0)
+			fprintf(stderr, "trace_marker: %s\n", strerror(errno));
+		close(fd);
+	}
 }
 
 /* (a) and (e): extending direct writes, O_DSYNC or RWF_DSYNC */
@@ -290,7 +305,7 @@ static void extending(int rwf)
 		ext[i] = (struct extent){ (off_t)i * block, i, block };
 		progress(i + 1);
 	}
-	stat_writes(count, (long long)count * block, (long long)count * block);
+	stat_writes(count, (long long)count * block, (long long)count * block, count);
 	close(fd);
 	verify(path, ext, count);
 }
@@ -323,6 +338,7 @@ static void overwrite(void)
 	int fd, i, n = 0;
 
 	prefill(path, (off_t)count * block);
+	phase_measured();
 	fd = open_file(path, O_WRONLY | O_DIRECT | O_DSYNC);
 	for (i = count - 1; i >= 0; i--, n++) {
 		fill(buf, block, i);
@@ -330,7 +346,7 @@ static void overwrite(void)
 		ext[n] = (struct extent){ (off_t)i * block, i, block };
 		progress(n + 1);
 	}
-	stat_writes(count, (long long)count * block, (long long)count * block);
+	stat_writes(count, (long long)count * block, (long long)count * block, count);
 	close(fd);
 	if (stat(path, &st) || st.st_size != (off_t)((off_t)count * (off_t)block))
 		verify_failed("size changed to %lld (want %lld)", st.st_size,
@@ -356,7 +372,7 @@ static void unaligned(void)
 	fill(tail, block, 1);
 	write_all(fd, tail, block, tail_off, "aligned pwrite after it");
 	progress(2);
-	stat_writes(2, (long long)(size + block), (long long)block);
+	stat_writes(2, (long long)(size + block), (long long)block, 1);
 	close(fd);
 	verify(path, ext, 2);
 }
@@ -416,7 +432,7 @@ static void run_libaio(void)
 		}
 	}
 	io_destroy(ctx);
-	stat_writes(count, (long long)count * block, (long long)count * block);
+	stat_writes(count, (long long)count * block, (long long)count * block, count);
 	close(fd);
 	verify(path, ext, count);
 }
@@ -473,7 +489,7 @@ static void run_uring(void)
 		}
 	}
 	io_uring_queue_exit(&ring);
-	stat_writes(count, (long long)count * block, (long long)count * block);
+	stat_writes(count, (long long)count * block, (long long)count * block, count);
 	close(fd);
 	verify(path, ext, count);
 }
@@ -541,8 +557,10 @@ static void fsync_race(int overwriters)
 	long long i = 0;
 	struct extent ext[2];
 
-	if (overwriters)
+	if (overwriters) {
 		prefill(path, 2 * 65536);
+		phase_measured();
+	}
 	race_fd = open_file(path, overwriters ? O_RDWR | O_DIRECT | O_DSYNC
 					      : O_CREAT | O_TRUNC | O_RDWR | O_DIRECT);
 	if (overwriters)
