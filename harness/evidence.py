@@ -187,9 +187,12 @@ def check(claims, ev: Evidence) -> list[str]:
         elif claims.completions == INLINE and inl < max(want, 1):
             problems.append(f"{inl} inline completions for {want} direct writes of the "
                             "measured phase")
-        elif claims.completions == ASYNC and (inl or asy < min(writes, 1)):
+        elif claims.completions == ASYNC and inl:
             problems.append(f"{inl} of {inl + asy} write completions ran inline in the "
                             "submitter, not in a dio worker")
+        elif claims.completions == ASYNC and asy < max(want, 1):
+            problems.append(f"{asy} completions in a dio worker for {want} direct writes "
+                            "of the measured phase")
         elif claims.completions == MIXED and not (inl and asy):
             problems.append(f"completions {inl} inline / {asy} async: the shape needs both")
         # the O_DSYNC sync itself: where the seed's deadlock happens

@@ -315,3 +315,9 @@ def test_the_measured_phase_mark_is_written_by_the_shapes_that_prefill():
     init = (root / "guest-config/guest-init.sh").read_text()
     assert src.count("prefill(path") == src.count("phase_measured();")
     assert "tracing_mark_write: kdsync-phase measured" in init
+
+
+def test_an_async_claim_needs_one_worker_completion_per_direct_write():
+    (p,) = check(claims(completions="async"), ev_with({"kworker/1:1": 3},
+                                                     syncs={"kworker/1:1": 16}))
+    assert p == "3 completions in a dio worker for 16 direct writes of the measured phase"
