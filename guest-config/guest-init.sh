@@ -14,8 +14,13 @@
 #     ram             /dev/ram0 (brd), with a fresh btrfs made here: every bio
 #                     completes inside submit_bio, so AIO completions (and
 #                     their O_DSYNC sync) run in the submitter
-#     delay:/dev/vdX  the host's image under dm-delay (10 ms per write and
-#                     flush): AIO completions run in the dio worker
+#     delay:/dev/vdX  the host's image under dm-delay (100 ms per write,
+#                     10 ms per flush): AIO completions run in the dio worker,
+#                     even when the host preempts the submitting vCPU between
+#                     its submit_bio and the end of its ->write_iter (10 ms
+#                     was not enough beside two busy host tasks: 2 of 12
+#                     async cells had one inline completion; kernel argument
+#                     HARNESS_DELAY_MS=N sets it: benchmarks/bench_async_load.py)
 #     none            the command mounts what it needs itself
 #
 # For every cell it prints "@@harness cell-start NAME", the command's
@@ -168,7 +173,7 @@ run_cell() {
                DM=$((DM + 1))
                sectors=$(blockdev --getsz $raw)
                dmsetup create --noudevsync slow$DM \
-                   --table "0 $sectors delay $raw 0 0 $raw 0 10 $raw 0 10" ||
+                   --table "0 $sectors delay $raw 0 0 $raw 0 ${HARNESS_DELAY_MS:-100} $raw 0 10" ||
                    { mark error "dmsetup delay on $raw failed"; return 1; }
                dev=/dev/dm-$(dmsetup info -c --noheadings -o minor slow$DM) ;;
         none)  ;;

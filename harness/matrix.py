@@ -79,7 +79,7 @@ class Outcome:
 HEAVY, LIGHT, QUIET = "heavy", "light", "quiet"
 # A light VM's QEMU runs at this niceness (weight 110 against 1024): beside a
 # heavy VM it takes a core only when the heavy one leaves it idle, so the
-# heavy VM's timing (dm-delay's 10 ms outlasting a submission, races) holds
+# heavy VM's timing (dm-delay's hold outlasting a submission, races) holds
 # (measured: light VMs at the same priority made 1 in 64 "async" completions
 # run inline on 6.12, twice in 3 matrices)
 LIGHT_NICE = 10

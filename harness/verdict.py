@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness import evidence as evidencemod
-from harness.errors import EXIT_BUG, EXIT_OK, EXIT_SKIP
+from harness.errors import EXIT_BUG, EXIT_OK, EXIT_SKIP, EXIT_USAGE
 from harness.kernel_reports import bugs
 from harness.lines import Claim
 
@@ -161,9 +161,10 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
 def exit_code(verdicts: list[Verdict]) -> int:
     """0: all as expected; 125: something could not be built/booted (bisect
     skips); 1: a kernel bug where none was expected, or any other surprise.
-    A run of no cells tested nothing: 125, never 0."""
+    A run of no cells tested nothing: 2 (what was asked for holds no cell),
+    never 0."""
     if not verdicts:
-        return EXIT_SKIP
+        return EXIT_USAGE
     if any(v.verdict == INFRA for v in verdicts):
         return EXIT_SKIP
     if any(v.as_expected is False for v in verdicts):
