@@ -208,3 +208,87 @@ def test_errors_go_to_the_cell_or_the_vm():
                   "@@harness verify-failed x.dat: data mismatch at offset 4096\n", 3.0)
     assert m.errors == ["error: mkfs failed"]
     assert m.cells["a"].errors == ["verify-failed: x.dat: data mismatch at offset 4096"]
+
+
+# ------------------------------------------------- cells in the kernel's order
+
+def _late_report_console() -> str:
+    """Cell a's workload set off a report that the kernel logged before a's
+    kcell-end (/dev/kmsg), while the tty's "cell-start b" reached the console
+    first: the console order of two writers, not the kernel's."""
+    body = LOCKDEP.replace("[    6.1", "[    7.1")
+    return ("[    0.000000][    T0] Linux version 5.10.223 #1 SMP PREEMPT\n"
+            "@@harness booted uptime=1\n"
+            "[    5.000000][  T100] @@harness kcell-start a\n"
+            "@@harness cell-start a\n"
+            "@@harness workload-start a\n"
+            "@@harness workload-end a rc=0\n"
+            "@@harness taint before=0 after=0\n"
+            "@@harness cell-end a rc=0\n"
+            "@@harness cell-start b\n"
+            + body +
+            "[    8.000000][  T100] @@harness kcell-end a\n"
+            "[    8.100000][  T100] @@harness kcell-start b\n"
+            "@@harness workload-start b\n"
+            "@@harness workload-end b rc=0\n"
+            "@@harness taint before=0 after=0\n"
+            "[    9.000000][  T100] @@harness kcell-end b\n"
+            "@@harness cell-end b rc=0\n"
+            "@@harness done rc=0\n")
+
+
+def test_a_report_logged_before_a_cell_ended_is_that_cells():
+    from pathlib import Path
+
+    from harness.kernel_reports import parse
+    from harness.vm import VmRun
+    text = _late_report_console()
+    m = Monitor()
+    m.start(0.0)
+    feed_lines(m, text, 1.0)
+    a, b = m.cells["a"], m.cells["b"]
+    assert (a.kstart, a.kend) == (3, text.splitlines().index(
+        "[    8.000000][  T100] @@harness kcell-end a") + 1)
+    assert b.kstart is not None and b.kstart > a.kend
+    r = VmRun("vm0", "tcg", Path("/nowhere"), "done", m.times, m.cells, parse(text), text=text)
+    (f,) = r.cell_findings("a", ["a", "b"])
+    assert "recursive locking" in f.title or "deadlock" in f.title
+    assert r.cell_findings("b", ["a", "b"]) == []
+    assert "recursive locking" in r.cell_text("a")
+    assert "recursive locking" not in r.cell_text("b")
+
+
+def test_without_kernel_markers_the_tty_markers_bound_the_cells():
+    """A guest that writes no kcell markers (an older init) still gets its
+    reports charged by the tty's cell-start."""
+    from pathlib import Path
+
+    from harness.kernel_reports import parse
+    from harness.vm import VmRun
+    text = "\n".join(ln for ln in _late_report_console().splitlines()
+                     if "kcell-" not in ln) + "\n"
+    m = Monitor()
+    m.start(0.0)
+    feed_lines(m, text, 1.0)
+    r = VmRun("vm0", "tcg", Path("/nowhere"), "done", m.times, m.cells, parse(text), text=text)
+    assert len(r.cell_findings("b", ["a", "b"])) == 1
+
+
+def test_the_taint_reading_is_kept_per_cell():
+    m = booted()
+    feed_lines(m, "@@harness cell-start a\n@@harness taint before=0 after=512\n"
+                  "@@harness cell-end a rc=0\n@@harness cell-start b\n"
+                  "@@harness taint garbled\n@@harness cell-end b rc=0\n", 2.0)
+    t = m.cells["a"].taint
+    assert (t.before, t.after, t.new) == (0, 512, 512)
+    assert t.to_json() == {"before": 0, "after": 512, "new": "W", "flags": "W"}
+    assert m.cells["b"].taint is None
+
+
+def test_a_tty_marker_and_a_kernel_marker_glued_on_one_line_are_two_events():
+    m = booted()
+    feed_lines(m, "@@harness cell-start a\n"
+                  "@@harness taint before=0 after=0[   15.419791][    T1] @@harness kcell-end a\n"
+                  "@@harness cell-end a rc=0\n", 2.0)
+    a = m.cells["a"]
+    assert (a.taint.before, a.taint.after) == (0, 0) and a.kend == 3
