@@ -25,20 +25,13 @@
 #
 # For every cell it prints "@@harness cell-start NAME", the command's
 # output, kernel-side evidence of the path taken ("@@harness evidence ...",
-# from tracefs: see guest-config/kconfig/50-evidence.config), the kernel's
-# taint mask before and after ("@@harness taint before=N after=M"), and
-# "@@harness cell-end NAME rc=N"; the bounds also go through /dev/kmsg
-# ("kcell-start", "kcell-end").  The host reads lines starting with
+# from tracefs: see guest-config/kconfig/50-evidence.config), and
+# "@@harness cell-end NAME rc=N".  The host reads lines starting with
 # "@@harness" as events; everything else is the kernel's console.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/run TMPDIR=/run LANG=C PYTHONDONTWRITEBYTECODE=1 PYTHONHASHSEED=0
 
 mark() { echo "@@harness $*"; }
-# a cell's bounds go through the kernel's own log as well ("@@harness
-# kcell-start NAME"): the console prints them in the kernel's order, so a
-# report the kernel logged before a cell ended is before its kcell-end,
-# wherever the tty's "cell-start" of the next cell landed (monitor.py)
-kmark() { echo "@@harness k$*" > /dev/kmsg; }
 finish() {
     mark done rc=$1
     sync
@@ -77,8 +70,6 @@ evidence_setup() {
         return
     fi
     echo 8192 > $T/buffer_size_kb
-    # the task names of the trace lines ("<...>" once this table overflows)
-    echo 1024 > $T/saved_cmdlines_size 2>/dev/null
     # where each direct IO completion, and each O_DSYNC sync, runs: the
     # submitting task, or a worker
     for fn in iomap_dio_complete btrfs_sync_file; do
@@ -146,8 +137,7 @@ evidence_stop() {
         /^#/ { next }
         # the workload says where its measured phase starts: forget the rest
         / tracing_mark_write: kdsync-phase measured/ { delete dio; delete syn; delete oe
-                                                       delete bytes; delete err
-                                                       delete toe; delete tbytes; next }
+                                                       delete bytes; next }
         {
             task = $1; sub(/-[0-9]+$/, "", task)
             if (match($0, / comm="[^"]*"/)) task = substr($0, RSTART + 7, RLENGTH - 8)
@@ -156,24 +146,16 @@ evidence_stop() {
             sub(/:$/, "", ev)
             if (ev == "iomap_dio_complete") { dio[task]++ }
             else if (ev == "btrfs_sync_file") { syn[task]++ }
-            else if (ev == "btrfs_sync_file_ret") {
-                ret = $0; sub(/.* ret=/, "", ret); sub(/ .*/, "", ret)
-                if (ret != 0) err[ret]++
-            }
             else if (ev == "btrfs_ordered_extent_add" && $0 ~ / root=5\(/) {
                 kind = ($0 ~ /flags=[A-Z_|]*DIRECT/) ? "direct" : "other"
                 len = $0; sub(/.* len=/, "", len); sub(/ .*/, "", len)
                 oe[kind]++; bytes[kind] += len
-                # the ordered extent of a direct write is made in the writing task
-                if (kind == "direct") { toe[task]++; tbytes[task] += len }
             }
         }
         END {
             for (t in dio) printf "@@harness evidence dio_complete task=%s n=%d\n", t, dio[t]
             for (t in syn) printf "@@harness evidence sync task=%s n=%d\n", t, syn[t]
             for (k in oe) printf "@@harness evidence ordered %s n=%d bytes=%d\n", k, oe[k], bytes[k]
-            for (t in toe) printf "@@harness evidence ordered_task task=%s n=%d bytes=%d\n", t, toe[t], tbytes[t]
-            for (r in err) printf "@@harness evidence sync_error ret=%s n=%d\n", r, err[r]
             printf "@@harness evidence overrun n=%d\n", lost
         }' $T/trace $T/per_cpu/cpu*/stats
 }
@@ -238,14 +220,9 @@ worst=0
 exec 3< /run/plan
 while IFS='|' read -r name device opts cmd <&3; do
     case "$name" in ''|'#'*) continue ;; esac
-    read -r taint0 < /proc/sys/kernel/tainted
-    kmark cell-start "$name"
     mark cell-start "$name"
     run_cell "$name" "$device" "$opts" "$cmd"
     rc=$?
-    read -r taint1 < /proc/sys/kernel/tainted
-    mark taint before=$taint0 after=$taint1
-    kmark cell-end "$name"
     mark cell-end "$name" rc=$rc
     [ $rc = 0 ] || worst=$rc
 done

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from harness import taint as taintmod
 from harness.kernel_reports import MARKER, Parser, clean
 
 MARK_RE = re.compile(re.escape(MARKER) + r" (?P<event>[\w-]+)(?: (?P<args>.*))?$")
@@ -31,8 +30,6 @@ REPORT_MAX = 4.0
 # self tests", 0.4 s into the boot, once in ~150 boots beside another VM)
 BOOT_SILENCE = 20.0
 RC_RE = re.compile(r"rc=(-?\d+)")
-# a printk prefix ("[   15.419791][    T1] ") left at the end of a marker's text
-TRAILING_PREFIX = re.compile(r"\[\s*\d+\.\d+\](?:\[\s*[A-Z]?\d+\])?\s*$")
 
 
 @dataclass
@@ -46,15 +43,6 @@ class CellTimes:
     progress: int = 0
     errors: list = field(default_factory=list)
     fsck: str | None = None         # a guest-side btrfs check: "" clean, else why
-    taint: taintmod.Taint | None = None     # /proc/sys/kernel/tainted before and after
-    kstart: int | None = None       # console line of "kcell-start" (through /dev/kmsg)
-    kend: int | None = None         # console line of "kcell-end"
-
-    @property
-    def owner_line(self) -> int:
-        """Where the cell starts in the kernel's own order: a report logged
-        after this line (and before the next cell's) is the cell's."""
-        return self.kstart or self.first_line
 
 
 @dataclass
@@ -72,7 +60,6 @@ class Monitor:
     errors: list = field(default_factory=list)      # errors outside any cell
     fault: str | None = None                        # the parser's traceback, if it broke
     lineno: int = 0
-    _kstarts: dict = field(default_factory=dict)    # kcell-start seen before cell-start
     _partial: str = ""
     _last_output: float = 0.0
     _last_kernel: float = 0.0       # the last console line that was not a marker
@@ -98,11 +85,7 @@ class Monitor:
         line = clean(raw)
         idx = line.find(MARKER)
         if idx >= 0:
-            # the tty and the kernel's log share the console: a marker of
-            # each can land on one line ("...after=0[  15.4][ T1] @@harness
-            # kcell-end X"); each is an event of its own
-            for part in line[idx:].split(MARKER)[1:]:
-                self._marker(MARKER + TRAILING_PREFIX.sub("", part).rstrip(), now)
+            self._marker(line[idx:].strip(), now)
         elif line.strip():
             self._last_kernel = now
         if self.fault is not None:
@@ -140,21 +123,8 @@ class Monitor:
                 self.times["guest_uptime_at_boot"] = float(um.group(1))
         elif ev == "cell-start":
             name = args.split()[0] if args.split() else "?"
-            self.current = self.cells[name] = CellTimes(name, self.lineno, times={"start": rel},
-                                                        kstart=self._kstarts.pop(name, None))
+            self.current = self.cells[name] = CellTimes(name, self.lineno, times={"start": rel})
             self._last_progress = now
-        elif ev in ("kcell-start", "kcell-end"):
-            # the kernel's log may reach the console before or after the
-            # tty's marker: bind it to the cell by name
-            name = args.split()[0] if args.split() else "?"
-            known = self.cells.get(name)
-            if ev == "kcell-end":
-                if known:
-                    known.kend = self.lineno
-            elif known and known.kstart is None:
-                known.kstart = self.lineno
-            elif not known:
-                self._kstarts[name] = self.lineno
         elif ev == "workload-start" and cell:
             cell.times.setdefault("workload_start", rel)
             self._last_progress = now
@@ -172,8 +142,6 @@ class Monitor:
             # is still a failed check
             cell.fsck = "" if args.startswith("clean") else (
                 args.removeprefix("error").strip() or "failed, with no message")
-        elif ev == "taint" and cell:
-            cell.taint = taintmod.parse(args)
         elif ev in ("error", "verify-failed"):
             (cell.errors if cell else self.errors).append(f"{ev}: {args}")
         elif ev == "done":

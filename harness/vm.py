@@ -81,47 +81,31 @@ class VmRun:
         return "booted" in self.times
 
     def cell_findings(self, name: str, plan: list[str]) -> list[Finding]:
-        """The reports that belong to cell `name`: those the kernel logged
-        while it ran or before the next cell started, in the kernel's own
-        order (the kcell-start markers of /dev/kmsg; the tty's cell-start
-        where a guest wrote none); a report during boot belongs to the plan's
-        first cell."""
+        """The reports that belong to cell `name`: those printed while it ran
+        or before the next cell started; a report during boot belongs to the
+        plan's first cell."""
+        starts = sorted((c.first_line, n) for n, c in self.cells.items())
         out = []
         for f in self.findings:
-            owner = self._owner(f)
+            owner = next((n for line, n in reversed(starts) if line <= f.first_line), None)
             if owner is None:
                 owner = plan[0] if plan else None
             if owner == name:
                 out.append(f)
         return out
 
-    def _owner(self, f: Finding) -> str | None:
-        """The cell that was running, in the kernel's order, when report f
-        began (None: during the boot)."""
-        starts = sorted((c.owner_line, n) for n, c in self.cells.items())
-        return next((n for line, n in reversed(starts) if line <= f.first_line), None)
-
     def cell_text(self, name: str) -> str:
         """The console of one cell: the boot, then its own lines (the VM's
         last cell keeps everything after it: the report, the sysrq dump)."""
         lines = self.text.split("\n")
-        def first(c):
-            return min(c.first_line, c.kstart or c.first_line)
-        starts = sorted(first(c) for c in self.cells.values())
+        starts = sorted(c.first_line for c in self.cells.values())
         boot_end = (starts[0] - 1) if starts else len(lines)
         c = self.cells.get(name)
         if c is None:
             return "\n".join(lines[:boot_end])
-        later = [s for s in starts if s > first(c)]
+        later = [s for s in starts if s > c.first_line]
         end = (later[0] - 1) if later else len(lines)
-        if c.kend and c.kend > end:     # the kernel's end marker came late: keep up to it
-            end = c.kend
-        # a report the kernel logged in another cell is that cell's, even if
-        # the console printed it inside this one's lines
-        others = {n for f in self.findings for n in range(f.first_line, f.last_line + 1)
-                  if self._owner(f) not in (name, None)}
-        own = [ln for no, ln in enumerate(lines[first(c) - 1:end], first(c)) if no not in others]
-        return "\n".join(lines[:boot_end] + own)
+        return "\n".join(lines[:boot_end] + lines[c.first_line - 1:end])
 
 
 GUEST_INIT_PATH = guestroot.guest_path(GUEST_INIT)

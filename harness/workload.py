@@ -56,8 +56,6 @@ class Workload:
                                       # power-cut check VM): it may share the host
     tools: tuple[str, ...] = ()       # guest tools it needs beyond guestroot.TOOLS
     disk: str = disks.DEFAULT         # the kind of its host-made disk (harness/disks/)
-    sync_error: bool = False          # claims a btrfs_sync_file() returns an error
-                                      # (the kretprobe sees it: wb-error)
     changes_metadata: bool = True     # its O_DSYNC writes change metadata the data needs
                                       # (a new extent, a preallocated one converted, i_size):
                                       # only a pure overwrite may be written through unsynced
@@ -167,8 +165,6 @@ def all_workloads() -> tuple[Workload, ...]:
                  "of another range of the file (dm error target under its second MiB)",
                  WORKLOADS_DIR / "wb_error.sh", ("{dev}",), RAW, seconds=6.0,
                  waits=True),       # 4 s of dm-delay timers
-        # (sync_error=True wants a kretprobe on btrfs_sync_file: on 5.10 it
-        # stalled this cell's IO, 2 of 3 runs; not armed yet)
         _shape("overwrite-race", "k", "two threads on two CPUs loop 4 KiB O_DIRECT|O_DSYNC "
                "overwrites inside EOF of one file (shared inode lock)",
                race=50),              # O_DSYNC rounds: ~40 a second under TCG

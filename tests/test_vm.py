@@ -330,37 +330,3 @@ def test_an_after_run_check_that_breaks_is_error(fixed_build, fixed_variant, tmp
     assert v.detail.startswith("harness fault, not a kernel verdict: after-run check")
     assert "KeyError: 'check bug'" in v.extra["harness_fault"]
     assert v.as_expected is False
-
-
-def test_a_taint_with_no_report_fails_and_a_last_moment_report_stays_in_its_cell(
-        fixed_build, fixed_variant, tmp_path):
-    """The kernel's taint is a second oracle: a cell that taints the kernel
-    (W, as a WARN would) with nothing the parser knows FAILs with the flag.
-    A cell that makes the kernel log a report as its very last act gets the
-    report; the cell after it PASSes (kcell markers through /dev/kmsg)."""
-    taint = tmp_path / "taint.sh"
-    taint.write_text("#!/bin/sh\necho 512 > /proc/sys/kernel/tainted\n")
-    late = tmp_path / "late.sh"
-    late.write_text("#!/bin/sh\n"
-                    "for l in '------------[ cut here ]------------' \\\n"
-                    "    'WARNING: CPU: 1 PID: 99 at fs/btrfs/file.c:1 btrfs_late+0x1/0x2' \\\n"
-                    "    'Call Trace:' ' btrfs_late+0x1/0x2' ' do_syscall_64+0x1/0x2' \\\n"
-                    "    '---[ end trace 0000000000000000 ]---'; do\n"
-                    "    echo \"$l\" > /dev/kmsg\n"
-                    "done\n")
-    for p in (taint, late):
-        p.chmod(0o755)
-    ws = [workload.user_workload(taint), workload.user_workload(late),
-          workload.by_name()["extending"]]
-    s = matrix.Settings(tmp_path, accel="tcg", progress=lambda m: None)
-    out = matrix.run([fixed_variant], ws, s)
-    got = {v.workload: v for v in out.verdicts}
-    t, lt, ext = got["taint"], got["late"], got["extending"]
-    # the flags are whatever the kernel reads back (5.10 showed "PS" for
-    # this write): the cell names them, and they are new in this cell
-    assert t.verdict == "FAIL" and t.taint["new"], (t.verdict, t.title, t.taint)
-    assert t.title == f"kernel tainted ({t.taint['new']}) with no recognised report"
-    assert t.as_expected is False
-    assert lt.verdict == "FAIL" and "btrfs_late" in (lt.title or ""), (lt.verdict, lt.title)
-    assert ext.verdict == "PASS", (ext.verdict, ext.title, ext.detail)
-    assert ext.taint is not None and "before" in ext.taint
