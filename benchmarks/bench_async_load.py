@@ -5,7 +5,8 @@ so the host's noise hits every delay alike):
 
   cells held       cell runs whose claim held (PASS, or the claimed FAIL)
   inline           write completions that ran in the submitter, summed over
-                   the runs (an async claim wants 0)
+                   the runs (an async claim wants 0; a cell that deadlocked
+                   has no counts and adds one)
   wall             seconds of its `harness run`s (what the delay costs)
 
 The async shapes (i libaio-async, j io_uring-async) rest on dm-delay holding
@@ -21,32 +22,23 @@ busy host tasks, 5.10 base and workaround, --repeat 3 --rounds 2): 10 ms
       [--delays 10,100] [--repeat 3] [--burners 2]
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench_vm import harness   # this folder is on sys.path when run as a script
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def run(line, variants, delay, repeat, out):
-    env = dict(os.environ, PYTHONPATH=str(REPO),
-               HARNESS_KERNEL_ARGS=f"{os.environ.get('HARNESS_KERNEL_ARGS', '')} "
-                                   f"HARNESS_DELAY_MS={delay}".strip())
-    args = [sys.executable, "-m", "harness", "run", "--results", str(out), "--line", line,
-            "--workload", "i", "--workload", "j", "--repeat", str(repeat), "--shared-jobs", "1"]
-    for v in variants:
-        args += ["--variant", v]
-    t0 = time.monotonic()
-    cp = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True)
-    wall = time.monotonic() - t0
-    if cp.returncode not in (0, 1):
-        sys.exit(f"harness run failed ({cp.returncode}): {cp.stderr[-800:]}")
-    run_dir = Path(cp.stdout.strip().splitlines()[-1].split("results: ", 1)[1])
-    return wall, json.loads((run_dir / "result.json").read_text())["results"]
+    args = ["--line", line, "--workload", "i", "--workload", "j", "--repeat", str(repeat),
+            "--shared-jobs", "1", *sum((["--variant", v] for v in variants), [])]
+    kargs = f"{os.environ.get('HARNESS_KERNEL_ARGS', '')} HARNESS_DELAY_MS={delay}".strip()
+    wall, doc, _ = harness(args, out, HARNESS_KERNEL_ARGS=kargs)
+    return wall, doc["results"]
 
 
 def inline(cell) -> int:

@@ -34,8 +34,9 @@ DEADLOCK = {"5.10": ("base", "extending")}      # lines without one use their re
 DEADLOCK_DEFAULT = ("rebreak", "extending")
 
 
-def harness(args, out):
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+def harness(args, out, **env_extra):
+    """`harness run --results OUT ARGS` -> (wall seconds, result.json, exit code)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), **env_extra)
     t0 = time.monotonic()
     cp = subprocess.run([sys.executable, "-m", "harness", "run", "--results", str(out), *args],
                         cwd=REPO, env=env, capture_output=True, text=True)

@@ -151,16 +151,23 @@ def build(extra: list[Path] = (), tools: tuple[str, ...] = ()) -> Path:
         h.update(f"{link}->{target}\n".encode())
     h.update(repr(EMPTY).encode())
     root = cache_dir() / "guest-root" / h.hexdigest()[:16]
+    # the project's own files and a user's are copied, never hard-linked: an
+    # edit in place (an editor, a script's open("w")) would reach into a root
+    # cached under the old content's digest (seen: a guest-init.sh with a
+    # syntax error booted from the root of the file's committed content)
+    own = {GUEST_CONFIG.resolve(), *(Path(p).resolve() for p in extra)}
+    copy = {host for host in files.values()
+            if host in own or any(host.is_relative_to(d) for d in own if d.is_dir())}
     with _LOCK:
         if not root.exists():
-            _make(root, files)
+            _make(root, files, copy)
             _prune(root.parent, keep=root)
         else:
             os.utime(root)
     return root
 
 
-def _make(root: Path, files: dict[str, Path]) -> None:
+def _make(root: Path, files: dict[str, Path], copy: set[Path] = frozenset()) -> None:
     tmp = root.with_name(f"{root.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -170,7 +177,9 @@ def _make(root: Path, files: dict[str, Path]) -> None:
             dst = tmp / guest.lstrip("/")
             dst.parent.mkdir(parents=True, exist_ok=True)
             try:
-                os.link(host, dst)              # same file system: no copy
+                if host in copy:
+                    raise OSError("copied: the project's or the user's file")
+                os.link(host, dst)              # a host tool, same file system: no copy
             except OSError:
                 shutil.copyfile(host, dst)
                 dst.chmod(0o644 | (0o111 if host.stat().st_mode & stat.S_IXUSR else 0))

@@ -73,10 +73,16 @@ def test_root_is_cached_by_content(private_cache, tmp_path):
     user = tmp_path / "w.sh"
     user.write_text("#!/bin/sh\necho one\n")
     b = guestroot.build([user])
-    assert b != a and (b / guestroot.guest_path(user).lstrip("/")).read_text().endswith("one\n")
-    user.write_text("#!/bin/sh\necho two\n")
+    in_b = b / guestroot.guest_path(user).lstrip("/")
+    assert b != a and in_b.read_text().endswith("one\n")
+    user.write_text("#!/bin/sh\necho two\n")            # an edit in place: same inode
     c = guestroot.build([user])
     assert c not in (a, b)
+    # the root cached for "one" still holds "one": the project's and the
+    # user's files are copies, not hard links an edit in place reaches
+    assert in_b.read_text().endswith("one\n")
+    init = guestroot.GUEST_CONFIG / "guest-init.sh"
+    assert not (a / guestroot.guest_path(init).lstrip("/")).samefile(init)
 
 
 def test_the_initramfs_is_the_root_as_cpio_reads_it(private_cache, tmp_path):
