@@ -10,7 +10,8 @@
 #     NAME|DEVICE|MOUNT_OPTIONS|COMMAND ARGS...
 #
 # DEVICE is where the cell's fresh btrfs lives:
-#     /dev/vdX        a fresh btrfs image the host made (one per cell, from vdb)
+#     /dev/vdX        a fresh btrfs image the host made (one per cell, from vdb;
+#                     /dev/scsiN for a disk on virtio-scsi, made below)
 #     ram             /dev/ram0 (brd), with a fresh btrfs made here: every bio
 #                     completes inside submit_bio, so AIO completions (and
 #                     their O_DSYNC sync) run in the submitter
@@ -210,6 +211,14 @@ run_cell() {
     fi
     return $rc
 }
+
+# SCSI disks (the fua kind) by target id: /dev/scsiN is the disk QEMU was
+# given with scsi-id=N (the sdX names follow asynchronous probing)
+for b in /sys/bus/scsi/devices/*:*:*:*/block/*; do
+    [ -e "$b" ] || continue
+    t=${b%/block/*}; t=${t##*/}; t=${t#*:*:}
+    ln -sf "/dev/${b##*/}" "/dev/scsi${t%:*}"
+done
 
 evidence_setup
 if ! tr -d '\000' < /dev/vda > /run/plan 2>/dev/null || [ ! -s /run/plan ]; then

@@ -17,6 +17,13 @@ FLUSHED = "flushed"       # a volatile cache: what a flush covered, plus FUA wri
 COMPLETED = "completed"   # no volatile cache: every completed write
 MODELS = (FLUSHED, COMPLETED)
 DEFAULT = "cache"
+# buses, and how the guest names the n-th disk on one (counted from 0 in the
+# order QEMU was given them): virtio-blk disks by letter after the plan's
+# /dev/vda; SCSI disks by target id, through a link guest-init.sh makes
+# (sd names follow asynchronous probing, not the order of the disks)
+VIRTIO, SCSI = "virtio-blk", "scsi"
+GUEST_NAMES = {VIRTIO: lambda n: f"/dev/vd{chr(ord('b') + n)}",
+               SCSI: lambda n: f"/dev/scsi{n}"}
 
 
 @dataclass(frozen=True)
@@ -28,9 +35,24 @@ class DiskKind:
     write_cache: str          # what the guest's queue/write_cache must say
     fua: int                  # and queue/fua
     durable: str              # FLUSHED | COMPLETED
+    bus: str = VIRTIO         # VIRTIO | SCSI: how the guest names it
+    controller: str = ""      # the QEMU -device its bus needs, once a VM ("virtio-scsi-pci")
+    order: int = 0            # where its rows (cut-*@KIND) come in the workload letters
 
-    def qemu_device(self, drive: str) -> str:
-        return ",".join(p for p in (self.device, f"drive={drive}", self.device_options) if p)
+    def qemu_device(self, drive: str, n: int = 0) -> str:
+        """The -device of the n-th disk on this kind's bus."""
+        where = f"bus={self.bus}0.0,scsi-id={n}" if self.bus == SCSI else ""
+        return ",".join(p for p in (self.device, f"drive={drive}", where,
+                                    self.device_options) if p)
+
+    @property
+    def writes_through(self) -> bool:
+        """iomap may write an O_DSYNC direct write through to it (no
+        volatile cache, or FUA) and then runs no sync."""
+        return self.write_cache == "write through" or bool(self.fua)
+
+    def guest_name(self, n: int) -> str:
+        return GUEST_NAMES[self.bus](n)
 
     def mismatch(self, seen: dict) -> str | None:
         """One line when the guest's view of the disk ({"write_cache":
@@ -48,17 +70,37 @@ def _load(path: Path) -> DiskKind:
     try:
         t = tomllib.loads(path.read_text())
         kind = DiskKind(path.stem, t["what"], t["device"], t.get("device_options", ""),
-                        t["write_cache"], int(t["fua"]), t["durable"])
+                        t["write_cache"], int(t["fua"]), t["durable"],
+                        t.get("bus", VIRTIO), t.get("controller", ""), int(t.get("order", 0)))
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as e:
         raise HarnessError(f"disk kind {path.name}: {type(e).__name__}: {e}") from None
     if kind.durable not in MODELS:
         raise HarnessError(f"disk kind {path.name}: durable = {kind.durable!r}, "
                            f"not one of {', '.join(MODELS)}")
+    if kind.bus not in GUEST_NAMES:
+        raise HarnessError(f"disk kind {path.name}: bus = {kind.bus!r}, "
+                           f"not one of {', '.join(GUEST_NAMES)}")
+    if kind.bus != VIRTIO and not kind.controller:
+        raise HarnessError(f"disk kind {path.name}: a {kind.bus} disk needs its controller")
     return kind
 
 
 def kinds(directory: Path = DIR) -> dict[str, DiskKind]:
-    return {p.stem: _load(p) for p in sorted(directory.glob("*.toml"))}
+    """Every kind, in their `order` (the default first)."""
+    table = [_load(p) for p in sorted(directory.glob("*.toml"))]
+    return {k.name: k for k in sorted(table, key=lambda k: (k.order, k.name))}
+
+
+def guest_names(kinds_: list[str]) -> list[str]:
+    """The guest's device for each of a VM's disks, of these kinds in order."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in kinds_:
+        kind = get(name)
+        n = seen.get(kind.bus, 0)
+        seen[kind.bus] = n + 1
+        out.append(kind.guest_name(n))
+    return out
 
 
 def get(name: str) -> DiskKind:

@@ -205,8 +205,8 @@ def check(claims, ev: Evidence) -> list[str]:
                             f"submitter for {writes} writes")
         elif claims.completions == MIXED and not (si and sa) and (
                 getattr(claims, "needs_sync", True) or not si):
-            # a pure overwrite on a disk without a volatile cache may be
-            # written through: its async completions need no sync
+            # a pure overwrite on a disk without a volatile cache, or with
+            # FUA, may be written through: its async completions need no sync
             problems.append(f"syncs {si} inline / {sa} async: the shape needs both")
     if claims.race:
         wc, fc = st.get("writer_cpu"), st.get("fsync_cpu")
@@ -223,14 +223,14 @@ def check(claims, ev: Evidence) -> list[str]:
 def missing_sync(claims, ev: Evidence) -> str | None:
     """The title of a kernel bug the evidence shows by itself: O_DSYNC direct
     writes that needed a sync and completed without one.  A write needs its
-    sync on a device with a volatile write cache, and on any device when it
-    changes metadata the data needs (a new extent, a preallocated extent
-    converted, a new i_size: the row's `changes_metadata`).  Only a pure
-    overwrite on a device without a volatile cache may be written through
-    by iomap with no sync at all: that is check()'s "path not exercised",
-    not a bug.  A completion in a worker needs its own sync there; inline
+    sync on a device iomap cannot write through to (a volatile write cache
+    without FUA), and on any device when it changes metadata the data needs
+    (a new extent, a preallocated extent converted, a new i_size: the row's
+    `changes_metadata`).  Only a pure overwrite on a device without a
+    volatile cache, or with FUA, may be written through by iomap with no
+    sync at all: that is check()'s "path not exercised", not a bug.  A completion in a worker needs its own sync there; inline
     ones are judged as a whole (the submitter syncs after the write too)."""
-    needs = getattr(claims, "needs_sync", getattr(claims, "volatile_cache", False))
+    needs = getattr(claims, "needs_sync", False)
     if not (ev.available and needs and claims.completions):
         return None
     if not int(ev.stats.get("writes", 0)):

@@ -42,7 +42,7 @@ TOOLS = (
     "sh", "mount", "umount", "mkfs.btrfs", "btrfs", "dmsetup", "blockdev", "chattr",
     "lsattr", "xfs_io", "awk", "sed", "grep", "tr", "cat", "head", "tail", "wc",
     "sleep", "sync", "ls", "mkdir", "rm", "cp", "mv", "dd", "truncate", "stat", "cmp",
-    "od", "sha256sum", "date", "uname", "env", "touch",
+    "od", "sha256sum", "date", "uname", "env", "touch", "ln", "readlink",
 )
 # what a user's workload (a fio job, or a script) gets as well: fio and the
 # libraries it loads (librbd, ceph, ICU, ...) are ~75 MB of an 89 MB root,

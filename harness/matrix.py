@@ -455,7 +455,7 @@ def _run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: s
                 with open(log, "wb") as fh:
                     fh.truncate(1 << 30)
             disks.append(vm.Disk(path, log, cell.workload.disk))
-            dev = vm.dev_name(len(disks) - 1)
+            dev = vm.dev_name(len(disks) - 1, [d.kind for d in disks])
         ctx[cell.id] = {"disk": disks[-1] if dev else None, "dev": dev}
         plan.append(plan_line(cell, _command(cell.workload, dev, in_guest,
                                              v0.source.line, v0.name), dev, mount_options))

@@ -150,7 +150,7 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
         return out(FAIL, bug, None, "evidence", "",
                    f"{ev.stats.get('writes')} O_DSYNC writes, syncs "
                    f"{ev.sync_inline} inline / {ev.sync_async} async: "
-                   "the kernel-side evidence shows no sync on a device with a volatile cache")
+                   "the kernel-side evidence shows no sync for writes that needed one")
     problems = evidencemod.check(cell.workload, ev)
     if problems:
         return out(UNPROVEN, detail="; ".join(problems))

@@ -44,9 +44,10 @@ DEFAULT_CPUS = 2
 PLAN_DISK_SIZE = 64 * 1024   # the plan's disk, /dev/vda
 
 
-def dev_name(i: int) -> str:
-    """The guest device of the i-th disk given to run() (after the plan disk)."""
-    return f"/dev/vd{chr(ord('b') + i)}"
+def dev_name(i: int, kinds: list[str] | None = None) -> str:
+    """The guest device of the i-th disk given to run() (after the plan
+    disk), the disks being of `kinds` (all the default kind if not given)."""
+    return disksmod.guest_names(kinds or [disksmod.DEFAULT] * (i + 1))[i]
 MAX_CPUS = 8                 # CONFIG_NR_CPUS of guest-config/kconfig/40-smp.config
 
 
@@ -140,9 +141,13 @@ def qemu_command(kernel, disks: list[Disk], accel: str, extra: list[str],
 
 
 def _disk_args(disks: list[Disk]) -> list[str]:
-    cmd = []
+    cmd, on_bus = [], {}
     for i, d in enumerate(disks):
-        device = disksmod.get(d.kind).qemu_device(f"disk{i}")
+        kind = disksmod.get(d.kind)
+        if kind.controller and kind.bus not in on_bus:
+            cmd += ["-device", f"{kind.controller},id={kind.bus}0"]
+        n = on_bus[kind.bus] = on_bus.get(kind.bus, -1) + 1
+        device = kind.qemu_device(f"disk{i}", n)
         if d.log_writes:
             cmd += ["-blockdev", f"driver=file,node-name=data{i},"
                                  f"filename={proc.qemu_opt(d.path)},cache.direct=on",

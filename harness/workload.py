@@ -61,18 +61,18 @@ class Workload:
                                       # only a pure overwrite may be written through unsynced
 
     @property
-    def volatile_cache(self) -> bool:
-        """Its device has a volatile write cache (the host's images on a
-        cache disk do; brd and a nocache disk do not): an O_DSYNC write
-        needs its sync there whatever it changed."""
-        return self.device != RAM and disks.get(self.disk).write_cache == "write back"
+    def writes_through(self) -> bool:
+        """iomap may write its O_DSYNC direct writes through, with no sync:
+        its device has no volatile write cache (brd, a nocache disk) or
+        has FUA (a fua disk).  The host's images on a cache disk do not."""
+        return self.device == RAM or disks.get(self.disk).writes_through
 
     @property
     def needs_sync(self) -> bool:
         """Its O_DSYNC direct writes are durable only with a sync: on a
-        volatile cache, or when they change metadata (writing the data
-        through leaves that in the running transaction)."""
-        return self.volatile_cache or self.changes_metadata
+        device iomap cannot write through to, or when they change metadata
+        (writing the data through leaves that in the running transaction)."""
+        return not self.writes_through or self.changes_metadata
 
     def with_args(self, *args: str) -> "Workload":
         return replace(self, args=tuple(args))

@@ -14,6 +14,16 @@ def test_the_kinds_and_what_the_guest_must_see():
     assert (k["cache"].write_cache, k["cache"].durable) == ("write back", "flushed")
     assert (k["nocache"].write_cache, k["nocache"].durable) == ("write through", "completed")
     assert k["nocache"].qemu_device("disk0") == "virtio-blk-pci,drive=disk0,write-cache=off"
+    assert (k["fua"].write_cache, k["fua"].fua, k["fua"].durable) == ("write back", 1, "flushed")
+    # the default first, then in their order: the nocache rows keep letters m-p
+    assert list(k)[:3] == ["cache", "nocache", "fua"]
+
+
+def test_each_bus_names_its_disks_in_the_guest():
+    assert disks.guest_names(["cache", "fua", "nocache", "fua"]) == \
+        ["/dev/vdb", "/dev/scsi0", "/dev/vdc", "/dev/scsi1"]
+    assert vm.dev_name(1) == "/dev/vdc"
+    assert vm.dev_name(1, ["fua", "fua"]) == "/dev/scsi1"
 
 
 def test_qemu_attaches_each_disk_as_its_kind_says():
@@ -21,6 +31,14 @@ def test_qemu_attaches_each_disk_as_its_kind_says():
     devices = [cmd[i + 1] for i, a in enumerate(cmd) if a == "-device"]
     assert devices == ["virtio-blk-pci,drive=disk0",
                        "virtio-blk-pci,drive=disk1,write-cache=off"]
+    # SCSI disks: one controller, each disk on its own target (the guest's
+    # /dev/scsiN is the disk with scsi-id=N)
+    cmd = vm._disk_args([vm.Disk("/i/p.img"), vm.Disk("/i/a.img", None, "fua"),
+                         vm.Disk("/i/b.img", "/i/b.log", "fua")])
+    devices = [cmd[i + 1] for i, a in enumerate(cmd) if a == "-device"]
+    assert devices == ["virtio-blk-pci,drive=disk0", "virtio-scsi-pci,id=scsi0",
+                       "scsi-hd,drive=disk1,bus=scsi0.0,scsi-id=0,dpofua=on",
+                       "scsi-hd,drive=disk2,bus=scsi0.0,scsi-id=1,dpofua=on"]
 
 
 def test_a_bad_kind_file_is_one_clear_error(tmp_path):
@@ -30,6 +48,10 @@ def test_a_bad_kind_file_is_one_clear_error(tmp_path):
         disks.kinds(tmp_path)
     (tmp_path / "odd.toml").write_text('what = "x"\n')
     with pytest.raises(HarnessError, match="odd.toml: KeyError"):
+        disks.kinds(tmp_path)
+    (tmp_path / "odd.toml").write_text('what = "x"\ndevice = "d"\nwrite_cache = "write back"\n'
+                                       'fua = 1\ndurable = "flushed"\nbus = "scsi"\n')
+    with pytest.raises(HarnessError, match="odd.toml: a scsi disk needs its controller"):
         disks.kinds(tmp_path)
     with pytest.raises(HarnessError, match="unknown disk kind 'floppy'"):
         disks.get("floppy")

@@ -26,10 +26,12 @@ sectors=$(blockdev --getsz $dev)
 dmsetup create --noudevsync durability \
     --table "0 $sectors delay $dev 0 0 $dev 0 5 $dev 0 5"
 minor=$(dmsetup info -c --noheadings -o minor durability)
-for q in /sys/block/${dev#/dev/}/queue /sys/block/dm-$minor/queue; do
+real=$(readlink -f $dev)
+for q in /sys/block/${real#/dev/}/queue /sys/block/dm-$minor/queue; do
     read -r wc < $q/write_cache
     read -r fua < $q/fua
-    echo "@@harness disk dev=${q#/sys/block/} write_cache=$(echo $wc | tr ' ' _) fua=$fua"
+    d=${q#/sys/block/}
+    echo "@@harness disk dev=${d%/queue} write_cache=$(echo $wc | tr ' ' _) fua=$fua"
 done
 mount -t btrfs ${MOUNT_OPTS:+-o $MOUNT_OPTS} /dev/dm-$minor /mnt
 for mode in psync libaio uring; do
