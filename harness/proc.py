@@ -14,6 +14,7 @@ import shutil
 import sys
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,8 +126,8 @@ def stream(cmd: Sequence[str | os.PathLike], *, timeout: float, cwd=None,
     p = subprocess.Popen(cmd, cwd=cwd, env=full_env, text=True, bufsize=1,
                          errors="replace", stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, start_new_session=True)
-    _LIVE.add(p.pid)
     try:
+        _register(p.pid)
         assert p.stdout is not None
         for line in p.stdout:
             log.write(line)
@@ -147,6 +148,22 @@ def stream(cmd: Sequence[str | os.PathLike], *, timeout: float, cwd=None,
 
 _LIVE: set[int] = set()
 PR_SET_PDEATHSIG = 1
+# set by SIGTERM/SIGHUP: VMs run on worker threads, and one that was between
+# two VMs (a cell's write phase and its power-cut check VM) would otherwise
+# start the next after kill_all() ended the others, and outlive the harness
+_STOPPING = threading.Event()
+_LIVE_LOCK = threading.RLock()      # re-entrant: the signal handler may
+                                    # interrupt the main thread holding it
+
+
+def _register(pid: int) -> None:
+    """Track a new process group; once stopping, end it at once instead."""
+    with _LIVE_LOCK:
+        if not _STOPPING.is_set():
+            _LIVE.add(pid)
+            return
+    _kill_group(pid)
+    raise KeyboardInterrupt("the harness is stopping: no new VM or command")
 
 
 def _die_with_parent() -> None:
@@ -168,7 +185,9 @@ def _kill_group(pid: int) -> None:
 
 
 def kill_all() -> None:
-    for pid in list(_LIVE):
+    with _LIVE_LOCK:
+        pids = list(_LIVE)
+    for pid in pids:
         _kill_group(pid)
         _LIVE.discard(pid)
 
@@ -177,6 +196,7 @@ atexit.register(kill_all)
 
 
 def _on_sigterm(signum, frame):
+    _STOPPING.set()
     kill_all()
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -251,5 +271,9 @@ def spawn_console(cmd: Sequence[str], logfile: IO[bytes], env=None) -> Console:
     # ptyprocess already makes the child a session (and group) leader.
     child = pexpect.spawn(cmd[0], cmd[1:], env=env, echo=False,
                           preexec_fn=_die_with_parent, dimensions=(50, 250))
-    _LIVE.add(child.pid)
+    try:
+        _register(child.pid)
+    except KeyboardInterrupt:
+        child.close(force=True)
+        raise
     return Console(child, logfile)
