@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""What `make test` costs on a fresh machine, by phase: the suite run from
+an empty cache (HARNESS_CACHE a new directory: no sources, no builds, no
+ccache, no guest root), the host's packages and the venv already there.
+
+  benchmarks/bench_ci.py [--cache DIR] [--keep] [-- PYTEST ARGS...]
+
+Prints, in seconds:
+
+  sources        `harness fetch --line L` for every line, timed one by one
+                 (the suite would fetch them on the way; fetching first
+                 makes the figure its own)
+  cold builds    the first build of each line (harness-build.json, cold)
+  further builds every other build (variants seeded from a line's first)
+  VM tests       the test files that boot kernels, builds taken out
+  the rest       every other test file (unit tests, the parser corpus)
+  total          fetch + suite, wall clock
+
+and the ten slowest test files.  Builds run inside the VM tests (a fixture
+builds what its cells need), so the VM figure is their wall time minus the
+builds.  Re-measure whenever cells, lines or disk kinds are added; the
+README's figure comes from here.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# the test files that build and boot kernels
+VM_TESTS = {"test_matrix", "test_lines_vm", "test_writethrough_vm", "test_vm", "test_bisect",
+            "test_accel", "test_remote", "test_cli", "test_guestroot", "test_verdict",
+            "test_matrix_plan", "test_build", "test_bench_build", "test_git_source"}
+
+
+def lines() -> list[str]:
+    sys.path.insert(0, str(REPO))
+    from harness import lines as linesmod
+    return list(linesmod.all_lines())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cache", help="an empty directory to use (default: a new one)")
+    ap.add_argument("--keep", action="store_true", help="keep the cache afterwards")
+    ap.add_argument("pytest", nargs="*", help="more pytest arguments (after --)")
+    args = ap.parse_args()
+    cache = Path(args.cache) if args.cache else Path(tempfile.mkdtemp(prefix="bench-ci-"))
+    cache.mkdir(parents=True, exist_ok=True)
+    if any(cache.iterdir()):
+        print(f"bench_ci: {cache} is not empty: the figure is for an empty cache",
+              file=sys.stderr)
+        return 2
+    env = dict(os.environ, HARNESS_CACHE=str(cache), CI="1")
+    py = str(REPO / ".venv" / "bin" / "python")
+    t0 = time.monotonic()
+    sources = {}
+    for line in lines():
+        t = time.monotonic()
+        cp = subprocess.run([py, "-m", "harness", "fetch", "--line", line], cwd=REPO, env=env,
+                            capture_output=True, text=True)
+        sources[line] = time.monotonic() - t
+        if cp.returncode:
+            print(f"bench_ci: fetching {line} failed: {cp.stderr.strip()[-300:]}",
+                  file=sys.stderr)
+            return 1
+    junit = cache / "junit.xml"
+    t = time.monotonic()
+    cp = subprocess.run([py, "-m", "pytest", "-ra", "-q", "tests", f"--junitxml={junit}",
+                         *args.pytest], cwd=REPO, env=env)
+    suite = time.monotonic() - t
+    total = time.monotonic() - t0
+
+    cold, further = [], []
+    for f in sorted((cache / "builds").glob("*/harness-build.json")):
+        b = json.loads(f.read_text())
+        (cold if b.get("cold") else further).append((f.parent.name, b["seconds"]))
+    per_file: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    if junit.exists():
+        for case in ET.parse(junit).getroot().iter("testcase"):
+            name = case.get("classname", "").split(".")[-1] or case.get("file", "?")
+            per_file[name] += float(case.get("time", 0))
+            counts[name] += 1
+    builds = sum(s for _, s in cold) + sum(s for _, s in further)
+    vm = sum(s for n, s in per_file.items() if n in VM_TESTS)
+    rest = sum(s for n, s in per_file.items() if n not in VM_TESTS)
+
+    print(f"bench_ci: make test's suite from an empty cache ({cache}), exit {cp.returncode}")
+    print(f"  sources         {sum(sources.values()):7.0f} s  "
+          + ", ".join(f"{k} {v:.0f}" for k, v in sources.items()))
+    print(f"  cold builds     {sum(s for _, s in cold):7.0f} s  {len(cold)} builds: "
+          + ", ".join(f"{n.rsplit('-', 1)[0]} {s:.0f}" for n, s in cold))
+    print(f"  further builds  {sum(s for _, s in further):7.0f} s  {len(further)} builds")
+    print(f"  VM tests        {max(vm - builds, 0):7.0f} s  (their {vm:.0f} s less the builds)")
+    print(f"  the rest        {rest:7.0f} s")
+    print(f"  total           {total:7.0f} s  ({total / 60:.1f} min; the suite alone "
+          f"{suite / 60:.1f} min)")
+    print("  slowest test files:")
+    for n, s in sorted(per_file.items(), key=lambda x: -x[1])[:10]:
+        print(f"    {s:7.0f} s  {n} ({counts[n]} tests)")
+    if not args.keep and not args.cache:
+        shutil.rmtree(cache, ignore_errors=True)
+    return cp.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
