@@ -48,7 +48,10 @@ LOG_MAGIC = 0x6a736677736872
 LOG_FLUSH, LOG_FUA, LOG_DISCARD, LOG_MARK = 1, 2, 4, 8
 ACK_RE = re.compile(r"@@harness ack (\w+) (\d+) (\d+) (\d+) ([0-9a-f]+)")
 CUT_RE = re.compile(r"@@harness cut (\d+) (ok|lost|mount-failed)")  # from dsync_ack cuts
-LOST_RE = re.compile(r"@@harness lost (\w+) (\S+)")
+# "lost MODE INDEX" or "lost MODE all (why)"; the index ends where the
+# digits do: the kernel's console may continue the same line ("lost
+# libaio 1[   13.48][   T66] BTRFS info ...", seen on 6.12)
+LOST_RE = re.compile(r"@@harness lost (\w+) (\d+|all)")
 DISK_RE = re.compile(r"@@harness disk dev=(\S+) write_cache=(\S+) fua=(\S+)")
 MARK_RE = re.compile(rb"^KDSYNC-ACK (\w+) (\d+)\n")
 
@@ -263,7 +266,7 @@ def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED) -> dict:
     info["check_vm_boots"] = attempt
     text = rc.text
     results = {int(m.group(1)): m.group(2) for m in CUT_RE.finditer(text)}
-    lost = sorted({f"{m.group(1)}#{m.group(2)}" for m in LOST_RE.finditer(text)})
+    lost = parse_lost(text)
     fsck = {}
     for k, img in enumerate(images):
         complaint = vm.LOCAL.fsck(img)
@@ -281,6 +284,11 @@ def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED) -> dict:
         for p in [*images, str(listing)]:
             Path(p).unlink(missing_ok=True)
     return info
+
+
+def parse_lost(text: str) -> list[str]:
+    """The acknowledged writes the check VM found missing: ["libaio#3", ...]."""
+    return sorted({f"{m.group(1)}#{m.group(2)}" for m in LOST_RE.finditer(text)})
 
 
 def judge(info: dict) -> tuple[str, str | None, str]:

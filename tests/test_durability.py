@@ -132,6 +132,16 @@ def test_parse_acks_from_console():
                                   d.Ack("uring", 0, 0, 65536, "0123456789abcdef")]
 
 
+def test_a_lost_line_the_kernel_continued_is_still_one_write():
+    """6.12 revert-unlock x cut-extend@fua counted 17 lost of 16: the kernel's
+    console went on on the helper's line, and "1[" became a write of its own."""
+    text = ("@@harness lost libaio 0\n"
+            "@@harness lost libaio 1[   13.484711][   T66] BTRFS info (device vdk): "
+            "last unmount of filesystem c9b22129\n"
+            "@@harness lost libaio 1\n@@harness lost uring all (/mnt/x: No such file)\n")
+    assert d.parse_lost(text) == ["libaio#0", "libaio#1", "uring#all"]
+
+
 def test_judge_names_the_lost_modes():
     info = {"cut_points": 26, "cut_points_checked": 8, "acknowledged": 72,
             "lost": ["libaio#3", "uring#0"], "cuts_lost": [7], "fsck": {}}
