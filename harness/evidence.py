@@ -228,8 +228,9 @@ def missing_sync(claims, ev: Evidence) -> str | None:
     (a new extent, a preallocated extent converted, a new i_size: the row's
     `changes_metadata`).  Only a pure overwrite on a device without a
     volatile cache, or with FUA, may be written through by iomap with no
-    sync at all: that is check()'s "path not exercised", not a bug.  A completion in a worker needs its own sync there; inline
-    ones are judged as a whole (the submitter syncs after the write too)."""
+    sync at all: that is check()'s "path not exercised", not a bug.  A
+    completion in a worker needs its own sync there; inline ones are judged
+    as a whole (the submitter syncs after the write too)."""
     needs = getattr(claims, "needs_sync", False)
     if not (ev.available and needs and claims.completions):
         return None
