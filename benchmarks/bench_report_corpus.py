@@ -12,6 +12,15 @@ positives on the negatives and agreement on the CORRUPTED flag.  The last
 line is the headline.
 
     .venv/bin/python benchmarks/bench_report_corpus.py [FOLDER] [--wrong N]
+        [--folds K] [--held-out N] [--list held-out|fitted|none]
+
+Generalisation, not fit: the entries are split into K folds (default 5) by a
+stable hash of the entry's name (fold_of: not by order, so a new entry moves
+no other).  Rule changes are written against folds 0..K-2 only (their wrong
+titles: --list fitted, and the overall listing, which leaves the held-out
+fold out); the held-out fold (--held-out, the last by default) is judged, not
+read: its figure is printed beside the fitted one, per type, and its wrong
+titles are listed last (--list held-out, the default) for the judge.
 
 On the development corpus (../shared/corpora/syzkaller-linux-reports,
 538 reports and 25 negatives):
@@ -22,6 +31,7 @@ tests/test_report_corpus.py holds the parser to floors a little below these.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -79,6 +89,20 @@ def load_case(path: Path) -> Case:
     if case.title is None:
         case.type = "negative"
     return case
+
+
+def fold_of(name: str, folds: int) -> int:
+    """The fold of a corpus entry: a stable hash of its name (the same on
+    every machine and Python, unlike hash()), so folds do not follow the
+    order of the files and adding an entry moves no other."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % folds
+
+
+def split(cases: list[Case], folds: int) -> list[list[Case]]:
+    out: list[list[Case]] = [[] for _ in range(folds)]
+    for c in cases:
+        out[fold_of(c.name, folds)].append(c)
+    return out
 
 
 def load(folder: Path) -> list[Case]:
@@ -146,7 +170,10 @@ def measure(cases: list[Case]) -> Result:
     return res
 
 
-def report(res: Result, wrong: int = 20, out=sys.stdout) -> None:
+def report(res: Result, wrong: int = 20, out=sys.stdout, hide: frozenset = frozenset()) -> None:
+    """The per-type table and the headline over all entries; the wrong titles,
+    misses and false positives listed are those of entries not in `hide`
+    (the held-out fold: judged, not read)."""
     p = lambda *a: print(*a, file=out)  # noqa: E731
     p(f"{'TYPE':34} {'n':>4} {'detected':>9} {'exact':>7} {'corrupted-flag':>15}")
     for name in sorted(res.by_type, key=lambda n: (-res.by_type[n].cases, n)):
@@ -157,20 +184,70 @@ def report(res: Result, wrong: int = 20, out=sys.stdout) -> None:
     p(f"{'ALL':34} {t.cases:4} {t.pct(t.detected):8.1f}% {t.pct(t.exact):6.1f}% "
       f"{t.pct(t.corrupted_agree):14.1f}%")
     if wrong:
-        if t.missed:
-            p(f"\nmissed ({len(t.missed)}): " + " ".join(t.missed[:wrong])
-              + (" ..." if len(t.missed) > wrong else ""))
-        if t.wrong:
-            p(f"\nwrong titles ({len(t.wrong)}, want -> got):")
-            for name, want, got in t.wrong[:wrong]:
+        missed = [n for n in t.missed if n not in hide]
+        wrongs = [w for w in t.wrong if w[0] not in hide]
+        if hide:
+            p(f"\n(the held-out fold's {len(t.missed) - len(missed)} missed and "
+              f"{len(t.wrong) - len(wrongs)} wrong titles are not listed here)")
+        if missed:
+            p(f"\nmissed ({len(missed)}): " + " ".join(missed[:wrong])
+              + (" ..." if len(missed) > wrong else ""))
+        if wrongs:
+            p(f"\nwrong titles ({len(wrongs)}, want -> got):")
+            for name, want, got in wrongs[:wrong]:
                 p(f"  {name:6} {want!r}\n         -> {got!r}")
-            if len(t.wrong) > wrong:
-                p(f"  ... {len(t.wrong) - wrong} more (--wrong N)")
-        for name, got in res.false_positives[:wrong]:
+            if len(wrongs) > wrong:
+                p(f"  ... {len(wrongs) - wrong} more (--wrong N)")
+        for name, got in [fp for fp in res.false_positives if fp[0] not in hide][:wrong]:
             p(f"false positive {name}: {got!r}")
     p(f"\n{len(t.wrong) + len(t.missed)} of {t.cases} reports not matched, "
       f"parsed in {res.seconds:.2f} s")
     p(res.headline())
+
+
+def _cell(t: Tally) -> str:
+    return f"{t.pct(t.detected):3.0f} {t.pct(t.exact):3.0f} ({t.cases:3})" if t.cases else ""
+
+
+def report_folds(cases: list[Case], folds: int, held_out: int, listing: str = "held-out",
+                 wrong: int = 20, out=sys.stdout) -> tuple[Result, Result, list[Result]]:
+    """Per fold and per type: detected % and exact-title % (n); the fitted
+    folds (all but `held_out`) beside the held-out one; the wrong titles of
+    the folds `listing` names ("held-out", "fitted", "none").  Returns
+    (fitted, held-out, per fold)."""
+    p = lambda *a: print(*a, file=out)  # noqa: E731
+    parts = split(cases, folds)
+    per = [measure(part) for part in parts]
+    fitted = measure([c for i, part in enumerate(parts) if i != held_out for c in part])
+    judged = per[held_out]
+    types = sorted({c.type for c in cases if c.title is not None},
+                   key=lambda n: (-sum(c.type == n for c in cases), n))
+    cols = [f"fold {i}{'*' if i == held_out else ''}" for i in range(folds)]
+    p(f"\nper fold (by a hash of the entry name; * held out): detected% exact% (n)")
+    p(f"{'TYPE':26} " + " ".join(f"{c:>13}" for c in cols + ["fitted", "held-out"]))
+    for name in types + [None]:
+        row = [r.total if name is None else r.by_type.get(name, Tally())
+               for r in per + [fitted, judged]]
+        p(f"{(name or 'ALL')[:26]:26} " + " ".join(f"{_cell(t):>13}" for t in row))
+    p(f"{'false positives':26} " + " ".join(f"{f'{len(r.false_positives)}/{r.negatives}':>13}"
+                                          for r in per + [fitted, judged]))
+    if listing != "none":
+        pick = [held_out] if listing == "held-out" else [i for i in range(folds) if i != held_out]
+        types_of = {c.name: c.type for c in cases}
+        for i in pick:
+            t = per[i].total
+            p(f"\nfold {i}{' (held out)' if i == held_out else ''}: {len(t.wrong)} wrong titles, "
+              f"{len(t.missed)} missed" + (": " + " ".join(t.missed) if t.missed else ""))
+            for name, want, got in t.wrong[:wrong]:
+                p(f"  {name:6} [{types_of[name]}] {want!r}\n         -> {got!r}")
+            if len(t.wrong) > wrong:
+                p(f"  ... {len(t.wrong) - wrong} more (--wrong N)")
+            for name, got in per[i].false_positives:
+                p(f"  false positive {name}: {got!r}")
+    label = f"fitted   (folds {','.join(str(i) for i in range(folds) if i != held_out)}): "
+    p(label + fitted.headline())
+    p(f"held-out (fold {held_out}): ".ljust(len(label)) + judged.headline())
+    return fitted, judged, per
 
 
 def main(argv=None) -> int:
@@ -178,11 +255,25 @@ def main(argv=None) -> int:
     ap.add_argument("folder", nargs="?", type=Path, default=DEFAULT)
     ap.add_argument("--wrong", type=int, default=20, metavar="N",
                     help="list at most N wrong titles and missed files (0: none)")
+    ap.add_argument("--folds", type=int, default=5, metavar="K",
+                    help="split the corpus into K folds by a hash of the entry name (1: none)")
+    ap.add_argument("--held-out", type=int, default=None, metavar="N",
+                    help="the fold that is judged, not fitted (default: the last, K-1)")
+    ap.add_argument("--list", choices=("held-out", "fitted", "none"), default="held-out",
+                    help="whose wrong titles to list per fold (default: the held-out fold's)")
     args = ap.parse_args(argv)
     if not args.folder.is_dir():
         print(f"no corpus folder at {args.folder}", file=sys.stderr)
         return 2
-    report(measure(load(args.folder)), args.wrong)
+    held_out = args.folds - 1 if args.held_out is None else args.held_out
+    if args.folds < 1 or not 0 <= held_out < args.folds:
+        ap.error("--held-out must name one of the folds 0..K-1")
+    cases = load(args.folder)
+    hide = frozenset(c.name for c in cases
+                     if args.folds > 1 and fold_of(c.name, args.folds) == held_out)
+    report(measure(cases), args.wrong, hide=hide)
+    if args.folds > 1:
+        report_folds(cases, args.folds, held_out, args.list, args.wrong or 20)
     return 0
 
 

@@ -310,7 +310,8 @@ def cmd_parse_log(args) -> int:
     if not findings:
         print("no kernel reports found")
     for f in findings:
-        flag = " [corrupted]" if f.corrupted else ""
+        flag = (" [corrupted" + (f": {f.reason}]" if f.reason else "]") if f.corrupted
+                else f" [{f.reason}]" if f.reason else "")
         count = f" (x{f.count})" if f.count > 1 else ""
         print(f"{f.title}{count}{flag}\n    kind {f.kind}, frame {f.frame or '?'}, "
               f"lines {f.first_line}-{f.last_line}")

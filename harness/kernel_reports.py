@@ -60,6 +60,12 @@ FRAME_RE = re.compile(
 ARM_FRAME_RE = re.compile(                 # arm32: "[<80de0078>] (dump_backtrace) from [<...>]"
     r"^\s*(?:\[<[0-9a-f]+>\]\s*)?\((?P<fn>[A-Za-z_][\w.]*)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\)"
     r" from ")
+# arm32's dump_backtrace_entry() prints "(%ps) from [<lr>] (%pS)": the
+# function, then the return address it goes back to.  That return address is
+# a frame of its own: after a noreturn call (a panic, a fortify failure) it
+# lies in the function that follows the caller, which the next line does not
+# show ("(__fortify_panic) from [<...>] (ext4_fileattr_get+0x0/0x78)")
+ARM_FROM_RE = re.compile(r"\) from (?:\[<[0-9a-f]+>\]\s*)?\((?P<fn>[A-Za-z_][\w.]*)\+0x")
 RIP_RE = re.compile(r"^(?:RIP|EIP|IP|NIP|pc|epc|PC is at|EIP is at)\s*:?\s*(?:\d{4}:)?" + _ADDR
                     + r"(?P<fn>[A-Za-z_][\w.]*)\+0x")
 AT_RE = re.compile(r"\bat: " + _ADDR + r"(?P<fn>[A-Za-z_][\w.]*)\+0x")
@@ -116,108 +122,190 @@ def split_line(no: int, raw: str) -> Line:
 
 # ------------------------------------------------ frames that are never guilty
 
-SKIP_FRAMES = re.compile(r"^(?:" + "|".join([
-    # locking primitives
-    r"_*raw_(?:spin|read|write)_\w+", r"_*(?:spin|read|write)_(?:try)?(?:un)?lock\w*",
-    r"do_raw_(?:spin|read|write)_\w+", r"_*queued_(?:spin|read|write)_\w+",
-    r"native_queued_spin\w*", r"_*pv_queued_spin\w*", r"spin_(?:dump|bug)",
-    r"lock_(?:acquire|release|contended|acquired|is_held\w*|downgrade|sock\w*|timer_base)",
-    r"release_sock", r"_*lock_acquire\w*", r"lockdep_\w+", r"mark_(?:lock|usage)\w*",
-    r"\w*_held_locks?", r"hlock_class", r"(?:register|look_up)_lock_class", r"lock_class\w*",
-    r"validate_chain", r"_*mutex_\w+", r"_*rt_mutex\w*", r"task_blocks_on_rt_mutex",
-    r"rt_spin_\w+", r"rwbase_\w+", r"osq_\w+", r"raw_spin_rq_\w+", r"_*rwsem_\w+",
-    r"_*down(?:_\w+)?", r"up", r"_*up_(?:read|write)\w*", r"percpu_(?:down|up)_\w+",
-    r"percpu_rwsem_\w+", r"ldsem_down_\w+", r"tty_ldisc_lock\w*", r"console_(?:un|try)?lock",
-    r"_*lock_page\w*", r"unlock_page\w*", r"folio_unlock", r"inode_lock\w*",
-    r"_*atomic_dec_and_\w*lock\w*", r"_*seqprop_\w+", r"_*(?:write|read)_seqcount\w*",
-    r"_*local_bh_(?:enable|disable)\w*", r"_local_bh_enable",
-    # scheduler, waiting and the helpers that wait: the waiter is to blame
-    r"_*schedule", r"schedule_(?:timeout|hrtimeout|preempt_disabled)\w*", r"io_schedule\w*",
-    r"preempt_schedule\w*", r"_*cond_resched\w*", r"_*schedule_bug", r"sched_show_task\w*",
-    r"context_switch", r"__switch_to\w*", r"finish_task_switch\w*", r"try_to_wake_up",
-    r"_*wake_up\w*", r"complete(?:_all)?", r"_*wait_for_\w+", r"_*wait_on_\w+",
-    r"out_of_line_wait_on_\w+", r"_*wait_event\w*", r"do_wait_for_common",
-    r"(?:prepare_to|finish)_wait\w*", r"_*wait_rcu_gp", r"bit_wait\w*", r"_*folio_wait\w*",
-    r"\w*fdatawait\w*", r"_*flush_work\w*", r"_*flush_workqueue", r"drain_workqueue",
-    r"destroy_workqueue", r"_*cancel_\w*work\w*", r"_*queue_work\w*",
-    r"_*queue_delayed_work\w*", r"mod_delayed_work\w*", r"insert_work", r"try_to_grab_pending",
-    r"kthread_stop\w*", r"_*(?:try_to_)?del_timer\w*", r"_*timer_delete\w*", r"_*init_timer\w*",
-    r"sk_(?:stop|reset)_timer\w*", r"cleanup_srcu_struct", r"usb_start_wait_urb",
-    # string, copy and data-structure helpers: the caller is the one to blame
-    r"_*mem(?:cpy|set|move|cmp|chr|scan|dup)\w*",
-    r"_*str(?:n?cpy|n?cmp|n?len|lcpy|scpy|n?chr|rchr|n?cat|lcat|n?dup|sep|c?spn|pbrk|n?str"
-    r"|n?casecmp)\w*",
-    r"\w*copy_(?:to|from)_(?:user|iter)\w*", r"copy_user_\w+", r"copy_page_(?:to|from)_iter\w*",
-    r"copyin", r"copyout", r"_*(?:get|put)_user\w*", r"raw_copy_\w+", r"instrument_\w+",
-    r"read_word_at_a_time", r"_*(?:read|write)_once\w*",
-    r"(?:arch_)?atomic\w*_(?:read|set|inc|dec|add|sub|fetch|xchg|cmpxchg|try|and|or|xor)\w*",
-    r"_*(?:test_and_)?(?:set|clear|change)_bit\w*", r"test_bit\w*",
-    r"_*list_(?:add|del|replace|move|splice)\w*", r"_*list_\w+_valid\w*", r"_*rb_\w+",
-    r"klist_\w+", r"_*rhashtable_\w+", r"rht_\w+", r"xas?_\w+", r"idr_\w+", r"ida_\w+",
-    r"_*refcount_\w+", r"kref_\w+", r"ref_tracker_\w+", r"crc\w*", r"__crc\w*",
-    r"v?sn?printf", r"v?scnprintf", r"format_decode", r"hex_string", r"\w*hex_dump\w*",
-    r"va_format", r"string(?:_nocheck)?", r"pointer", r"_*x86_indirect_thunk_\w+",
-    r"__x86_return_thunk", r"__phys_addr\w*", r"__virt_addr_valid", r"__virt_to_phys\w*",
-    r"_*skb_(?:put|push|pull)", r"skb_(?:over|under)?_?panic", r"kfree_skb\w*",
-    # driver-model, VFS and USB helpers that only pass on what their caller did
-    r"_*kobject_\w+", r"_*sysfs_\w+", r"dpm_sysfs_\w+", r"devres_\w+",
-    r"_*device_(?:add|del|register|unregister|release|remove_\w+|create_\w+)",
-    r"get_device_parent", r"(?:get|put)_device", r"device_destroy",
-    r"proc_(?:register|create\w*|mkdir\w*)", r"rollback_registered\w*", r"unregister_netdev\w*",
-    r"(?:drop|clear|inc|set)_nlink", r"iput", r"(?:fast_)?dput", r"mark_buffer_dirty\w*",
-    r"usb_(?:submit_urb|kill_\w+|poison_\w+|control_msg\w*|bulk_msg|interrupt_msg)",
-    # allocator
-    r"_*kmalloc\w*", r"_*kmem_cache_(?:alloc|free)\w*", r"kzalloc\w*", r"kcalloc\w*",
-    r"_*krealloc\w*", r"kmemdup\w*", r"kstrdup\w*", r"memdup_user\w*", r"vmemdup_user",
-    r"_*do_kmalloc\w*", r"_*kvmalloc\w*", r"kvzalloc\w*", r"_*v[mz]alloc\w*", r"_*vfree\w*",
-    r"_*vunmap\w*", r"_*k[vz]?free\w*", r"kfree_sensitive", r"_*slab_\w+", r"allocate_slab",
-    r"new_slab", r"alloc_slab_page", r"_*cache_free\w*", r"\w*alloc_pages\w*", r"alloc_page\w*",
-    r"_*alloc_frozen_pages\w*", r"_*folio_alloc\w*", r"filemap_alloc_folio\w*",
-    r"_*filemap_get_folio\w*", r"\w*page_pool_alloc\w*", r"get_page_from_freelist",
-    r"__get_free_pages", r"_*page_cache_alloc", r"pagecache_get_page", r"_*should_fail\w*",
-    r"_*free_pages\w*", r"free_unref_page\w*", r"post_alloc_hook", r"prep_new_page",
-    r"_*set_page_owner", r"free_pages_prepare", r"free_page_is_bad\w*", r"bad_page",
-    r"check_new_page\w*",
-    # printk, dumps, traps, faults and debugging machinery
-    r"\w*printk\w*", r"_dev_(?:info|err|warn|notice|emerg|crit|alert)", r"_*dump_stack\w*",
-    r"dump_backtrace\w*", r"show_stack\w*", r"show_trace\w*", r"show_regs", r"walk_stackframe",
-    r"stack_trace_\w+", r"arch_stack_walk", r"stack_depot_\w+", r"save_stack\w*",
-    r"__save_stack_trace", r"_*warn\w*", r"check_panic_on_warn", r"report_bug", r"fixup_bug",
-    r"handle_bug", r"exc_\w+", r"asm_exc_\w+", r"asm_\w+", r"do_error_trap", r"do_trap\w*",
-    r"do_invalid_op", r"invalid_op", r"do_general_protection", r"general_protection",
-    r"(?:do_)?double_fault", r"df_debug", r"_*die\w*", r"oops_\w+", r"_*panic\w*",
-    r"_*bad_stack", r"handle_bad_stack", r"__stack_chk_fail", r"perf_trace_\w+",
-    r"print_(?:circular_bug\w*|deadlock_bug|usage_bug|bad_irq_dependency|unlock_imbalance_bug"
-    r"|report|lock\w*|address_description\w*|tainted|trailer|irqtrace_events)",
-    r"check_(?:prev_add|prevs_add|noncircular|deadlock|irq_usage|path|usage\w*|flags|unlock\w*"
-    r"|chain_key|memory_region\w*|preemption_disabled|stack_object|heap_object|object_size"
-    r"|bytes_and_report|copy_size|region_inline)",
-    r"_*check_object_size", r"_*check_heap_object", r"usercopy_\w+", r"_*fortify_\w+",
-    r"_*debug_\w+", r"\w+_is_static_object", r"__this_cpu_preempt_check",
-    r"_*kasan_\w+", r"_*(?:hw)?asan_\w+", r"kcsan_\w+", r"_*tsan_\w+", r"_*k?msan_\w+",
-    r"_*ubsan_\w+", r"_*kfence_\w+", r"_*sanitizer_\w+", r"write_comp_data",
-    r"do_tag_check_fault", r"do_tag_recovery", r"trace_hardirqs\w*", r"rcu_read_(?:un)?lock\w*",
-    r"rcu_lock_(?:acquire|release)", r"_*might_sleep\w*", r"_*might_fault", r"_*might_resched",
-    r"__cant_sleep", r"assertfail", r"btrfs_assertfail", r"page_fault_oops",
-    r"do_user_addr_fault", r"do_kern_addr_fault", r"no_context", r"kernelmode_fixup_or_oops",
-    r"fixup_exception", r"spurious_kernel_fault", r"_*do_kernel_fault",
-    r"_*do_(?:page|translation)_fault", r"do_mem_abort", r"el1_(?:abort|da)",
-    r"el1h?_(?:64_)?sync\w*", r"do_DataAbort", r"do_bad_area", r"handle_page_fault",
-    # watchdogs, timers and interrupts
-    r"watchdog\w*", r"check_hung_\w+", r"khungtaskd", r"rcu_\w*stall\w*",
-    r"print_other_cpu_stall", r"nmi_cpu_backtrace\w*", r"nmi_trigger_cpumask_backtrace",
-    r"arch_trigger_cpumask_backtrace", r"_*hrtimer_\w+", r"tick_\w+", r"update_process_times",
-    r"_*sysvec_\w+", r"irq_exit\w*", r"_*irq_exit_rcu", r"irqentry_\w+",
-    r"\w*apic_timer_interrupt", r"_*common_interrupt", r"_*handle_domain_irq", r"gic_handle_irq",
-    r"__irq_svc", r"el1h?_(?:64_)?irq\w*", r"el1_interrupt", r"call_on_irq_stack",
-    r"do_interrupt_handler", r"generic_handle_\w+",
-    # system-call entry and thread start
-    r"do_syscall_\w+", r"entry_SYSCALL_64\w*", r"entry_SYSENTER\w*", r"entry_INT80\w*",
-    r"x64_sys_call", r"_*do_fast_syscall\w*", r"do_int80_syscall_32", r"syscall_exit\w*",
-    r"el0_svc\w*", r"do_el0_svc\w*", r"el0t_64_sync\w*", r"invoke_syscall\w*",
-    r"ret_fast_syscall", r"ret_from_fork\w*", r"kthread", r"worker_thread", r"process_one_work",
-    r"process_scheduled_works",
-]) + r")$")
+# Every frame no report is blamed on, each group with why it is machinery.
+# A frame in one of these runs on someone else's behalf: the guilty frame is
+# the first caller outside them (syzkaller's rule, read from where the kernel
+# prints each report).
+MACHINERY: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("a spinlock or rwlock primitive: it takes or drops the lock its caller named", (
+        r"_*raw_(?:spin|read|write)_\w+", r"_*(?:spin|read|write)_(?:try)?(?:un)?lock\w*",
+        r"do_raw_(?:spin|read|write)_\w+", r"_*queued_(?:spin|read|write)_\w+",
+        r"native_queued_spin\w*", r"_*pv_queued_spin\w*", r"spin_(?:dump|bug)",
+        r"raw_spin_rq_\w+", r"rt_spin_\w+")),
+    ("lockdep itself: it validates the lock its caller takes and prints the report", (
+        r"lock_(?:acquire|release|contended|acquired|is_held\w*|downgrade|timer_base)",
+        r"_*lock_acquire\w*", r"lockdep_\w+", r"mark_(?:lock|usage)\w*", r"\w*_held_locks?",
+        r"hlock_class", r"(?:register|look_up)_lock_class", r"lock_class\w*",
+        r"validate_chain")),
+    ("a socket-lock wrapper: lock_sock()/release_sock() take sk_lock for the protocol", (
+        r"lock_sock\w*", r"release_sock")),
+    ("a sleeping lock (mutex, rt-mutex, rwsem, semaphore, percpu-rwsem, tty ldsem, "
+     "console lock): it blocks or wakes for its caller", (
+        r"_*mutex_\w+", r"_*rt_mutex\w*", r"task_blocks_on_rt_mutex", r"rwbase_\w+", r"osq_\w+",
+        r"_*rwsem_\w+", r"_*down(?:_\w+)?", r"up", r"_*up_(?:read|write)\w*",
+        r"percpu_(?:down|up)_\w+", r"percpu_rwsem_\w+", r"ldsem_down_\w+", r"tty_ldisc_lock\w*",
+        r"console_(?:un|try)?lock")),
+    ("a page, folio or inode lock helper: the caller holds what it locks", (
+        r"_*lock_page\w*", r"unlock_page\w*", r"folio_unlock", r"inode_lock\w*",
+        r"_*atomic_dec_and_\w*lock\w*")),
+    ("a seqcount or bottom-half toggle: it guards its caller's critical section", (
+        r"_*seqprop_\w+", r"_*(?:write|read)_seqcount\w*", r"_*local_bh_(?:enable|disable)\w*",
+        r"_local_bh_enable")),
+    ("the scheduler: a task sleeps in it where its caller chose to wait", (
+        r"_*schedule", r"schedule_(?:timeout|hrtimeout|preempt_disabled)\w*", r"io_schedule\w*",
+        r"preempt_schedule\w*", r"_*cond_resched\w*", r"_*schedule_bug", r"sched_show_task\w*",
+        r"context_switch", r"__switch_to\w*", r"finish_task_switch\w*", r"try_to_wake_up",
+        r"_*wake_up\w*")),
+    ("a completion, wait queue or bit wait: the waiter is the caller", (
+        r"complete(?:_all)?", r"_*wait_for_\w+", r"_*wait_on_\w+", r"out_of_line_wait_on_\w+",
+        r"_*wait_event\w*", r"do_wait_for_common", r"(?:prepare_to|finish)_wait\w*",
+        r"_*wait_rcu_gp", r"bit_wait\w*", r"_*folio_wait\w*", r"\w*fdatawait\w*")),
+    ("a workqueue call: it queues, flushes or cancels the caller's work item", (
+        r"_*flush_work\w*", r"_*flush_workqueue", r"drain_workqueue", r"destroy_workqueue",
+        r"_*cancel_\w*work\w*", r"_*queue_work\w*", r"_*queue_delayed_work\w*",
+        r"mod_delayed_work\w*", r"insert_work", r"try_to_grab_pending", r"kthread_stop\w*")),
+    ("a timer call: it arms or deletes the caller's timer (and waits for its handler)", (
+        r"_*(?:try_to_)?del_timer\w*", r"_*timer_delete\w*", r"_*init_timer\w*",
+        r"sk_(?:stop|reset)_timer\w*")),
+    ("a wait for others to finish: an SRCU cleanup waits for readers, a synchronous "
+     "URB for the device", (
+        r"cleanup_srcu_struct", r"usb_start_wait_urb")),
+    ("a string or memory helper: it copies, compares or scans what its caller passed", (
+        r"_*mem(?:cpy|set|move|cmp|chr|scan|dup)\w*",
+        r"_*str(?:n?cpy|n?cmp|n?len|lcpy|scpy|n?chr|rchr|n?cat|lcat|n?dup|sep|c?spn|pbrk|n?str"
+        r"|n?casecmp)\w*")),
+    ("a user-copy or instrumented access: the caller chose the buffer", (
+        r"\w*copy_(?:to|from)_(?:user|iter)\w*", r"copy_user_\w+",
+        r"copy_page_(?:to|from)_iter\w*", r"copyin", r"copyout", r"_*(?:get|put)_user\w*",
+        r"raw_copy_\w+", r"instrument_\w+", r"read_word_at_a_time", r"_*(?:read|write)_once\w*")),
+    ("an atomic or bit operation: it acts on its caller's word", (
+        r"(?:arch_)?atomic\w*_(?:read|set|inc|dec|add|sub|fetch|xchg|cmpxchg|try|and|or|xor)\w*",
+        r"_*(?:test_and_)?(?:set|clear|change)_bit\w*", r"test_bit\w*")),
+    ("a list, tree, hash, xarray or IDR helper: it walks the caller's structure (its "
+     "debug checks report the caller's corruption)", (
+        r"_*list_(?:add|del|replace|move|splice)\w*", r"_*list_\w+_valid\w*", r"_*rb_\w+",
+        r"klist_\w+", r"_*rhashtable_\w+", r"rht_\w+", r"xas?_\w+", r"idr_\w+", r"ida_\w+")),
+    ("a reference count: refcount_t, kref and ref_tracker warn for whoever got or put it", (
+        r"_*refcount_\w+", r"kref_\w+", r"ref_tracker_\w+")),
+    ("a checksum over the caller's data", (r"crc\w*", r"__crc\w*")),
+    ("vsprintf and its format helpers: they format what the caller printed", (
+        r"v?sn?printf", r"v?scnprintf", r"format_decode", r"hex_string", r"\w*hex_dump\w*",
+        r"va_format", r"string(?:_nocheck)?", r"pointer")),
+    ("a retpoline or return thunk: an indirect call's trampoline, not a function", (
+        r"_*x86_indirect_thunk_\w+", r"__x86_return_thunk")),
+    ("an address translation check (CONFIG_DEBUG_VIRTUAL): it checks the caller's pointer", (
+        r"__phys_addr\w*", r"__virt_addr_valid", r"__virt_to_phys\w*")),
+    ("an sk_buff helper: skb_put/push/pull and their over/underrun panics act on the "
+     "caller's buffer, kfree_skb frees it", (
+        r"_*skb_(?:put|push|pull)", r"skb_(?:over|under)?_?panic", r"kfree_skb\w*")),
+    ("the driver model: kobjects, sysfs, devres and device registration act on the "
+     "driver's objects", (
+        r"_*kobject_\w+", r"_*sysfs_\w+", r"dpm_sysfs_\w+", r"devres_\w+",
+        r"_*device_(?:add|del|register|unregister|release|remove_\w+|create_\w+)",
+        r"get_device_parent", r"(?:get|put)_device", r"device_destroy")),
+    ("a registration helper (procfs entries, net devices): it registers what its caller built", (
+        r"proc_(?:register|create\w*|mkdir\w*)", r"rollback_registered\w*",
+        r"unregister_netdev\w*")),
+    ("a VFS object helper: link counts, inode and dentry puts, dirty buffers warn about "
+     "the filesystem that called them", (
+        r"(?:drop|clear|inc|set)_nlink", r"iput", r"(?:fast_)?dput", r"mark_buffer_dirty\w*")),
+    ("a USB core call: it submits, kills or sends the driver's URB", (
+        r"usb_(?:submit_urb|kill_\w+|poison_\w+|control_msg\w*|bulk_msg|interrupt_msg)",)),
+    ("a subsystem teardown or queueing path on the driver's behalf (the driver's remove "
+     "or disconnect called it): the I2C adapter and its clients, the hwrng, a tty device, "
+     "uevents, the walk over a device's children, the HCD (or dummy_hcd) queueing an URB", (
+        r"i2c_del_adapter", r"_*unregister_client", r"hwrng_unregister",
+        r"tty_unregister_device", r"add_uevent_var", r"device_for_each_child\w*",
+        r"usb_hcd_submit_urb", r"dummy_urb_enqueue")),
+    ("the slab and vmalloc allocators: they allocate or free for their caller", (
+        r"_*kmalloc\w*", r"_*kmem_cache_(?:alloc|free)\w*", r"kzalloc\w*", r"kcalloc\w*",
+        r"_*krealloc\w*", r"kmemdup\w*", r"kstrdup\w*", r"memdup_user\w*", r"vmemdup_user",
+        r"_*do_kmalloc\w*", r"_*kvmalloc\w*", r"kvzalloc\w*", r"_*v[mz]alloc\w*", r"_*vfree\w*",
+        r"_*vunmap\w*", r"_*k[vz]?free\w*", r"kfree_sensitive", r"_*slab_\w+", r"allocate_slab",
+        r"new_slab", r"alloc_slab_page", r"_*cache_free\w*")),
+    ("the page allocator and page cache allocation: pages for the caller", (
+        r"\w*alloc_pages\w*", r"alloc_page\w*", r"_*alloc_frozen_pages\w*", r"_*folio_alloc\w*",
+        r"filemap_alloc_folio\w*", r"_*filemap_get_folio\w*", r"\w*page_pool_alloc\w*",
+        r"get_page_from_freelist", r"__get_free_pages", r"_*page_cache_alloc",
+        r"pagecache_get_page", r"_*free_pages\w*", r"free_unref_page\w*", r"post_alloc_hook",
+        r"prep_new_page", r"_*set_page_owner", r"free_pages_prepare", r"free_page_is_bad\w*",
+        r"bad_page", r"check_new_page\w*")),
+    ("fault injection: should_fail() decides for the allocation its caller made", (
+        r"_*should_fail\w*",)),
+    ("printk and dev_*() printing: they print what their caller reported", (
+        r"\w*printk\w*", r"_dev_(?:info|err|warn|notice|emerg|crit|alert)")),
+    ("a stack dump or stack walk: it prints the report's stack from inside it", (
+        r"_*dump_stack\w*", r"dump_backtrace\w*", r"show_stack\w*", r"show_trace\w*",
+        r"show_regs", r"walk_stackframe", r"stack_trace_\w+", r"arch_stack_walk",
+        r"stack_depot_\w+", r"save_stack\w*", r"__save_stack_trace")),
+    ("the WARN()/BUG() path (kernel/panic.c, lib/bug.c, the trap handlers): it runs "
+     "after the warning site, which the RIP line names", (
+        r"_*warn\w*", r"check_panic_on_warn", r"report_bug", r"fixup_bug", r"handle_bug",
+        r"exc_\w+", r"asm_exc_\w+", r"asm_\w+", r"do_error_trap", r"do_trap\w*",
+        r"do_invalid_op", r"invalid_op", r"do_general_protection", r"general_protection",
+        r"(?:do_)?double_fault", r"df_debug", r"_*die\w*", r"oops_\w+", r"_*panic\w*",
+        r"_*bad_stack", r"handle_bad_stack", r"__stack_chk_fail")),
+    ("kernel/panic.c's taint helpers sit beside panic() and __warn(): a noreturn "
+     "panic()'s return address lands in whichever of them follows its caller", (
+        r"(?:add|get|test)_taint\w*", r"print_tainted\w*")),
+    ("a tracepoint's perf handler: it records the event its caller raised", (
+        r"perf_trace_\w+",)),
+    ("lockdep's report printers and checks: they describe the caller's locking", (
+        r"print_(?:circular_bug\w*|deadlock_bug|usage_bug|bad_irq_dependency"
+        r"|unlock_imbalance_bug|report|lock\w*|address_description\w*|tainted|trailer"
+        r"|irqtrace_events)",
+        r"check_(?:prev_add|prevs_add|noncircular|deadlock|irq_usage|path|usage\w*|flags"
+        r"|unlock\w*|chain_key|memory_region\w*|preemption_disabled|stack_object|heap_object"
+        r"|object_size|bytes_and_report|copy_size|region_inline)")),
+    ("hardened usercopy and fortify checks: they check the caller's copy", (
+        r"_*check_object_size", r"_*check_heap_object", r"usercopy_\w+", r"_*fortify_\w+")),
+    ("a debug check (debugobjects, DEBUG_PREEMPT, ...): it reports on the caller's object", (
+        r"_*debug_\w+", r"\w+_is_static_object", r"__this_cpu_preempt_check")),
+    ("a sanitizer's runtime (KASAN, KCSAN, KMSAN, UBSAN, KFENCE, kcov's __sanitizer "
+     "hooks, MTE tag faults): it checks the access its caller made", (
+        r"_*kasan_\w+", r"_*(?:hw)?asan_\w+", r"kcsan_\w+", r"_*tsan_\w+", r"_*k?msan_\w+",
+        r"_*ubsan_\w+", r"_*kfence_\w+", r"_*sanitizer_\w+", r"do_tag_check_fault",
+        r"do_tag_recovery")),
+    ("irq-state tracing and RCU read-side markers: bookkeeping around the caller's section", (
+        r"trace_hardirqs\w*", r"rcu_read_(?:un)?lock\w*", r"rcu_lock_(?:acquire|release)")),
+    ("a might_sleep()/might_fault() annotation: it checks the context its caller is in", (
+        r"_*might_sleep\w*", r"_*might_fault", r"_*might_resched", r"__cant_sleep")),
+    ("an assertion helper: it fails for the assertion its caller wrote", (
+        r"assertfail", r"btrfs_assertfail")),
+    ("the page-fault path (x86 and arm64): it handles the caller's bad access", (
+        r"page_fault_oops", r"do_user_addr_fault", r"do_kern_addr_fault", r"no_context",
+        r"kernelmode_fixup_or_oops", r"fixup_exception", r"spurious_kernel_fault",
+        r"_*do_kernel_fault", r"_*do_(?:page|translation)_fault", r"do_mem_abort",
+        r"el1_(?:abort|da)", r"el1h?_(?:64_)?sync\w*", r"do_DataAbort", r"do_bad_area",
+        r"handle_page_fault")),
+    ("a watchdog (hung-task, soft/hard lockup, RCU stall, NMI backtrace): it reports "
+     "the CPU or task it watches", (
+        r"watchdog\w*", r"check_hung_\w+", r"khungtaskd", r"rcu_\w*stall\w*",
+        r"print_other_cpu_stall", r"nmi_cpu_backtrace\w*", r"nmi_trigger_cpumask_backtrace",
+        r"arch_trigger_cpumask_backtrace")),
+    ("the timer tick and hrtimer core: they interrupt the code they run the watchdog on", (
+        r"_*hrtimer_\w+", r"tick_\w+", r"update_process_times")),
+    ("interrupt entry and exit: they enter the handler from whatever was running", (
+        r"_*sysvec_\w+", r"irq_exit\w*", r"_*irq_exit_rcu", r"irqentry_\w+",
+        r"\w*apic_timer_interrupt", r"_*common_interrupt", r"_*handle_domain_irq",
+        r"gic_handle_irq", r"__irq_svc", r"el1h?_(?:64_)?irq\w*", r"el1_interrupt",
+        r"call_on_irq_stack", r"do_interrupt_handler", r"generic_handle_\w+")),
+    ("system-call entry and exit: it calls the syscall, which is named instead", (
+        r"do_syscall_\w+", r"entry_SYSCALL_64\w*", r"entry_SYSENTER\w*", r"entry_INT80\w*",
+        r"x64_sys_call", r"_*do_fast_syscall\w*", r"do_int80_syscall_32", r"syscall_exit\w*",
+        r"el0_svc\w*", r"do_el0_svc\w*", r"el0t_64_sync\w*", r"invoke_syscall\w*",
+        r"ret_fast_syscall")),
+    ("thread start and the workqueue worker: they run the thread function or work item", (
+        r"ret_from_fork\w*", r"kthread", r"worker_thread", r"process_one_work",
+        r"process_scheduled_works")),
+)
+SKIP_FRAMES = re.compile(r"^(?:" + "|".join(p for _, group in MACHINERY for p in group) + r")$")
+
+
+def why_machinery(fn: str) -> str | None:
+    """Why a frame is never guilty (the MACHINERY group it belongs to), or None."""
+    return next((why for why, group in MACHINERY
+                 if any(re.fullmatch(p, fn) for p in group)), None)
 
 # A stalled CPU loops somewhere below the point where its work was entered:
 # a stall is named by the frame just inside the first of these (the syscall,
@@ -241,6 +329,14 @@ STALL_ANCHORS = re.compile(r"^(?:" + "|".join([
     r"do_writev", r"sock_(?:read|write)_iter", r"sock_common_(?:set|get)sockopt",
     r"_*sys_(?:set|get)sockopt", r"\w*netlink_rcv\w*", r"genl_\w*rcv\w*", r"_*netlink_dump\w*",
     r"__skb_datagram_iter", r"__do_fault", r"mmap_region", r"do_mmap\w*", r"do_dentry_open",
+    # socket calls go through the protocol's proto_ops, netlink messages
+    # through the family's handler, file calls through file_operations: the
+    # stall is the callee's (a fault is not a dispatcher: a stall in a fault
+    # taken by copy_from_user is the syscall's)
+    r"sock_(?:sendmsg|recvmsg|release|mmap|do_ioctl|ioctl)\w*", r"__sock_release",
+    r"compat_sock_ioctl\w*", r"kernel_(?:setsockopt|listen|accept)", r"__sys_(?:listen|accept)\w*",
+    r"sk_common_release", r"(?:nf|rt)netlink_rcv_msg", r"call_(?:read_iter|write_iter|mmap)",
+    r"vfs_open", r"\w*(?:sys|SyS|SYSC)_(?:connect|socketpair)",
 ]) + r")$")
 # interrupt entries: a stall's interrupted context starts after the first run of them
 IRQ_ENTRY = re.compile(r"^(?:\w*apic_timer_interrupt\w*|_*sysvec_\w+|asm_sysvec_\w+|__irq_svc"
@@ -259,7 +355,36 @@ INTERLEAVED = re.compile(r"FAULT_INJECTION: forcing a failure|allocation failure
 
 
 def normalize_fn(fn: str) -> str:
-    return SUFFIX_RE.sub("", fn)
+    fn = SUFFIX_RE.sub("", fn)
+    return demangle(fn) if fn.startswith("_Z") else fn
+
+
+_ITANIUM_ID = re.compile(r"(\d+)")
+
+
+def demangle(fn: str) -> str:
+    """A C++ (or legacy Rust) symbol the way a title names it: the Itanium
+    ABI's "_Z<len><name><args>" is <name>, a nested "_ZN<len><a><len><b>...E"
+    is a::b (without legacy Rust's trailing "h<16 hex>" hash).  Anything
+    else is left as it is."""
+    nested = fn.startswith("_ZN")
+    pos, parts = 3 if nested else 2, []
+    while pos < len(fn):
+        m = _ITANIUM_ID.match(fn, pos)
+        if not m:
+            break
+        n, start = int(m.group(1)), m.end()
+        if n == 0 or start + n > len(fn):
+            return fn
+        parts.append(fn[start:start + n])
+        pos = start + n
+        if not nested:
+            break
+    if not parts or (nested and not fn.startswith("E", pos)):
+        return fn
+    if nested and len(parts) > 1 and re.fullmatch(r"h[0-9a-f]{16}", parts[-1]):
+        parts.pop()
+    return "::".join(parts)
 
 
 def title_fn(fn: str) -> str:
@@ -282,6 +407,17 @@ def frame_of(text: str) -> tuple[str, bool] | None:
     return None
 
 
+def frames_of(text: str) -> list[tuple[str, bool]]:
+    """Every frame a stack-trace line shows, innermost first: one, or two
+    on arm32 (the function and the return address it was called from)."""
+    fr = frame_of(text)
+    if fr is None:
+        return []
+    if ") from " in text and (m := ARM_FROM_RE.search(text)):
+        return [fr, (normalize_fn(m.group("fn")), True)]
+    return [fr]
+
+
 def _skipped(fn: str, extra: re.Pattern | None) -> bool:
     return bool(SKIP_FRAMES.match(fn) or (extra and extra.match(fn)))
 
@@ -293,8 +429,9 @@ def guilty_frame(lines: list[Line], extra_skip: re.Pattern | None = None) -> str
     for ln in lines:
         if INTERLEAVED.search(ln.text):
             return None             # another task's dump runs through this stack
-        fr = frame_of(ln.text)
-        if fr and fr[1] and not after_at:
+        for fr in () if after_at else frames_of(ln.text):
+            if not fr[1]:
+                continue
             if FAULT_INJECTION.match(fr[0]):
                 return None         # a fault-injection dump, not this report's stack
             if not _skipped(fr[0], extra_skip):
@@ -319,10 +456,11 @@ def stall_frame(lines: list[Line], extra_skip: re.Pattern | None, needs_irq: boo
     ignored = False
     for ln in lines:
         text = ln.text.strip()
-        fr = frame_of(ln.text)
-        if fr:
-            if fr[1] and not ignored:
-                traces[-1].append((fr[0], False))
+        frs = frames_of(ln.text)
+        if frs:
+            for fr in frs:
+                if fr[1] and not ignored:
+                    traces[-1].append((fr[0], False))
         elif text in ("</IRQ>", "<EOI>"):
             traces[-1].append(("", True))
         elif TRACE_BREAK.match(text):
@@ -352,6 +490,31 @@ def stall_frame(lines: list[Line], extra_skip: re.Pattern | None, needs_irq: boo
     return prev
 
 
+# A hung task's stack (kernel/hung_task.c: sched_show_task() of the task
+# that slept too long in D state) is the stack of its wait: it names the
+# frame that waits, not the one that holds what it waits for.
+# Two waits are buckets of their own whatever called them (syzkaller's
+# rule): every task stuck behind the RTNL mutex ("rtnl_lock"), and every
+# task waiting for an RCU grace period ("synchronize_rcu": srcu, net and
+# sched are the same wait behind another door).
+HUNG_ANCHORS = re.compile(r"(?P<rtnl>\w*rtnl_lock\w*)|\w*synchronize_(?:rcu|srcu|net|sched)\w*")
+# frames of a wait, whatever their subsystem prefix: the scheduler
+# ("sched"), sleeping locks and their slow paths ("_lock", "_slowlock",
+# "down", "rwsem"), completions and wait queues ("completion", "wait"),
+# grace periods ("synchronize"), the kthread that waits and the context
+# switch itself, and the cancel of a delayed work item that waits for it
+HUNG_SKIP = (r"\w*(?:sched|_lock|_slowlock|down|rwsem|completion|kthread|wait|synchronize"
+             r"|context_switch|__switch_to|cancel_delayed_work)\w*")
+
+
+def hung_anchor(lines: list[Line]) -> str | None:
+    for ln in lines:
+        fr = frame_of(ln.text)
+        if fr and fr[1] and (m := HUNG_ANCHORS.fullmatch(fr[0])):
+            return m.group(0) if m.group("rtnl") else "synchronize_rcu"
+    return None
+
+
 # ------------------------------------------------------------ the kinds table
 
 # lockdep's own lock lines ("is trying to acquire lock: ..., at: FUNC") end
@@ -379,9 +542,13 @@ class Kind:
     stack_after: str | None = None  # "stack": the blamed stack follows this line
     section: str | None = None      # "section": the frames that follow this line
     at_until: str = AT_UNTIL        # "at": the lock lines end at this line
-    variants: tuple[tuple[str, str, str], ...] = ()  # (groups, regex, title): the
-                                    # first whose groups ("a,b": joined by "|") match
-                                    # gives the title
+    lost: str | None = None         # a title (regex) that only a report whose own
+                                    # header was lost gets: it is corrupted
+    unnamed: str | None = None      # the title of a report whose frame is not found
+                                    # (default: the title "in corrupted")
+    variants: tuple[tuple, ...] = ()  # (groups, regex, title[, skip]): the first
+                                    # whose groups ("a,b": joined by "|") match gives
+                                    # the title, and frames its flavour never blames
 
     @property
     def literals(self) -> tuple[str, ...]:
@@ -407,9 +574,20 @@ def _compiled(rx: str) -> re.Pattern:
     return _CACHE[rx]
 
 
+def words(*parts: str) -> str:
+    """A skip pattern of frames that contain any of `parts`, whatever the
+    prefix or suffix: "timer_" skips rose_timer_expiry and run_timer_softirq."""
+    return r"\w*(?:" + "|".join(re.escape(w) for w in parts) + r")\w*"
+
+
 LOCKDEP = r"^(?:WARNING: |\[ INFO: )"      # 4.14+ / older lockdep headers
 OLD_OR_NEW = r"^(?:\[ )?(?P<sev>WARNING|BUG|INFO): "
 LOCKDEP_STACK = r"^stack backtrace:"
+# lockdep's deadlock reports are named by the lock lines under their header
+# (print_circular_bug_header() and friends: "... is trying to acquire lock:
+# ..., at: FUNC"); one cut before any of them, and before its stack, names
+# nothing, and syzbot keeps its header as the title
+LOCKDEP_HEADER = "{header}"
 EITHER, ANY3 = "WARNING|INFO: ", "WARNING|BUG|INFO: "       # needles of those headers
 DIE = ("oops", "internal-error")            # the "Oops: 0000 [#1]" line of a fault
 OOPS_TAIL = ("oops", "invalid-opcode", "bug-at", "null-deref", "paging", "gpf", "panic",
@@ -421,28 +599,29 @@ KINDS: tuple[Kind, ...] = (
     # lockdep
     Kind("lockdep-recursive", "lockdep", LOCKDEP + r"possible recursive locking detected",
          "possible deadlock in {frame}", "at stack lock", stack_after=LOCKDEP_STACK,
-         needle=EITHER),
+         unnamed=LOCKDEP_HEADER, needle=EITHER),
     Kind("lockdep-circular", "lockdep", LOCKDEP + r"possible circular locking dependency detected",
          "possible deadlock in {frame}", "at stack section lock", section=r"^-> #\d+",
-         stack_after=LOCKDEP_STACK, needle=EITHER),
+         stack_after=LOCKDEP_STACK, unnamed=LOCKDEP_HEADER, needle=EITHER),
     Kind("lockdep-inconsistent", "lockdep", LOCKDEP + r"inconsistent lock state",
          "inconsistent lock state in {frame}", "at stack lock", stack_after=LOCKDEP_STACK,
-         needle=EITHER),
+         unnamed=LOCKDEP_HEADER, needle=EITHER),
     Kind("lockdep-irq-inversion", "lockdep", LOCKDEP + r"possible irq lock inversion dependency",
          "possible deadlock in {frame}", "at stack lock", stack_after=LOCKDEP_STACK,
-         needle=EITHER),
+         unnamed=LOCKDEP_HEADER, needle=EITHER),
     Kind("lockdep-irq-order", "lockdep",
          LOCKDEP + r"(?:HARDIRQ|SOFTIRQ)-(?:safe|READ-safe) -> (?:HARDIRQ|SOFTIRQ)-\S+ lock order",
          "possible deadlock in {frame}", "section at stack lock", stack_after=LOCKDEP_STACK,
-         section=r"^\.\.\. which became \S+-irq-safe at:", needle=EITHER),
+         section=r"^\.\.\. which became \S+-irq-safe at:", unnamed=LOCKDEP_HEADER, needle=EITHER),
     Kind("lockdep-bad-unlock", "lockdep", OLD_OR_NEW + r"bad unlock balance detected!",
          "{sev}: bad unlock balance in {frame}", "at stack", stack_after=LOCKDEP_STACK,
          needle=ANY3),
     Kind("lockdep-held-freed", "lockdep", OLD_OR_NEW + r"held lock freed!",
          "{sev}: held lock freed in {frame}", "at stack", stack_after=LOCKDEP_STACK,
          needle=ANY3),
+    # lockdep_sys_exit() prints the held locks, not a stack
     Kind("lockdep-held-return", "lockdep", OLD_OR_NEW + r"lock held when returning to user space!",
-         "{sev}: lock held when returning to user space in {frame}", "at stack",
+         "{sev}: lock held when returning to user space in {frame}", "at",
          stack_after=LOCKDEP_STACK, at_until=LOCKDEP_STACK, needle=ANY3),
     Kind("lockdep-still-held", "lockdep", r"^WARNING: \S+ still has locks held!",
          "WARNING: still has locks held in {frame}", "at stack", stack_after=LOCKDEP_STACK,
@@ -452,21 +631,37 @@ KINDS: tuple[Kind, ...] = (
          needle="WARNING"),
     Kind("lockdep-wait-context", "lockdep", r"^\[ BUG: Invalid wait context \]",
          "WARNING: locking bug in {frame}", stack_after=LOCKDEP_STACK, needle="BUG"),
+    # lockdep_rcu_suspicious() is called by the RCU-checked accessor: RCU's
+    # own helpers and the allocators that check their RCU state for the caller
+    # lockdep_rcu_suspicious() prints "%s:%d %s!" (file, line, what) under
+    # the header: a report cut before that line names no site at all, and
+    # syzbot keeps its header
     Kind("lockdep-rcu", "lockdep", OLD_OR_NEW + r"suspicious RCU usage",
          "{sev}: suspicious RCU usage in {frame}", stack_after=LOCKDEP_STACK,
-         needle=ANY3),
+         skip=words("rcu", "kmem", "slab", "kmalloc", "vmalloc", "kcalloc", "kzalloc"),
+         fields=(("src", r"^\S*?([\w/.+-]+\.[ch]):\d+ \S"),),
+         variants=(("src", r"^$", "{sev}: suspicious RCU usage"),), needle=ANY3),
+    # register_lock_class() finds the key while a lock is taken for the first
+    # time: the lock primitives and the stack/IRQ plumbing above them
     Kind("lockdep-static-key", "lockdep", r"^INFO: trying to register non-static key",
-         "INFO: trying to register non-static key in {frame}", needle="INFO: "),
+         "INFO: trying to register non-static key in {frame}",
+         skip=words("stack", "lock", "IRQ"), needle="INFO: "),
     Kind("lockdep-limit", "lockdep", r"^BUG: (?P<what>MAX_\w+ too low!)", "BUG: {what}", "none",
          needs_frame=False, needle="BUG"),
+    # spin_bug() runs inside the spinlock's debug checks (every spin_* frame)
     Kind("spinlock", "lockdep", r"^BUG: (?P<what>(?:spin|rw)lock [\w ]+?) on CPU#\d+",
-         "BUG: {what} in {frame}", needle="BUG"),
+         "BUG: {what} in {frame}", skip=words("spin_"), needle="BUG"),
+    # check_preemption_disabled() runs inside the this_cpu accessor of the caller
     Kind("preemptible", "lockdep",
          r"^BUG: using (?P<what>[\w]+\(\)) in preemptible \[[0-9a-f]+\] code",
-         "BUG: using {what} in preemptible code in {frame}", needle="BUG"),
-    Kind("workqueue-leak", "lockdep", r"^BUG: workqueue leaked lock or atomic",
-         "BUG: workqueue leaked lock or atomic in {frame}", "field",
-         fields=(("fn", r"^last function: (?:\[<[0-9a-f]+>\] )?([A-Za-z_][\w.]*)"),),
+         "BUG: using {what} in preemptible code in {frame}",
+         skip=words("dump_stack", "preempt"), needle="BUG"),
+    # process_one_work(): "leaked lock or atomic: ... last function: %ps"
+    # (5.x) or "leaked atomic, lock or RCU: ... workfn=%ps" (6.9+)
+    Kind("workqueue-leak", "lockdep",
+         r"^BUG: workqueue leaked (?P<what>lock or atomic|atomic, lock or RCU)",
+         "BUG: workqueue leaked {what} in {frame}", "field",
+         fields=(("fn", r"^(?:last function: |.* workfn=)(?:\[<[0-9a-f]+>\] )?([A-Za-z_][\w.]*)"),),
          needle="BUG"),
     # btrfs (before the generic BUG rows: an assertion is followed by a BUG)
     Kind("btrfs-assert", "btrfs",
@@ -498,9 +693,14 @@ KINDS: tuple[Kind, ...] = (
          "KFENCE: {bugtype} in {frame}", "header stack", needle="BUG"),
     Kind("ubsan", "sanitizer", r"^UBSAN: (?P<bugtype>[\w -]+?) in (?P<file>\S+)",
          "UBSAN: {bugtype_slug} in {frame}", skip=r"ubsan_\w+|__ubsan_\w+|handle_overflow"),
+    # kmemleak's backtrace is the allocation's: every allocator and
+    # allocating helper (strdup, memdup, kasprintf, idr, percpu, mmap'ed
+    # objects) is how the leaker got the memory, not the leaker
     Kind("memory-leak", "sanitizer", r"^BUG: memory leak", "memory leak in {frame}",
-         skip=r"\w*alloc\w*|\w*strdup\w*|\w*memdup\w*|k?v?a?sprintf\w*|create_object"
-              r"|kmemleak_\w+|debug_\w+|\w*list_lru_init|\w+_userns",
+         skip=words("kmemleak", "kmalloc", "kcalloc", "kzalloc", "vmalloc", "mmap", "kmem",
+                    "slab", "alloc", "create_object", "idr_get", "list_lru_init", "kasprintf",
+                    "kvasprintf", "pcpu_create", "strdup", "strndup", "memdup")
+              + r"|k?v?a?sprintf\w*|debug_\w+|\w+_userns",
          needle="BUG"),
     # atomic context
     Kind("sleep-in-atomic", "atomic", r"^BUG: sleeping function called from invalid context",
@@ -508,14 +708,20 @@ KINDS: tuple[Kind, ...] = (
     Kind("sched-atomic", "atomic", r"^BUG: scheduling while atomic",
          "BUG: scheduling while atomic in {frame}", needle="BUG"),
     # hangs and stalls
+    # check_hung_task(): "INFO: task %s:%d blocked%s for more than %ld
+    # seconds." (%s: " in I/O wait" since 6.x)
     Kind("hung-task", "hang",
-         r"^INFO: task (?:(?P<comm>.+?):(?P<pid>\d+) blocked for more than \d+ seconds|[^:]*$)",
-         "INFO: task hung in {frame}", needle="INFO: task "),
+         r"^INFO: task (?:(?P<comm>.+?):(?P<pid>\d+) blocked(?: in I/O wait)? for more than \d+"
+         r" seconds|[^:]*$)",
+         "INFO: task hung in {frame}", "hung", skip=HUNG_SKIP, needle="INFO: task "),
     Kind("task-cant-die", "hang", r"^INFO: task (?P<comm>.+?):(?P<pid>\d+) can't die for more than",
          "INFO: task can't die in {frame}", needle="INFO: task "),
     Kind("soft-lockup", "hang", r"^(?:(?:NMI )?watchdog: )?BUG: soft lockup - CPU#\d+ stuck for",
          "BUG: soft lockup in {frame}", "lockup", needle="BUG"),
-    Kind("hard-lockup", "hang", r"^(?:NMI watchdog: )?Watchdog detected hard LOCKUP on cpu \d+",
+    # watchdog_hardlockup_check(): "CPU%u: Watchdog detected hard LOCKUP on
+    # cpu %u" (6.x), "NMI watchdog: Watchdog detected ..." before
+    Kind("hard-lockup", "hang",
+         r"^(?:NMI watchdog: |CPU\d+: )?Watchdog detected hard LOCKUP on cpu \d+",
          "BUG: hard lockup in {frame}", needle="LOCKUP"),
     Kind("rcu-stall", "hang",
          r"^(?:rcu: )?INFO: rcu_\w+ (?:self-)?detected (?:expedited )?stalls? on",
@@ -539,8 +745,10 @@ KINDS: tuple[Kind, ...] = (
     Kind("user-access", "memory", r"^(?:BUG: u|U)nable to handle kernel access to user memory",
          "BUG: unable to handle kernel access to user memory in {frame}", absorbs=DIE,
          needle="nable to handle kernel"),
+    # the second half of the fault header (printed apart) never came
     Kind("fault-cut", "memory", r"^BUG: unable to handle kernel\s*(?:\[\s*\d+\.\d+\].*)?$",
-         "BUG: unable to handle kernel", "none", absorbs=DIE, needs_frame=False, needle="BUG"),
+         "BUG: unable to handle kernel", "none", absorbs=DIE, needs_frame=False, lost="",
+         needle="BUG"),
     Kind("gpf", "memory", OOPS + r"general protection fault",
          "general protection fault in {frame}", absorbs=("oops", "cut"),
          needle="general protection fault"),
@@ -550,7 +758,7 @@ KINDS: tuple[Kind, ...] = (
          "stack segment fault in {frame}", needle=" [#"),
     Kind("int3", "memory", OOPS + r"int3: [0-9a-f]+ \[#\d+\]", "int3 in {frame}", needle=" [#"),
     Kind("double-fault", "memory", r"^PANIC: double fault", "PANIC: double fault in {frame}",
-         absorbs=("oops",), needle="double fault"),
+         absorbs=("oops",), needle="fault"),  # one scan for every "...fault" header
     Kind("stack-guard", "memory", r"^BUG: (?:\w+ )?stack guard page was hit",
          "BUG: stack guard page was hit in {frame}", "lockup", absorbs=DIE, needle="BUG"),
     Kind("arm-unhandled-fault", "memory", r"^Unhandled fault:", "Unhandled fault in {frame}",
@@ -577,7 +785,7 @@ KINDS: tuple[Kind, ...] = (
          "BUG: {what}", "none", absorbs=("slab-free",), needs_frame=False, needle="BUG"),
     Kind("slab-free", "memory", r"^INFO: (?P<what>Freed|Allocated) in (?P<fn>[\w.]+)\+0x\S+"
          r" (?P<rest>age=\d+ cpu=\d+ pid=\d+)", "INFO: {what} in {frame} {rest_n}", "header",
-         needle="INFO: "),
+         lost="", needle="INFO: "),      # the tail of an old SLUB/KASAN report
     # bugs, warnings, panics
     Kind("bug-at", "bug", r"^kernel BUG at (?P<file>\S+?):(?P<lineno>\d+)!",
          "kernel BUG in {frame}", absorbs=("invalid-opcode", "oops", "internal-error"),
@@ -585,18 +793,44 @@ KINDS: tuple[Kind, ...] = (
          variants=(("file", r"mm/usercopy\.c", "BUG: bad usercopy in {frame}"),
                    ("file", r"lib/list_debug\.c", "BUG: corrupted list in {frame}"))),
     Kind("warning", "bug",
+         # __warn(): "CPU: %d PID: %d at %pS" (up to 6.x), "%s:%d at %pS, CPU#%d:"
+         # (7.x), "at %pS, CPU#%d:" (7.x, no file)
          r"^WARNING: (?:CPU: \d+ PID: -?\d+ at (?P<file>\S+) (?:(?P<fn>[\w.]+)\+0x)?"
-         r"|(?:\[.*\] )?(?P<file2>\S+:\d+) at )",
+         r"|(?:\[.*\] )?(?P<file2>\S+:\d+) at |at [\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+, CPU#)",
          "WARNING in {frame}", needle="WARNING",
-         variants=(("file", r"kernel/locking/lockdep\.c", "WARNING: locking bug in {frame}"),
-                   ("file", r"lib/refcount\.c", "WARNING: refcount bug in {frame}"),
-                   ("file", r"lib/debugobjects\.c", "WARNING: ODEBUG bug in {frame}"),
-                   ("file", r"mm/usercopy\.c", "WARNING: bad usercopy in {frame}"),
-                   ("file", r"lib/kobject\.c", "WARNING: kobject bug in {frame}"),
-                   ("file", r"fs/proc/generic\.c", "WARNING: proc registration bug in {frame}"),
-                   ("file", r"mm/(?:slab_common|util)\.c", "WARNING: kmalloc bug in {frame}"),
-                   ("file", r"mm/vmalloc\.c", "WARNING: zero-size vmalloc in {frame}"),
-                   ("file", r"drivers/usb/core/urb\.c", "WARNING in {frame}/usb_submit_urb"))),
+         # A flavour is the file that warned; the frames of its skip are the
+         # callers that warn on someone else's behalf (syzkaller's rules)
+         variants=(
+             # lockdep's own WARN_ONs: the socket lock wrappers take the lock
+             # for their caller
+             ("file", r"kernel/locking/lockdep\.c", "WARNING: locking bug in {frame}",
+              words("lock_sock", "release_sock")),
+             # refcount_warn_saturate() warns for whoever dropped the count:
+             # the refcount helpers and the kobject/kref puts built on them
+             ("file", r"lib/refcount\.c", "WARNING: refcount bug in {frame}",
+              words("refcount", "kobject_")),
+             # debugobjects checks an object when its user (timers, work items,
+             # RCU heads, hrtimers, percpu counters, kobjects) or the allocator
+             # freeing it asks: those users are the reporting machinery
+             ("file", r"lib/debugobjects\.c", "WARNING: ODEBUG bug in {frame}",
+              words("debug_", "rcu", "hrtimer_", "timer_", "work_", "percpu_", "kmem_",
+                    "slab_", "kfree", "vunmap", "vfree", "__free_", "kobject_")),
+             # the hardened-usercopy checks run inside copy_{to,from}_user
+             ("file", r"mm/usercopy\.c", "WARNING: bad usercopy in {frame}",
+              words("usercopy", "__check")),
+             ("file", r"lib/kobject\.c", "WARNING: kobject bug in {frame}", words("kobject_")),
+             ("file", r"fs/proc/generic\.c", "WARNING: proc registration bug in {frame}",
+              words("proc_")),
+             # the allocator's size/flag checks: every allocator entry point
+             ("file", r"mm/(?:slab_common|util)\.c", "WARNING: kmalloc bug in {frame}",
+              words("kmalloc", "kcalloc", "kzalloc", "krealloc", "vmalloc", "slab", "kmem")),
+             ("file", r"mm/vmalloc\.c", "WARNING: zero-size vmalloc in {frame}",
+              words("vmalloc", "kvmalloc")),
+             # usb_submit_urb() checks the URB for the driver; the synchronous
+             # message helpers submit it for theirs
+             ("file", r"drivers/usb/core/urb\.c", "WARNING in {frame}/usb_submit_urb",
+              words("usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg",
+                    "usb_interrupt_msg", "usb_control_msg")))),
     Kind("stack-regs", "bug", r"^WARNING: kernel stack (?:regs|frame pointer) at .* has bad",
          "WARNING: kernel stack regs has bad value", "none", needs_frame=False,
          needle="WARNING"),
@@ -613,7 +847,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("panic-stack-protector", "bug",
          PANIC + r"stack-protector: Kernel stack is corrupted in: (?:" + FUNC + r"\+0x)?",
          "kernel panic: stack is corrupted in {frame}", "header stack", weak=True,
-         needle="panic"),
+         skip=words("stack_chk"), needle="panic"),     # __stack_chk_fail panics for its caller
     Kind("panic-stack-end", "bug", PANIC + r"corrupted stack end detected",
          "kernel panic: corrupted stack end in {frame}", "lockup", weak=True, needle="panic"),
     Kind("panic-stack-overflow", "bug", PANIC + r"kernel stack overflow",
@@ -621,7 +855,34 @@ KINDS: tuple[Kind, ...] = (
          skip=r"\w*bad_stack\w*"),
     Kind("panic", "bug",
          PANIC + r"(?P<reason>.*?)(?: exitcode=.*| for \S+ --- .*|\.*)\s*(?:\]---)?$",
-         "kernel panic: {reason_n}", "none", needs_frame=False, weak=True, needle="panic"),
+         "kernel panic: {reason_n}", "none", needs_frame=False, weak=True, needle="panic",
+         # the panics that end a report (a die(), a WARNING under
+         # panic_on_warn, a hung task under hung_task_panic): seen alone,
+         # the report they end was lost
+         lost=r"Fatal exception|panic_on_warn set|hung_task: blocked tasks"),
+    # Trusty (the secure OS under Android) panics through lk's panic():
+    # "panic (caller %p): " and its message; an ASSERT is "ASSERT FAILED at
+    # (file:line): expr", titled by the expression
+    Kind("trusty-panic", "trusty",
+         r"^trusty: panic \(caller .*?\): (?:(?:DEBUG )?ASSERT FAILED at \([^)]*\): "
+         r"(?P<expr>.*)|(?P<msg>.*))",
+         "trusty: panic: {msg_n}", "none", needs_frame=False, needle="trusty: panic",
+         variants=(("expr", r".", "trusty: ASSERT FAILED: {expr}"),)),
+    # the Go runtime's throw() ("fatal error: ..." and a goroutine dump) of a
+    # fuzzer or agent in the guest; one title for all, as syzkaller has it
+    # (ALSA's "fatal error" messages are the kernel's, not Go's)
+    Kind("go-runtime", "userspace", r"^fatal error: (?!cannot create timer)(?!.*ALSA)",
+         "go runtime error", "none", needs_frame=False, needle="fatal error: "),
+    # syzkaller's own failures (the executor's fail(), log.Fatal): titled, as
+    # syzkaller titles them, by the line's text; one line, no stack
+    Kind("syzfail", "syzkaller", r"^(?P<what>SYZFAIL|SYZFATAL): ?(?P<msg>.*)",
+         "{what}: {msg}", "none", needs_frame=False, needle="SYZFA"),  # one pass for both
+    # any other "BUG: ..." line the kernel prints (mm/, kernel/fork.c,
+    # kernel/sched/, ...: "BUG: non-zero pgtables_bytes on freeing mm: %ld")
+    # is a bug too; with no row of its own it is titled by its text, numbers
+    # as NUM, as syzkaller titles a report no format matches
+    Kind("bug-other", "bug", r"^BUG: (?P<what>\S.*)", "BUG: {what_n}", "none",
+         needs_frame=False, needle="BUG"),
     # information, not a bug: the harness's own sysrq-w dump of blocked tasks
     Kind("blocked-tasks", "info", r"^sysrq: Show Blocked State", "task blocked in {frame}",
          is_bug=False),
@@ -665,10 +926,13 @@ class Finding:
     is_bug: bool = True
     count: int = 1
     first_ts: float | None = None
+    reason: str = ""        # why the title cannot be exact ("" when it is, as far as
+                            # the parser knows): a cut report, a stack of machinery, ...
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "category": self.category, "title": self.title,
-                "frame": self.frame, "corrupted": self.corrupted, "count": self.count,
+                "frame": self.frame, "corrupted": self.corrupted, "reason": self.reason,
+                "count": self.count,
                 "first_line": self.first_line, "last_line": self.last_line,
                 "is_bug": self.is_bug, "first_ts": self.first_ts, "report": self.report}
 
@@ -739,8 +1003,10 @@ def _main_stack(kind: Kind, body: list[Line], borrowed: list[Line]) -> list[Line
     return out
 
 
-def _find_frame(kind: Kind, values: dict, body: list[Line], borrowed: list[Line]) -> str | None:
-    skip = _compiled(f"^(?:{kind.skip})$") if kind.skip else None
+def _find_frame(kind: Kind, values: dict, body: list[Line], borrowed: list[Line],
+                extra: str | None = None) -> str | None:
+    skips = "|".join(s for s in (kind.skip, extra) if s)
+    skip = _compiled(f"^(?:{skips})$") if skips else None
     for how in kind.frame.split():
         fn = None
         if how == "header" and values.get("fn"):
@@ -756,6 +1022,9 @@ def _find_frame(kind: Kind, values: dict, body: list[Line], borrowed: list[Line]
             fn = _section_frame(body, _compiled(kind.section), skip)
         elif how == "stack":
             fn = guilty_frame(_main_stack(kind, body, borrowed), skip)
+        elif how == "hung":
+            stack = _main_stack(kind, body, borrowed)
+            fn = hung_anchor(stack) or guilty_frame(stack, skip)
         elif how in ("stall", "lockup"):
             fn = stall_frame(body, skip, how == "stall")
         if fn:
@@ -763,11 +1032,97 @@ def _find_frame(kind: Kind, values: dict, body: list[Line], borrowed: list[Line]
     return None
 
 
+# why a title cannot be exact (Finding.reason; empty when it is, as far as
+# the parser knows)
+CUT_OFF = "report cut off before its stack"
+ONLY_MACHINERY = "no frame outside machinery in the report's stack"
+NO_HEADER_FN = "the header names no function"
+NO_FIELD_FN = "the report names no function"
+INTERLEAVED_DUMP = "another task's stack dump runs through the report's stack"
+NO_IRQ = "the stall's stack shows no interrupted context"
+
+
+def _no_frame_reason(kind: Kind, values: dict, body: list[Line], borrowed: list[Line]) -> str:
+    """Why `_find_frame` found no frame: the first strategy's story, told
+    from what the report holds."""
+    hows = kind.frame.split()
+    if hows[0] == "header" and not values.get("fn"):
+        return NO_HEADER_FN
+    if hows == ["header"]:
+        return ONLY_MACHINERY
+    if hows == ["field"]:
+        return NO_FIELD_FN
+    stack = _main_stack(kind, body, borrowed) if "stack" in hows else body + list(borrowed)
+    frames = [fr for ln in stack if (fr := frame_of(ln.text))]
+    if any(INTERLEAVED.search(ln.text) for ln in stack) \
+            or any(FAULT_INJECTION.match(fn) for fn, _ in frames):
+        return INTERLEAVED_DUMP
+    if not frames:
+        return CUT_OFF
+    if any(h in ("stall",) for h in hows) and not any(
+            ln.text.strip() in ("</IRQ>", "<EOI>") or IRQ_ENTRY.match(fr[0])
+            for ln in stack if (fr := frame_of(ln.text) or ("", True))):
+        return NO_IRQ
+    return ONLY_MACHINERY
+
+
+NO_STACK = "no stack trace in the report"
+LOST_HEADER = "the report is a fragment: the part that names it is lost"
+STACK_CUT = "the report's stack is cut off"
+# the lines a stack follows: dump_stack()'s "Call Trace:" (arm64: "Call
+# trace:"), a sanitizer's allocation and free stacks, kmemleak's and arm32's
+# "backtrace:" (lockdep's "stack backtrace:" is followed by a Call Trace)
+STACK_KEY = re.compile(r"Call [Tt]race|Allocated by task \d+:|Freed by task \d+:"
+                       r"|(?<!stack )[Bb]acktrace:")
+
+
+def _needs_stack(kind: Kind) -> bool:
+    return any(h in ("stack", "stall", "lockup", "section", "hung") for h in kind.frame.split())
+
+
+def _stack_line(text: str) -> bool:
+    return bool(FRAME_RE.match(text) or ARM_FRAME_RE.match(text)) and not RIP_RE.match(text.strip())
+
+
+def _stack_missing(lines: list[Line]) -> str:
+    """Why a report that prints a stack is not whole (syzkaller's rule): it
+    shows no stack at all (a RIP line is not one), or the first line of a
+    kind that a stack follows ("Call Trace:", "Allocated by task N:", ...)
+    has no frame in the 15 lines after it."""
+    texts = [ln.text for ln in lines]
+    keys = [i for i, t in enumerate(texts) if STACK_KEY.search(t)]
+    if not keys:
+        return "" if any(_stack_line(t) for t in texts) else NO_STACK
+    firsts: dict[str, int] = {}
+    for i in keys:
+        firsts.setdefault(STACK_KEY.search(texts[i]).group(0).lower(), i)
+    for i in firsts.values():
+        after = texts[i + 1:i + 16]
+        if len(after) < 2:
+            return STACK_CUT
+        for t in after:
+            if STACK_KEY.search(t):
+                return STACK_CUT        # the next stack starts before a frame
+            if "(stack is not available)" in t or "<Same stack as" in t or frame_of(t):
+                break
+        else:
+            return STACK_CUT
+    return ""
+
+
 def _finish(rep: _Open) -> Finding:
     kind, lines = rep.kind, rep.lines
     values = {k: (v or "").strip() for k, v in rep.match.groupdict().items()}
     values["pair"] = f" / {values['other']}" if values.get("other") else ""
     body = lines[rep.start + 1:]
+    cut = None
+    if lines[0].caller is None:
+        # without caller tags nothing tells this report's lines from those
+        # of a task that dumps its own stack (an allocation failure, an
+        # injected fault) in the middle of it: the report ends there
+        cut = next((i for i, ln in enumerate(body) if INTERLEAVED.search(ln.text)), None)
+        if cut is not None:
+            body = body[:cut]
     for name, rx in kind.fields:
         values[name] = next((m.group(1) or "" for ln in body
                              if (m := _compiled(rx).match(ln.text.strip()))), "")
@@ -778,22 +1133,37 @@ def _finish(rep: _Open) -> Finding:
     for name, value in list(values.items()):
         values[name + "_n"] = NUMBER_RE.sub("NUM", value)
         values[name + "_slug"] = re.sub(r"\s+", "-", value.lower())
-    frame = None if kind.frame == "none" else _find_frame(kind, values, body, rep.borrowed)
+    variant = next((v for v in kind.variants
+                    if _compiled(v[1]).search("|".join(values.get(g) or ""
+                                                       for g in v[0].split(",")))), None)
+    template = variant[2] if variant else kind.title
+    extra = variant[3] if variant and len(variant) > 3 else None
+    frame = (None if kind.frame == "none"
+             else _find_frame(kind, values, body, rep.borrowed, extra))
     corrupted = kind.needs_frame and frame is None
+    reason = ("" if not corrupted else INTERLEAVED_DUMP if cut is not None
+              else _no_frame_reason(kind, values, body, rep.borrowed))
     values["frame"] = title_fn(frame) if frame else "corrupted"
-    template = next((t for groups, rx, t in kind.variants
-                     if _compiled(rx).search("|".join(values.get(g) or ""
-                                                      for g in groups.split(",")))), kind.title)
+    if frame is None and kind.unnamed:
+        template = kind.unnamed
+        values["header"] = lines[rep.start].text.strip().strip("[] ")
     try:
         title = template.format(**values)
     except (KeyError, IndexError, ValueError):
         title = kind.title
     title = " ".join(title.split())
+    if kind.lost is not None and not corrupted and _compiled(kind.lost).search(title):
+        corrupted, reason = True, LOST_HEADER
+    if not corrupted and frame is not None and _needs_stack(kind):
+        # named, but from a report whose stack is missing or empty: the
+        # title may be right, the report is not whole (syzkaller's rule)
+        reason = _stack_missing(body + list(rep.borrowed))
+        corrupted = bool(reason)
     return Finding(kind.name, kind.category, title, frame, corrupted,
                    lines[0].no, lines[-1].no,
                    "\n".join((f"[{ln.ts:12.6f}] " if ln.ts is not None else "") + ln.text
                              for ln in lines),
-                   kind.is_bug, 1, lines[0].ts)
+                   kind.is_bug, 1, lines[0].ts, reason)
 
 
 class Parser:

@@ -41,6 +41,9 @@ ffff8880 (&fs_info->reloc_mutex){+.+.}-{3:3}, at: btrfs_record_root_in_trans+0x4
 
 but task is already holding lock:
 ffff8881 (sb_internal#2){.+.+}-{0:0}, at: start_transaction+0x3d6/0x5d0
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "possible deadlock in btrfs_record_root_in_trans", "btrfs_record_root_in_trans"),
     "lockdep-inconsistent": ("""
 ================================
@@ -49,11 +52,17 @@ WARNING: inconsistent lock state
 inconsistent {HARDIRQ-ON-W} -> {IN-HARDIRQ-W} usage.
 swapper/0/0 [HC1[1]:SC0[0]:HE0:SE1] takes:
 ffff8880 (&ctx->lock){?.+.}-{2:2}, at: foo_irq_handler+0x20/0x90
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "inconsistent lock state in foo_irq_handler", "foo_irq_handler"),
     "lockdep-irq-inversion": ("""
 WARNING: possible irq lock inversion dependency detected
 kworker/0:2/33 just changed the state of lock:
 ffff8880 (&q->lock){+.-.}-{2:2}, at: bar_timer_fn+0x10/0x50
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "possible deadlock in bar_timer_fn", "bar_timer_fn"),
     "lockdep-bad-unlock": ("""
 =====================================
@@ -132,6 +141,9 @@ Call Trace:
 NMI watchdog: Watchdog detected hard LOCKUP on cpu 1
 CPU: 1 PID: 0 Comm: swapper/1
 RIP: 0010:spin_in_irq+0x5/0x10
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "BUG: hard lockup in spin_in_irq", "spin_in_irq"),
     "rcu-stall": ("""
 rcu: INFO: rcu_preempt self-detected stall on CPU
@@ -155,6 +167,8 @@ CPU: 0 PID: 90 Comm: python3 Not tainted 5.10.223 #1
 RIP: 0010:start_transaction+0x53/0x5d0
 Call Trace:
  btrfs_dirty_inode+0x3c/0xd0
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "BUG: unable to handle kernel NULL pointer dereference in start_transaction",
         "start_transaction"),
     "paging": ("""
@@ -164,11 +178,16 @@ Oops: 0002 [#1] NOPTI
 RIP: 0010:memcpy_orig+0x10/0x110
 Call Trace:
  copy_thing+0x30/0x90
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "BUG: unable to handle kernel paging request in copy_thing", "copy_thing"),
     "gpf": ("""
 general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] NOPTI
 CPU: 0 PID: 91 Comm: python3 Not tainted 5.10.223 #1
 RIP: 0010:btrfs_release_delayed_node+0x22/0x90
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "general protection fault in btrfs_release_delayed_node", "btrfs_release_delayed_node"),
     "bug-at": ("""
 ------------[ cut here ]------------
@@ -178,21 +197,32 @@ CPU: 0 PID: 93 Comm: fio Not tainted 5.10.223 #1
 RIP: 0010:btrfs_release_extent_buffer_pages+0x1a3/0x1b0
 Call Trace:
  release_extent_buffer+0x4e/0xb0
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "kernel BUG in btrfs_release_extent_buffer_pages", "btrfs_release_extent_buffer_pages"),
     "warning": ("""
 ------------[ cut here ]------------
 WARNING: CPU: 0 PID: 94 at fs/btrfs/inode.c:3211 btrfs_finish_ordered_io+0x7a2/0x830
 Modules linked in:
 RIP: 0010:btrfs_finish_ordered_io+0x7a2/0x830
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 ---[ end trace 1234567890abcdef ]---
 """, "WARNING in btrfs_finish_ordered_io", "btrfs_finish_ordered_io"),
     "invalid-opcode": ("""
 invalid opcode: 0000 [#1] NOPTI
 RIP: 0010:ud2_here+0x4/0x10
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "invalid opcode in ud2_here", "ud2_here"),
     "oops": ("""
 Oops: 0000 [#1] SMP
 RIP: 0010:weird_oops+0x4/0x10
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "Oops in weird_oops", "weird_oops"),
     "panic": ("""
 Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009
@@ -221,12 +251,18 @@ Call Trace:
 ==================================================================
 BUG: KASAN: use-after-free in btrfs_lookup_thing+0x4f/0x90
 Read of size 8 at addr ffff888004a1e5c8 by task fio/97
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "KASAN: use-after-free Read in btrfs_lookup_thing", "btrfs_lookup_thing"),
     "kcsan": ("""
 BUG: KCSAN: data-race in btrfs_a / btrfs_b
 """, "KCSAN: data-race in btrfs_a / btrfs_b", "btrfs_a"),
     "kfence": ("""
 BUG: KFENCE: use-after-free read in btrfs_c+0x10/0x20
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "KFENCE: use-after-free read in btrfs_c", "btrfs_c"),
     "ubsan": ("""
 ================================================================================
@@ -393,10 +429,32 @@ unreferenced object 0xffff888012345678 (size 32):
     "netdev-refcount": ("""
 unregister_netdevice: waiting for lo to become free. Usage count = 2
 """, "unregister_netdevice: waiting for DEV to become free", None),
+    "trusty-panic": ("""
+trusty: thing-srv: 146: Channel wait failed: 0(4)
+trusty: panic (caller 0xffffffffe000fbb8): ASSERT FAILED at (trusty/kernel/lib/thing.c:47): !thing_ok(&t->node)
+trusty: HALT: (reason = 9)
+""", "trusty: ASSERT FAILED: !thing_ok(&t->node)", None),
+    "go-runtime": ("""
+runtime: out of memory: cannot allocate 1073741824-byte block (6446022656 in use)
+fatal error: out of memory
+
+goroutine 1 [running]:
+runtime.throw({0x4772bc?, 0x20000?})
+""", "go runtime error", None),
+    "bug-other": ("""
+BUG: non-zero pgtables_bytes on freeing mm: 4096
+""", "BUG: non-zero pgtables_bytes on freeing mm: NUM", None),
+    "syzfail": ("""
+ (errno 11: Resource temporarily unavailable)
+SYZFAIL: executor lost its shared memory
+""", "SYZFAIL: executor lost its shared memory", None),
     "user-access": ("""
 Unable to handle kernel access to user memory without uaccess routines at virtual address 0000000000001000
 Oops [#1]
 epc : thing_copy+0x72/0xb2
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "BUG: unable to handle kernel access to user memory in thing_copy", "thing_copy"),
     "fault-cut": ("""
 [   12.300000] BUG: unable to handle kernel [   12.345678] other output that cut the line
@@ -404,18 +462,30 @@ epc : thing_copy+0x72/0xb2
     "divide-error": ("""
 divide error: 0000 [#1] SMP
 RIP: 0010:thing_ratio+0x10/0x20
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "divide error in thing_ratio", "thing_ratio"),
     "stack-segment": ("""
 stack segment: 0000 [#1] SMP
 RIP: 0010:thing_walk+0x10/0x20
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "stack segment fault in thing_walk", "thing_walk"),
     "int3": ("""
 Oops: int3: 0000 [#1] SMP NOPTI
 RIP: 0010:thing_patch+0x10/0x20
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "int3 in thing_patch", "thing_patch"),
     "double-fault": ("""
 PANIC: double fault, error_code: 0x0
 RIP: 0010:thing_recurse+0x10/0x20
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "PANIC: double fault in thing_recurse", "thing_recurse"),
     # a stack overflow is named like a stall: by the frame inside the dispatcher
     "stack-guard": ("""
@@ -433,15 +503,24 @@ Call Trace:
 Unhandled fault: page domain fault (0x01b) at 0x00000ea3
 Internal error: : 1b [#1] PREEMPT SMP ARM
 PC is at thing_read+0x4c/0xd8
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "Unhandled fault in thing_read", "thing_read"),
     "arm-alignment": ("""
 Alignment trap: not handling instruction e1903f9f at [<8018b0a8>]
 Internal error: Oops: 5 [#1] SMP ARM
 PC is at thing_align+0x1c/0x90
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "Alignment trap in thing_align", "thing_align"),
     "internal-error": ("""
 Internal error: Oops - BUG: 0 [#1] PREEMPT SMP ARM
 PC is at thing_check+0x10/0x40
+Call Trace:
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "Internal error in thing_check", "thing_check"),
     "bad-page-state": ("""
 BUG: Bad page state in process fio  pfn:7deea
@@ -475,6 +554,8 @@ invalid opcode: 0000 [#1] SMP
 RIP: 0010:__list_del_entry_valid+0x10/0x20
 Call Trace:
  thing_remove+0x10/0x20
+ do_syscall_64+0x1/0x2
+ entry_SYSCALL_64_after_hwframe+0x1/0x2
 """, "BUG: corrupted list in thing_remove", "thing_remove"),
     "file-count": ("""
 VFS: Close: file count is 0
@@ -538,7 +619,8 @@ def test_every_kind(kind):
     assert [f.kind for f in found] == [kind]
     assert found[0].title == title
     assert found[0].frame == frame
-    assert not found[0].corrupted
+    # a fault header's first half alone, an old slab report's tail: always cut
+    assert found[0].corrupted == (kind in ("fault-cut", "slab-free"))
 
 
 def test_every_kind_in_the_table_has_a_case():
@@ -580,10 +662,26 @@ Call Trace:
  ? lucky_guess+0x1/0x2
  __schedule+0x2f4/0x8b0
  schedule+0x4e/0xc0
- btrfs_wait_ordered_range+0x10/0x90 [btrfs]
+ btrfs_start_ordered_extent+0x10/0x90 [btrfs]
 """
     (f,) = kr.bugs(kr.parse(text))
-    assert f.frame == "btrfs_wait_ordered_range"
+    assert f.frame == "btrfs_start_ordered_extent"
+
+
+def test_a_hung_task_is_named_outside_its_wait():
+    head = "INFO: task fio:7 blocked for more than 143 seconds.\nCall Trace:\n"
+    sched = " __schedule+0x2f4/0x8b0\n schedule+0x4e/0xc0\n"
+    # frames of the wait, whatever their prefix, are not where the task hung
+    text = (head + sched + " thing_wait_for_io+0x1/0x2\n thing_queue_down+0x1/0x2\n"
+            " __thing_rwsem_slowpath+0x1/0x2\n thing_sync_file+0x1/0x2\n")
+    assert kr.bugs(kr.parse(text))[0].title == "INFO: task hung in thing_sync_file"
+    # the RTNL mutex and RCU grace periods are buckets of their own
+    rtnl = head + sched + " __mutex_lock+0x1/0x2\n rtnl_lock+0x1/0x2\n thing_ioctl+0x1/0x2\n"
+    assert kr.bugs(kr.parse(rtnl))[0].title == "INFO: task hung in rtnl_lock"
+    for sync in ("synchronize_srcu", "synchronize_net", "synchronize_rcu_expedited"):
+        text = (head + sched + " wait_for_completion+0x1/0x2\n"
+                f" {sync}+0x1/0x2\n thing_release+0x1/0x2\n")
+        assert kr.bugs(kr.parse(text))[0].title == "INFO: task hung in synchronize_rcu", sync
 
 
 def test_cut_report_is_marked_corrupted():
@@ -849,3 +947,319 @@ def test_real_console_logs(log):
     got = [{"kind": f.kind, "title": f.title, "frame": f.frame, "first_line": f.first_line,
             "last_line": f.last_line} for f in kr.bugs(kr.parse(kr.read_log(log)))]
     assert got == expected
+
+
+# ---- why a title cannot be exact: Finding.reason, next to corrupted in the JSON
+
+HUNG_HEAD = "INFO: task fio:7 blocked for more than 10 seconds.\n"
+
+
+@pytest.mark.parametrize("text, reason", [
+    (HUNG_HEAD + "Call Tr", kr.CUT_OFF),
+    (HUNG_HEAD + "Call Trace:\n __schedule+0x1/0x2\n schedule+0x1/0x2\n"
+     " rwsem_down_write_slowpath+0x1/0x2\n down_write+0x1/0x2\n kthread+0x1/0x2\n",
+     kr.ONLY_MACHINERY),
+    ("BUG: KASAN: null-ptr-deref on address 0000000000000010\n"
+     "Read of size 8 by task fio/7\n", kr.NO_HEADER_FN),
+    ("Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: "
+     "ffffffff8123abcd\n", kr.NO_HEADER_FN),
+    ("BUG: workqueue leaked lock or atomic: kworker/0:1/0x00000000/46\n"
+     "1 lock held by kworker/0:1/46:\n", kr.NO_FIELD_FN),
+    ("WARNING: CPU: 0 PID: 9 at kernel/kthread.c:7 thing_check+0x1/0x2\n"
+     "Call Trace:\n dump_stack+0x1/0x2\n should_fail+0x1/0x2\n"
+     " should_failslab+0x1/0x2\n kmem_cache_alloc+0x1/0x2\n thing_alloc+0x1/0x2\n",
+     kr.INTERLEAVED_DUMP),
+    ("\n".join(ln for ln in RCU_STALL.splitlines() if "interrupt" not in ln and "IRQ" not in ln),
+     kr.NO_IRQ),
+])
+def test_a_report_without_its_frame_says_why(text, reason):
+    (f,) = kr.bugs(kr.parse(text))
+    assert f.corrupted and f.reason == reason, (f.title, f.reason)
+    assert f.to_json()["reason"] == reason
+
+
+def test_an_exact_title_has_no_reason():
+    for name, (text, title, _frame) in CASES.items():
+        for f in kr.bugs(kr.parse(text)):
+            if name in ("fault-cut", "slab-free"):
+                assert f.corrupted and f.reason == kr.LOST_HEADER
+                continue
+            assert f.reason == "" and not f.corrupted, (name, f.title, f.reason)
+
+
+def test_a_named_report_without_its_stack_is_corrupted_but_keeps_its_title():
+    paging = ("BUG: unable to handle page fault for address: ffffc90000a3f000\n"
+              "#PF: supervisor read access in kernel mode\nOops: 0000 [#1] PREEMPT SMP\n"
+              "RIP: 0010:thing_read+0x1/0x2\n")
+    (f,) = kr.bugs(kr.parse(paging))
+    assert f.title == "BUG: unable to handle kernel paging request in thing_read"
+    assert f.corrupted and f.reason == kr.NO_STACK
+    (f,) = kr.bugs(kr.parse(paging + "Call Trace:\n"))
+    assert f.corrupted and f.reason == kr.STACK_CUT
+    (f,) = kr.bugs(kr.parse(paging + "Call Trace:\n thing_ioctl+0x1/0x2\n"
+                            " do_syscall_64+0x1/0x2\n"))
+    assert not f.corrupted and f.reason == ""
+    # KMSAN and KFENCE print their stack right under the header
+    kmsan = "BUG: KMSAN: uninit-value in thing_parse+0x12/0x40\n thing_parse+0x12/0x40\n" \
+            " thing_ioctl+0x20/0x80\n"
+    assert not kr.bugs(kr.parse(kmsan))[0].corrupted
+    # a panic that ends a report, seen alone
+    (f,) = kr.bugs(kr.parse("Kernel panic - not syncing: panic_on_warn set ...\n"))
+    assert f.title == "kernel panic: panic_on_warn set" and f.reason == kr.LOST_HEADER
+    (f,) = kr.bugs(kr.parse("Kernel panic - not syncing: Attempted to kill init! "
+                            "exitcode=0x00000009\n"))
+    assert not f.corrupted
+
+
+def test_parse_log_json_has_reason_next_to_corrupted(tmp_path):
+    import subprocess
+    import sys
+    log = tmp_path / "c.log"
+    log.write_text(HUNG_HEAD + "Call Tr\n" + CASES["hung-task"][0])
+    cp = subprocess.run([sys.executable, "-m", "harness", "parse-log", "--json", str(log)],
+                        cwd=Path(__file__).resolve().parent.parent, capture_output=True,
+                        text=True, timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    cut, whole = json.loads(cp.stdout)
+    keys = list(cut)
+    assert keys.index("reason") == keys.index("corrupted") + 1
+    assert (cut["corrupted"], cut["reason"]) == (True, kr.CUT_OFF)
+    assert (whole["corrupted"], whole["reason"]) == (False, "")
+    cp = subprocess.run([sys.executable, "-m", "harness", "parse-log", str(log)],
+                        cwd=Path(__file__).resolve().parent.parent, capture_output=True,
+                        text=True, timeout=120)
+    assert f"[corrupted: {kr.CUT_OFF}]" in cp.stdout
+
+
+# ---- syzkaller's own failures
+
+EXECUTOR_FAIL = """2026/12/04 10:00:00 executor 3 failed 11 times:
+executor 3: exit status 67
+th # 0: created=1 executing=0 colliding=0 ready=0 done=1 call_index=2 res=0 reserrno=14
+ (errno 12: Cannot allocate memory)
+SYZFAIL: failed to mmap  shared output
+ (errno 0: Success)
+SYZFAIL: child failed
+loop exited with status 67
+"""
+
+
+def test_syzfail_is_titled_by_its_line():
+    found = kr.bugs(kr.parse(EXECUTOR_FAIL))
+    assert [f.title for f in found] == ["SYZFAIL: failed to mmap shared output",
+                                        "SYZFAIL: child failed"]
+    assert found[0].kind == "syzfail" and not found[0].corrupted and found[0].reason == ""
+    (f,) = kr.bugs(kr.parse("2026/12/04 10:00:01 SYZFATAL: failed to recv rpc: EOF\n"))
+    assert f.title == "SYZFATAL: failed to recv rpc: EOF"
+
+
+def test_syzfail_after_a_kernel_report_does_not_take_its_place():
+    text = CASES["hung-task"][0].rstrip("\n") + "\nSYZFAIL: failed to recv rpc\n"
+    found = kr.bugs(kr.parse(text))
+    assert [f.title for f in found] == ["INFO: task hung in btrfs_sync_file",
+                                        "SYZFAIL: failed to recv rpc"]
+
+
+# ---- the frames a flavour never blames: who reports on someone else's behalf
+
+def _warn(file, fn, *stack):
+    return ("------------[ cut here ]------------\n"
+            f"WARNING: CPU: 0 PID: 7 at {file}:10 {fn}+0x1/0x2\n"
+            f"RIP: 0010:{fn}+0x1/0x2\nCall Trace:\n"
+            + "".join(f" {f}+0x1/0x2\n" for f in stack) + "---[ end trace 0 ]---\n")
+
+
+@pytest.mark.parametrize("text, title", [
+    # debugobjects reports for the timer, work and RCU users of the object
+    (_warn("lib/debugobjects.c", "debug_print_object", "debug_object_assert_init",
+           "thing_timer_expiry", "call_timer_fn", "run_timer_softirq", "handle_softirqs"),
+     "WARNING: ODEBUG bug in handle_softirqs"),
+    (_warn("lib/debugobjects.c", "debug_print_object", "__debug_check_no_obj_freed",
+           "__free_thing_pages", "thing_percpu_counter_destroy", "thing_hrtimer_cancel",
+           "thing_release"),
+     "WARNING: ODEBUG bug in thing_release"),
+    # refcount_warn_saturate() for whoever put the last reference
+    (_warn("lib/refcount.c", "refcount_warn_saturate", "thing_refcount_put", "thing_close"),
+     "WARNING: refcount bug in thing_close"),
+    (_warn("kernel/locking/lockdep.c", "__lock_acquire", "thing_release_sock",
+           "thing_connect"), "WARNING: locking bug in thing_connect"),
+    (_warn("drivers/usb/core/urb.c", "usb_submit_urb", "usb_start_wait_urb_thing",
+           "thing_probe"), "WARNING in thing_probe/usb_submit_urb"),
+    (_warn("mm/util.c", "kvmalloc_node", "thing_kzalloc_node", "thing_resize"),
+     "WARNING: kmalloc bug in thing_resize"),
+])
+def test_warning_flavours_skip_their_reporting_callers(text, title):
+    assert kr.bugs(kr.parse(text))[0].title == title
+
+
+@pytest.mark.parametrize("text, title", [
+    ("=============================\nWARNING: suspicious RCU usage\n"
+     "net/thing.c:7 suspicious rcu_dereference_check() usage!\n\nstack backtrace:\n"
+     "Call Trace:\n dump_stack+0x1/0x2\n lockdep_rcu_suspicious+0x1/0x2\n"
+     " thing_rcu_lookup+0x1/0x2\n thing_kmem_get+0x1/0x2\n thing_open+0x1/0x2\n",
+     "WARNING: suspicious RCU usage in thing_open"),
+    ("INFO: trying to register non-static key.\nCall Trace:\n dump_stack+0x1/0x2\n"
+     " register_lock_class+0x1/0x2\n __lock_acquire+0x1/0x2\n thing_stack_push+0x1/0x2\n"
+     " thing_init+0x1/0x2\n", "INFO: trying to register non-static key in thing_init"),
+    ("BUG: memory leak\nunreferenced object 0xffff888 (size 64):\n  backtrace:\n"
+     "    [<ffffffff81>] thing_mmap_region+0x1/0x2\n"
+     "    [<ffffffff82>] thing_idr_get_free+0x1/0x2\n"
+     "    [<ffffffff83>] thing_ioctl+0x1/0x2\n", "memory leak in thing_ioctl"),
+    ("BUG: spinlock bad magic on CPU#0, fio/7\nCall Trace:\n dump_stack+0x1/0x2\n"
+     " thing_spin_lock_debug+0x1/0x2\n thing_poll+0x1/0x2\n",
+     "BUG: spinlock bad magic in thing_poll"),
+    ("BUG: using smp_processor_id() in preemptible [00000000] code: fio/7\n"
+     "Call Trace:\n dump_stack+0x1/0x2\n check_preemption_disabled+0x1/0x2\n"
+     " thing_preempt_count+0x1/0x2\n thing_xmit+0x1/0x2\n",
+     "BUG: using smp_processor_id() in preemptible code in thing_xmit"),
+    ("Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: "
+     "ffffffff8123abcd\nCall Trace:\n dump_stack+0x1/0x2\n panic+0x1/0x2\n"
+     " __stack_chk_fail_local+0x1/0x2\n thing_xmit+0x1/0x2\n",
+     "kernel panic: stack is corrupted in thing_xmit"),
+    (_warn("mm/vmalloc.c", "__vmalloc_node_range", "thing_kvmalloc_node", "thing_map"),
+     "WARNING: zero-size vmalloc in thing_map"),
+])
+def test_kind_skips_from_who_reports_for_whom(text, title):
+    assert kr.bugs(kr.parse(text))[0].title == title
+
+
+def test_arm32_return_addresses_are_frames_too():
+    # after a noreturn call the return address lies in the function that
+    # follows the caller, which no "(fn) from" line shows
+    text = ("------------[ cut here ]------------\n"
+            "WARNING: CPU: 0 PID: 7 at lib/string_helpers.c:1029 __fortify_report+0x6c/0x74\n"
+            "Kernel panic - not syncing: kernel: panic_on_warn set ...\nCall trace: \n"
+            "[<818df678>] (dump_backtrace) from [<818df774>] (show_stack+0x18/0x1c)\n"
+            "[<818e00fc>] (panic) from [<80243d54>] (get_taint+0x0/0xa0)\n"
+            "[<80243ce0>] (check_panic_on_warn) from [<80243f48>] (__warn+0x7c/0x180)\n"
+            "[<8080fe10>] (__fortify_report) from [<818e9a40>] (__fortify_panic+0x10/0x14)\n"
+            "[<818e9a30>] (__fortify_panic) from [<8062a3b0>] (thing_attr_get+0x0/0x78)\n"
+            "[<8062829c>] (__thing_ioctl) from [<8062aaac>] (thing_ioctl+0x10/0x14)\n")
+    assert kr.bugs(kr.parse(text))[0].title == "WARNING in thing_attr_get"
+    fault = ("Unhandled fault: page domain fault (0x01b) at 0x00000e30\n"
+             "Internal error: : 1b [#1] PREEMPT SMP ARM\n"
+             "PC is at __sanitizer_cov_trace_pc+0x4c/0x78\nBacktrace: \n"
+             "[<802b3ffc>] (__sanitizer_cov_trace_pc) from [<802e1324>] "
+             "(trace_hardirqs_off+0x6c/0x120)\n"
+             "[<802e12b8>] (trace_hardirqs_off) from [<80100a74>] (__dabt_svc+0x54/0xa0)\n")
+    assert kr.bugs(kr.parse(fault))[0].title == "Unhandled fault in __dabt_svc"
+    # kcov's comparison hook is where the fault is, as syzbot names it
+    kcov = fault.replace("PC is at __sanitizer_cov_trace_pc", "PC is at write_comp_data")
+    assert kr.bugs(kr.parse(kcov))[0].title == "Unhandled fault in write_comp_data"
+
+
+@pytest.mark.parametrize("helper", ["i2c_del_adapter", "__unregister_client", "hwrng_unregister",
+                                    "tty_unregister_device", "add_uevent_var",
+                                    "device_for_each_child", "usb_hcd_submit_urb",
+                                    "dummy_urb_enqueue"])
+def test_teardown_helpers_are_not_the_driver(helper):
+    text = _warn("drivers/thing/core.c", helper, "thing_disconnect", "usb_unbind_interface")
+    assert kr.bugs(kr.parse(text))[0].title == "WARNING in thing_disconnect"
+
+
+def test_a_stall_under_a_socket_call_is_the_protocols():
+    text = RCU_STALL.replace(" thing_ioctl+0x40/0x90\n __x64_sys_ioctl+0x73/0xb0\n",
+                             " thing_sendmsg+0x40/0x90\n sock_sendmsg+0x1/0x2\n"
+                             " ____sys_sendmsg+0x1/0x2\n __sys_sendmsg+0x1/0x2\n"
+                             " __x64_sys_sendmsg+0x73/0xb0\n")
+    assert kr.bugs(kr.parse(text))[0].title == "INFO: rcu detected stall in thing_sendmsg"
+
+
+def test_every_machinery_frame_says_why():
+    assert all(why.strip() and group for why, group in kr.MACHINERY)
+    patterns = [p for _, group in kr.MACHINERY for p in group]
+    assert len(patterns) == len(set(patterns))
+    for fn, word in [("mutex_lock_nested", "sleeping lock"), ("_raw_spin_lock", "spinlock"),
+                     ("refcount_warn_saturate", "reference count"), ("__schedule", "scheduler"),
+                     ("i2c_del_adapter", "teardown"), ("get_taint", "taint"),
+                     ("drop_nlink", "VFS"), ("kmalloc_trace", "allocator")]:
+        assert kr.SKIP_FRAMES.match(fn) and word in kr.why_machinery(fn), fn
+    assert kr.why_machinery("btrfs_sync_file") is None
+
+
+def test_mangled_frames_are_named_as_written():
+    assert kr.demangle("_Z8fakeNameiii") == "fakeName"
+    assert kr.demangle("_ZN3foo3barEv") == "foo::bar"
+    assert kr.demangle("_ZN6kernel4sync3Arc4drop17h0123456789abcdefE") == "kernel::sync::Arc::drop"
+    assert kr.demangle("_Zjunk") == "_Zjunk" and kr.demangle("_Z99x") == "_Z99x"
+    text = ("WARNING: possible circular locking dependency detected\n"
+            "fio/7 is trying to acquire lock:\n"
+            "ffff8880 (&thing->lock){+.+.}-{3:3}, at: _Z11thing_ioctliii+0x1/0x2\n\n"
+            "but task is already holding lock:\n")
+    assert kr.bugs(kr.parse(text))[0].title == "possible deadlock in thing_ioctl"
+
+
+def test_a_report_that_names_no_site_keeps_its_header():
+    rcu_head = ("=============================\nWARNING: suspicious RCU usage\n"
+                "5.10.0 #1 Not tainted\n")
+    cut = kr.bugs(kr.parse(rcu_head))[0]
+    assert cut.title == "WARNING: suspicious RCU usage" and cut.corrupted
+    src = kr.bugs(kr.parse(rcu_head + "net/thing.c:7 suspicious rcu_dereference_check() usage!\n"))
+    assert src[0].title == "WARNING: suspicious RCU usage in corrupted"
+    circular = ("======================================================\n"
+                "WARNING: possible circular locking dependency detected\n4.14.0 #22 Not tainted\n"
+                "------------------------serialport: VM disconnected.\n")
+    (f,) = kr.bugs(kr.parse(circular))
+    assert f.title == "WARNING: possible circular locking dependency detected" and f.corrupted
+    old = circular.replace("WARNING: possible circular locking dependency detected",
+                           "[ INFO: possible circular locking dependency detected ]")
+    assert kr.bugs(kr.parse(old))[0].title == "INFO: possible circular locking dependency detected"
+
+
+def test_without_caller_tags_an_interleaved_dump_ends_the_report():
+    text = ("WARNING: suspicious RCU usage\n5.10.0 #1 Not tainted\n"
+            "fio: vmalloc: allocation failure: 17178296320 bytes, mode:0x14080c0\n"
+            "net/thing.c:7 suspicious rcu_dereference_check() usage!\n"
+            "stack backtrace:\nCall Trace:\n dump_stack+0x1/0x2\n warn_alloc+0x1/0x2\n"
+            " __vmalloc_node_range+0x1/0x2\n thing_alloc_entries+0x1/0x2\n")
+    (f,) = kr.bugs(kr.parse(text))
+    assert f.title == "WARNING: suspicious RCU usage" and f.reason == kr.INTERLEAVED_DUMP
+    # with caller tags the other task's lines are told apart instead
+    tagged = "\n".join(f"[    5.{i:06d}][ T{'9' if 'allocation' in ln else '7'}] {ln}"
+                       for i, ln in enumerate(text.splitlines()))
+    (f,) = kr.bugs(kr.parse(tagged))
+    assert f.title == "WARNING: suspicious RCU usage in thing_alloc_entries"
+
+
+def test_trusty_panics_are_titled_by_their_message():
+    text = ("[  117.129650] trusty: panic (caller [  117.140866] trusty: 0xffffffffe000fbd0): "
+            "DEBUG ASSERT FAILED "
+            "at (trusty/kernel/include/thing.h:63): thing_in_list(&ref->node)\n")
+    assert kr.bugs(kr.parse(text))[0].title == "trusty: ASSERT FAILED: thing_in_list(&ref->node)"
+    text = "trusty: panic (caller 0xffffffffe000fbd0): failed(-22) to start app 3\n"
+    assert kr.bugs(kr.parse(text))[0].title == "trusty: panic: failed(-NUM) to start app NUM"
+
+
+def test_go_runtime_errors_but_not_the_kernels_own():
+    assert kr.bugs(kr.parse("fatal error: runtimer: bad p\n"))[0].title == "go runtime error"
+    for line in ("fatal error: cannot create timer\n",
+                 "fatal error: ALSA: snd_pcm_open failed\n"):
+        assert kr.bugs(kr.parse(line)) == [], line
+
+
+def test_the_7x_print_formats():
+    # kernel/hung_task.c: "blocked%s for more than" with " in I/O wait"
+    hung = CASES["hung-task"][0].replace(" blocked for more than",
+                                         " blocked in I/O wait for more than")
+    assert " in I/O wait" in hung
+    assert kr.bugs(kr.parse(hung))[0].title == "INFO: task hung in btrfs_sync_file"
+    # kernel/workqueue.c: "leaked atomic, lock or RCU: %s[%d]" and "workfn=%ps"
+    wq = ("BUG: workqueue leaked atomic, lock or RCU: kworker/0:1[46]\n"
+          "     preempt=0x00000000 lock=0->1 RCU=0->0 workfn=thing_work_fn\n"
+          "1 lock held by kworker/0:1/46:\n")
+    assert kr.bugs(kr.parse(wq))[0].title == \
+        "BUG: workqueue leaked atomic, lock or RCU in thing_work_fn"
+    # kernel/panic.c: "WARNING: at %pS, CPU#%d: %s/%d" when the site has no file
+    warn = ("WARNING: at thing_check+0x334/0x430, CPU#0: fio/7\n"
+            "RIP: 0010:thing_check+0x334/0x430\nCall Trace:\n thing_write+0x1/0x2\n")
+    assert kr.bugs(kr.parse(warn))[0].title == "WARNING in thing_check"
+    # kernel/watchdog.c: "CPU%u: Watchdog detected hard LOCKUP on cpu %u"
+    hard = ("CPU1: Watchdog detected hard LOCKUP on cpu 0\n"
+            "RIP: 0010:thing_spin+0x1/0x2\nCall Trace:\n thing_ioctl+0x1/0x2\n")
+    assert kr.bugs(kr.parse(hard))[0].title == "BUG: hard lockup in thing_spin"
+
+
+def test_other_bug_lines_are_bugs_but_odebug_is_not():
+    (f,) = kr.bugs(kr.parse("BUG: scheduling in a non-blocking section: fio/7/1\n"))
+    assert f.title == "BUG: scheduling in a non-blocking section: fio/NUM/NUM"
+    assert kr.bugs(kr.parse("ODEBUG: Out of memory. ODEBUG disabled\n")) == []

@@ -29,3 +29,15 @@ def test_groups_keep_the_runs_of_each_cell_together_in_order():
     assert groups(interleaved) == [a, b, c, d]
     assert [r.run for r in groups(interleaved)[0]] == [1, 2]
     assert groups([]) == []
+
+
+def test_the_guest_column_and_result_json_carry_a_cells_new_taint():
+    from harness.report import _guest, verdict_json
+    vs = runs([FAIL, PASS])
+    for v in vs:
+        v.facts = {"cpus_up": 2, "preempt": "full"}
+    vs[0].taint = {"before": 0, "after": 512, "new": "W", "flags": "W"}
+    vs[1].taint = {"before": 512, "after": 512, "new": "", "flags": "W"}
+    assert _guest(vs) == "2 CPUs, full, tainted W"
+    assert _guest(vs[1:]) == "2 CPUs, full"
+    assert verdict_json(vs[0])["taint"]["new"] == "W"
