@@ -26,7 +26,8 @@
 #
 # For every cell it prints "@@harness cell-start NAME", the command's
 # output, kernel-side evidence of the path taken ("@@harness evidence ...",
-# from tracefs: see guest-config/kconfig/50-evidence.config), and
+# from tracefs: see guest-config/kconfig/50-evidence.config), the kernel's
+# taint mask before and after ("@@harness taint before=N after=M"), and
 # "@@harness cell-end NAME rc=N".  The host reads lines starting with
 # "@@harness" as events; everything else is the kernel's console.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -71,6 +72,8 @@ evidence_setup() {
         return
     fi
     echo 8192 > $T/buffer_size_kb
+    # the task names of the trace lines ("<...>" once this table overflows)
+    echo 1024 > $T/saved_cmdlines_size 2>/dev/null
     # where each direct IO completion, and each O_DSYNC sync, runs: the
     # submitting task, or a worker
     for fn in iomap_dio_complete btrfs_sync_file; do
@@ -85,10 +88,21 @@ evidence_setup() {
         no_evidence no btrfs_ordered_extent_add tracepoint
         return
     fi
+    # a writeback error an fsync reports (file_check_and_advance_wb_err(),
+    # which btrfs_sync_file() calls at its end, on every exit): "new=" is the
+    # file's errseq after the check, the errno in its low 12 bits.  It fires
+    # only when the file's mapping has a new error, so no self-test provokes
+    # it; a row that claims it (wb-error) is UNPROVEN when it never fires
+    wb=$T/events/filemap/file_check_and_advance_wb_err
+    if [ ! -d $wb ]; then
+        no_evidence no file_check_and_advance_wb_err tracepoint
+        return
+    fi
     echo 0 > $T/tracing_on
     echo 1 > $T/events/kdsync/enable
     echo 1 > $ev/enable
-    for e in $T/events/kdsync/iomap_dio_complete $T/events/kdsync/btrfs_sync_file $ev; do
+    echo 1 > $wb/enable
+    for e in $T/events/kdsync/iomap_dio_complete $T/events/kdsync/btrfs_sync_file $ev $wb; do
         read -r on < $e/enable
         [ "$on" = 1 ] || { no_evidence event ${e##*/} not enabled; return; }
     done
@@ -138,7 +152,8 @@ evidence_stop() {
         /^#/ { next }
         # the workload says where its measured phase starts: forget the rest
         / tracing_mark_write: kdsync-phase measured/ { delete dio; delete syn; delete oe
-                                                       delete bytes; next }
+                                                       delete bytes; delete err
+                                                       delete toe; delete tbytes; next }
         {
             task = $1; sub(/-[0-9]+$/, "", task)
             if (match($0, / comm="[^"]*"/)) task = substr($0, RSTART + 7, RLENGTH - 8)
@@ -147,16 +162,28 @@ evidence_stop() {
             sub(/:$/, "", ev)
             if (ev == "iomap_dio_complete") { dio[task]++ }
             else if (ev == "btrfs_sync_file") { syn[task]++ }
+            else if (ev == "file_check_and_advance_wb_err") {
+                # the errno: the low 12 bits (3 hex digits) of the errseq
+                e = $0; sub(/.* new=0x/, "", e); sub(/[^0-9a-f].*/, "", e)
+                e = substr("000" e, length(e) + 1); v = 0
+                for (i = 1; i <= 3; i++) v = v * 16 + index("0123456789abcdef", substr(e, i, 1)) - 1
+                if (v) err[task " " v]++
+            }
             else if (ev == "btrfs_ordered_extent_add" && $0 ~ / root=5\(/) {
                 kind = ($0 ~ /flags=[A-Z_|]*DIRECT/) ? "direct" : "other"
                 len = $0; sub(/.* len=/, "", len); sub(/ .*/, "", len)
                 oe[kind]++; bytes[kind] += len
+                # the ordered extent of a direct write is made in the writing task
+                if (kind == "direct") { toe[task]++; tbytes[task] += len }
             }
         }
         END {
             for (t in dio) printf "@@harness evidence dio_complete task=%s n=%d\n", t, dio[t]
             for (t in syn) printf "@@harness evidence sync task=%s n=%d\n", t, syn[t]
             for (k in oe) printf "@@harness evidence ordered %s n=%d bytes=%d\n", k, oe[k], bytes[k]
+            for (t in toe) printf "@@harness evidence ordered_task task=%s n=%d bytes=%d\n", t, toe[t], tbytes[t]
+            for (k in err) { split(k, te, " ")
+                             printf "@@harness evidence sync_error task=%s ret=-%d n=%d\n", te[1], te[2], err[k] }
             printf "@@harness evidence overrun n=%d\n", lost
         }' $T/trace $T/per_cpu/cpu*/stats
 }
@@ -226,12 +253,19 @@ if ! tr -d '\000' < /dev/vda > /run/plan 2>/dev/null || [ ! -s /run/plan ]; then
     finish 1
 fi
 worst=0
+# the taint mask with cat, not the shell's read: read takes one byte at a
+# time, and a sysctl file answers only a read at offset 0 ("128" read as
+# "1"); a cell's "before" is the previous cell's "after" (one exec a cell)
+taint=$(cat /proc/sys/kernel/tainted)
 exec 3< /run/plan
 while IFS='|' read -r name device opts cmd <&3; do
     case "$name" in ''|'#'*) continue ;; esac
+    taint0=$taint
     mark cell-start "$name"
     run_cell "$name" "$device" "$opts" "$cmd"
     rc=$?
+    taint=$(cat /proc/sys/kernel/tainted)
+    mark taint before=$taint0 after=$taint
     mark cell-end "$name" rc=$rc
     [ $rc = 0 ] || worst=$rc
 done

@@ -17,12 +17,21 @@ The guest (guest-config/guest-init.sh) counts, per cell, from tracefs:
       btrfs_sync_file() calls (a kprobe), by task, classified the same way:
       the O_DSYNC sync inside the completion is the seed's deadlock path
       (kdsync-fsync, a workload's explicit fsync thread, is not counted)
+  @@harness evidence ordered_task task=TASK n=N bytes=B
+      the DIRECT ordered extents by the task that made them (the writer:
+      a direct write's extent is made in its iomap_begin)
+  @@harness evidence sync_error task=TASK ret=E n=N
+      an fsync reported the file's writeback error E to TASK N times (the
+      tracepoint file_check_and_advance_wb_err, which btrfs_sync_file()
+      reaches on every exit and which fires only for a new error): with a
+      btrfs_sync_file() call in the same task, that sync returned E
   @@harness evidence overrun n=N          events the trace buffer lost
   @@harness evidence unavailable WHY      tracing could not be set up
 
 and the workload prints what it did ("@@harness stat writes=... bytes=...
-direct_bytes=... writer_cpu=... fsync_cpu=...").  check() holds that against
-the workload row's claims.
+direct_bytes=... writer_cpu=... fsync_cpu=...", and for a race shape each
+writer's own "@@harness stat-thread task=TASK direct_bytes=B").  check()
+holds that against the workload row's claims.
 """
 from __future__ import annotations
 
@@ -30,6 +39,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from harness.kernel_reports import MARKER
+from harness.monitor import TRAILING_PREFIX
 
 INLINE, ASYNC, MIXED = "inline", "async", "mixed"
 READER = "kdsync-verify"
@@ -51,6 +61,10 @@ class Evidence:
     buffered_extents: int = 0
     completions: dict = field(default_factory=dict)     # task -> count
     syncs: dict = field(default_factory=dict)           # task -> btrfs_sync_file calls
+    sync_errors: dict = field(default_factory=dict)     # error -> times an fsync reported it
+    sync_error_tasks: dict = field(default_factory=dict)  # task -> errors reported to it
+    direct_by_task: dict = field(default_factory=dict)  # task -> DIRECT ordered bytes
+    thread_claims: dict = field(default_factory=dict)   # task -> direct bytes it wrote
     overrun: int = 0
     stats: dict = field(default_factory=dict)           # what the workload said it did
 
@@ -87,6 +101,9 @@ class Evidence:
             parts.append(f"completions {self.inline} inline/{self.asynchronous} async")
         if self.sync_inline or self.sync_async:
             parts.append(f"syncs {self.sync_inline} inline/{self.sync_async} async")
+        if self.sync_errors:
+            parts.append("sync returned " + ", ".join(
+                f"{e} x{n}" for e, n in sorted(self.sync_errors.items())))
         if "fsyncs" in self.stats:
             parts.append(f"{self.stats.get('writes', 0)} writes on CPU"
                          f"{self.stats.get('writer_cpu', '?')} vs {self.stats['fsyncs']} "
@@ -123,15 +140,18 @@ def _int(v: str) -> int | str:
 def parse(lines: list[str]) -> Evidence:
     """Evidence from one cell's console lines (markers anywhere in a line)."""
     ev = Evidence()
-    for raw in lines:
-        i = raw.find(MARKER)
-        if i < 0:
-            continue
-        words = raw[i + len(MARKER):].split()
+    parts = (part for raw in lines for part in raw.split(MARKER)[1:])
+    for part in parts:
+        # a kernel line glued before a tty marker's newline: cut its printk prefix off
+        words = TRAILING_PREFIX.sub("", part).split()
         if len(words) < 2:
             continue
         kind, rest = words[0], words[1:]
         kv = {k: _int(v) for k, v in KV_RE.findall(" ".join(rest))}
+        if kind == "stat-thread":
+            task = str(kv.get("task", "?"))
+            ev.thread_claims[task] = ev.thread_claims.get(task, 0) + int(kv.get("direct_bytes", 0))
+            continue
         if kind == "stat":
             for k, v in kv.items():
                 ev.stats[k] = ev.stats.get(k, 0) + v if k in ("writes", "bytes",
@@ -154,6 +174,15 @@ def parse(lines: list[str]) -> Evidence:
             task = str(kv.get("task", "?"))
             counts = ev.completions if rest[0] == "dio_complete" else ev.syncs
             counts[task] = counts.get(task, 0) + int(kv.get("n", 0))
+        elif rest[0] == "ordered_task":
+            ev.available = True
+            task = str(kv.get("task", "?"))
+            ev.direct_by_task[task] = ev.direct_by_task.get(task, 0) + int(kv.get("bytes", 0))
+        elif rest[0] == "sync_error":
+            ev.available = True
+            err, n, task = int(kv.get("ret", 0)), int(kv.get("n", 0)), str(kv.get("task", "?"))
+            ev.sync_errors[err] = ev.sync_errors.get(err, 0) + n
+            ev.sync_error_tasks[task] = ev.sync_error_tasks.get(task, 0) + n
         elif rest[0] == "overrun":
             ev.available = True
             ev.overrun += int(kv.get("n", 0))
@@ -176,7 +205,23 @@ def check(claims, ev: Evidence) -> list[str]:
             lost = f"; trace lost {ev.overrun} events" if ev.overrun else ""
             problems.append(f"{_size(ev.direct_bytes)} of {_size(want)} went down the direct "
                             f"IO path, {_size(ev.buffered_bytes)} buffered{lost}")
+        # each racing writer its own: one's direct bytes must not hide the other's
+        for task, mine in sorted(ev.thread_claims.items()):
+            got = ev.direct_by_task.get(task, 0)
+            if got < mine:
+                problems.append(f"{task}: {_size(got)} of its {_size(mine)} went down the "
+                                "direct IO path")
     writes = int(st.get("writes", 0))
+    if getattr(claims, "sync_error", False) and ev.available:
+        synced = any(ev.syncs.get(t) for t in ev.sync_error_tasks)
+        if not ev.sync_errors:
+            problems.append("no fsync reported a writeback error "
+                            "(file_check_and_advance_wb_err never fired): the error did not "
+                            "reach the O_DSYNC write's btrfs_sync_file()")
+        elif not synced:
+            problems.append(f"the writeback error was reported to "
+                            f"{', '.join(sorted(ev.sync_error_tasks))}, which ran no "
+                            "btrfs_sync_file()")
     if claims.completions and ev.available:
         inl, asy = ev.inline, ev.asynchronous
         # one completion per direct write of the measured phase
@@ -261,10 +306,12 @@ class GuestFacts:
 
     def problem(self, cpus_wanted: int) -> str | None:
         """One line when this guest cannot back the verdicts asked of it."""
+        if not self.kernel:
+            return ("the console shows no kernel banner (\"Linux version ...\"): which "
+                    "kernel ran, with how many CPUs and what preemption, is unknown")
         if self.cpus_up is None:
-            return None if not self.kernel else (
-                f"the guest kernel {self.kernel} did not say how many CPUs it brought up (no "
-                f"\"smp: Brought up\" line); {cpus_wanted} CPUs were asked for")
+            return (f"the guest kernel {self.kernel} did not say how many CPUs it brought up "
+                    f"(no \"smp: Brought up\" line); {cpus_wanted} CPUs were asked for")
         if self.cpus_up < cpus_wanted:
             return (f"the guest brought up {self.cpus_up} of {cpus_wanted} CPUs "
                     "(smp: Brought up ...): races cannot happen as claimed")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from harness import taint as taintmod
 from harness.kernel_reports import MARKER, Parser, clean
 
 MARK_RE = re.compile(re.escape(MARKER) + r" (?P<event>[\w-]+)(?: (?P<args>.*))?$")
@@ -30,6 +31,8 @@ REPORT_MAX = 4.0
 # self tests", 0.4 s into the boot, once in ~150 boots beside another VM)
 BOOT_SILENCE = 20.0
 RC_RE = re.compile(r"rc=(-?\d+)")
+# a printk prefix ("[   15.419791][    T1] ") left at the end of a marker's text
+TRAILING_PREFIX = re.compile(r"\[\s*\d+\.\d+\](?:\[\s*[A-Z]?\d+\])?\s*$")
 
 
 @dataclass
@@ -43,6 +46,7 @@ class CellTimes:
     progress: int = 0
     errors: list = field(default_factory=list)
     fsck: str | None = None         # a guest-side btrfs check: "" clean, else why
+    taint: taintmod.Taint | None = None     # /proc/sys/kernel/tainted before and after
 
 
 @dataclass
@@ -85,7 +89,12 @@ class Monitor:
         line = clean(raw)
         idx = line.find(MARKER)
         if idx >= 0:
-            self._marker(line[idx:].strip(), now)
+            # the tty and the kernel's log share the console: a kernel line
+            # can land before a tty marker's newline ("...after=0[  15.4][ T1]
+            # @@harness ..." from a workload's /dev/kmsg); each marker is an
+            # event of its own, without the printk prefix glued to it
+            for part in line[idx:].split(MARKER)[1:]:
+                self._marker(MARKER + TRAILING_PREFIX.sub("", part).rstrip(), now)
         elif line.strip():
             self._last_kernel = now
         if self.fault is not None:
@@ -142,6 +151,8 @@ class Monitor:
             # is still a failed check
             cell.fsck = "" if args.startswith("clean") else (
                 args.removeprefix("error").strip() or "failed, with no message")
+        elif ev == "taint" and cell:
+            cell.taint = taintmod.parse(args)
         elif ev in ("error", "verify-failed"):
             (cell.errors if cell else self.errors).append(f"{ev}: {args}")
         elif ev == "done":

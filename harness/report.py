@@ -43,7 +43,7 @@ def verdict_json(v: Verdict) -> dict:
         "expected": str(v.expected) if v.expected else None,
         "claim": v.expected.to_json() if v.expected else None,
         "as_expected": v.as_expected, "timings": v.timings,
-        "guest": v.facts, "evidence": v.evidence,
+        "guest": v.facts, "evidence": v.evidence, "taint": v.taint,
         "console_log": v.console_log, "cell_dir": v.cell_dir, "report": v.report,
         "findings": [f.to_json() for f in v.findings],
         **({v.workload: v.extra} if v.extra and "harness_fault" not in v.extra else {}),
@@ -116,7 +116,9 @@ def _guest(runs: list[Verdict]) -> str:
     if not f.get("cpus_up"):
         return ""
     cpus = sorted({v.facts.get("cpus_up") for v in runs if v.facts.get("cpus_up")})
-    return f"{'/'.join(map(str, cpus))} CPUs, {f.get('preempt') or '?'}"
+    tainted = "/".join(sorted({(v.taint or {}).get("new", "") for v in runs} - {""}))
+    return f"{'/'.join(map(str, cpus))} CPUs, {f.get('preempt') or '?'}" + (
+        f", tainted {tainted}" if tainted else "")
 
 
 def print_table(verdicts: list[Verdict], console: Console | None = None) -> None:

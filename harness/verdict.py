@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness import evidence as evidencemod
+from harness import taint as taintmod
 from harness.errors import EXIT_BUG, EXIT_OK, EXIT_SKIP, EXIT_USAGE
 from harness.kernel_reports import bugs
 from harness.lines import Claim
@@ -50,6 +51,7 @@ class Verdict:
     extra: dict = field(default_factory=dict)      # e.g. the power-cut check's figures
     cell_dir: str | None = None
     source: str = ""
+    taint: dict = field(default_factory=dict)      # taint.Taint.to_json() of the cell
 
     @property
     def id(self) -> str:
@@ -97,7 +99,8 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
     common = dict(timings={k: round(x, 3) for k, x in timings.items() if x is not None},
                   console_log=f"{cell.id}/console.log", findings=found, commit=b.commit,
                   config_hash=b.config_hash, accel=accel, evidence=ev.to_json(),
-                  facts=r.facts.to_json(), extra=after or {})
+                  facts=r.facts.to_json(), extra=after or {},
+                  taint=times.taint.to_json() if times and times.taint else {})
 
     def out(verdict, title=None, frame=None, kind=None, report="", detail=""):
         return _base(cell, verdict, expectations, title=title, frame=frame, kind=kind,
@@ -130,10 +133,20 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
         return out(FAIL, title, blocked.frame if blocked else None, "no-progress",
                    blocked.report if blocked else "",
                    f"the workload printed no progress for its deadline ({r.reason})")
+    if times.taint and times.taint.new:
+        # the kernel says it reported something; the parser saw nothing
+        new = times.taint.new
+        return out(FAIL, f"kernel tainted ({taintmod.letters(new)}) with no recognised report",
+                   None, "taint", "",
+                   f"taint {times.taint.before} -> {times.taint.after} in this cell "
+                   f"({taintmod.meaning(new)}), and no report the parser knows: see its "
+                   "console.log")
     if times.errors:
         return out(ERROR, detail="; ".join(times.errors)[:500])
     if "end" not in t:
         return out(ERROR, detail=f"the VM ended before the cell finished ({r.reason})")
+    if times.taint is None:         # silence is not an untainted kernel
+        return out(ERROR, detail="the guest gave no taint reading for the cell")
     if times.rc is None:            # silence is not an exit code
         return out(ERROR, detail="the workload's exit code is missing")
     if times.rc != 0:

@@ -1,3 +1,5 @@
+import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 
 from harness import evidence
@@ -214,9 +216,13 @@ def test_singular_cpu_and_rt():
     assert f.problem(1) is None and "1 of 2 CPUs" in f.problem(2)
 
 
-def test_no_kernel_banner_is_no_problem():
+def test_no_kernel_banner_or_smp_line_is_a_problem():
+    """Silence is not a guest: a console without the banner, or without the
+    smp: line, cannot back a verdict (INFRA in judge)."""
     f = guest_facts("garbage\n")
-    assert f == evidence.GuestFacts() and f.problem(2) is None
+    assert f == evidence.GuestFacts() and "no kernel banner" in f.problem(2)
+    f = guest_facts(VERSION_510.format(flags="SMP PREEMPT harness") + "\n")
+    assert f.cpus_up is None and "smp: Brought up" in f.problem(2)
 
 
 # ------------------------------------------------------------------ output
@@ -327,3 +333,87 @@ def test_an_async_claim_needs_one_worker_completion_per_direct_write():
     (p,) = check(claims(completions="async"), ev_with({"kworker/1:1": 3},
                                                      syncs={"kworker/1:1": 16}))
     assert p == "3 completions in a dio worker for 16 direct writes of the measured phase"
+
+
+def test_the_sync_error_is_counted_per_error_and_task():
+    ev = parse([*DIRECT, "@@harness evidence sync_error task=xfs_io ret=-5 n=1",
+                "x @@harness evidence sync_error task=xfs_io ret=-5 n=2"])
+    assert ev.sync_errors == {-5: 3}
+    assert ev.sync_error_tasks == {"xfs_io": 3}
+    assert "sync returned -5 x3" in ev.summary()
+    assert ev.to_json()["sync_errors"] == {-5: 3}
+
+
+WB = SimpleNamespace(direct=True, completions=None, race=False, race_min=0, sync_error=True)
+
+
+def test_a_writeback_error_claim_needs_the_sync_to_return_it():
+    """wb-error's PASS rested on its script seeing EIO: now the kernel must
+    show the error reported to a task that ran btrfs_sync_file()."""
+    ev = ev_with(stats={"writes": 1, "direct_bytes": 4096}, direct_bytes=4096,
+                 syncs={"xfs_io": 1})
+    (problem,) = check(WB, ev)
+    assert "no fsync reported a writeback error" in problem
+    ev.sync_errors, ev.sync_error_tasks = {-5: 1}, {"xfs_io": 1}
+    assert check(WB, ev) == []
+
+
+def test_a_writeback_error_reported_elsewhere_is_not_the_syncs():
+    ev = ev_with(stats={"writes": 1, "direct_bytes": 4096}, direct_bytes=4096,
+                 syncs={"xfs_io": 1})
+    ev.sync_errors, ev.sync_error_tasks = {-5: 1}, {"sh": 1}
+    (problem,) = check(WB, ev)
+    assert problem == "the writeback error was reported to sh, which ran no btrfs_sync_file()"
+
+
+def test_the_wb_error_row_claims_the_sync_error():
+    from harness.workload import by_name
+    assert by_name()["wb-error"].sync_error
+
+
+def _guest_awk() -> str:
+    """evidence_stop's awk program, as guest-init.sh runs it."""
+    init = (Path(__file__).parent.parent / "guest-config/guest-init.sh").read_text()
+    body = init[init.index("evidence_stop() {"):]
+    return body[body.index("awk '") + 5:body.index("' $T/trace")]
+
+
+def test_the_guest_reads_the_errno_out_of_the_errseq(tmp_path):
+    """The tracepoint prints the file's errseq after the check: the errno
+    (EIO, 5) is its low 12 bits, the rest a counter and the SEEN flag."""
+    trace = tmp_path / "trace"
+    trace.write_text(
+        "# tracer: nop\n"
+        "  xfs_io-301 [001] ..... 12.5: btrfs_sync_file: (btrfs_sync_file+0x0/0x4a0) "
+        "comm=\"xfs_io\"\n"
+        "  xfs_io-301 [001] ..... 12.9: file_check_and_advance_wb_err: "
+        "file=00000000a1b2c3d4 dev=0:33 ino=0x101 old=0x0 new=0x1005\n"
+        "  sh-280 [000] ..... 13.0: file_check_and_advance_wb_err: "
+        "file=00000000a1b2c3d5 dev=0:33 ino=0x101 old=0x1005 new=0x1005\n")
+    stats = tmp_path / "stats"
+    stats.write_text("overrun: 0\n")
+    out = subprocess.run(["awk", _guest_awk(), str(trace), str(stats)], check=True,
+                         capture_output=True, text=True).stdout
+    ev = parse(out.splitlines())
+    assert ev.sync_errors == {-5: 2}
+    assert ev.sync_error_tasks == {"xfs_io": 1, "sh": 1}
+    assert ev.syncs == {"xfs_io": 1}
+
+
+def test_each_racing_writer_needs_its_own_direct_bytes():
+    """overwrite-race: the second writer's direct bytes hid a first writer
+    gone buffered, when only totals were compared."""
+    lines = ["@@harness stat-thread task=kdsync-write direct_bytes=409600",
+             "@@harness stat-thread task=kdsync-write2 direct_bytes=409600",
+             "@@harness stat writes=100 fsyncs=100 bytes=819200 direct_bytes=819200 cpus=2 "
+             "writer_cpu=0 fsync_cpu=1",
+             "@@harness evidence ordered direct n=200 bytes=819200",
+             "@@harness evidence ordered_task task=kdsync-write2 n=200 bytes=819200",
+             "@@harness evidence overrun n=0"]
+    ev = parse(lines)
+    assert ev.thread_claims == {"kdsync-write": 409600, "kdsync-write2": 409600}
+    assert ev.direct_by_task == {"kdsync-write2": 819200}
+    (problem,) = check(claims(), ev)
+    assert problem == "kdsync-write: 0 B of its 400 KiB went down the direct IO path"
+    ev = parse(lines + ["@@harness evidence ordered_task task=kdsync-write n=100 bytes=409600"])
+    assert check(claims(), ev) == []

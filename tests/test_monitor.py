@@ -208,3 +208,41 @@ def test_errors_go_to_the_cell_or_the_vm():
                   "@@harness verify-failed x.dat: data mismatch at offset 4096\n", 3.0)
     assert m.errors == ["error: mkfs failed"]
     assert m.cells["a"].errors == ["verify-failed: x.dat: data mismatch at offset 4096"]
+
+
+# ------------------------------------------------------------------ taint
+
+def test_the_taint_reading_is_kept_per_cell():
+    m = booted()
+    feed_lines(m, "@@harness cell-start a\n@@harness taint before=0 after=512\n"
+                  "@@harness cell-end a rc=0\n@@harness cell-start b\n"
+                  "@@harness taint garbled\n@@harness cell-end b rc=0\n", 2.0)
+    t = m.cells["a"].taint
+    assert (t.before, t.after, t.new) == (0, 512, 512)
+    assert t.to_json() == {"before": 0, "after": 512, "new": "W", "flags": "W"}
+    assert m.cells["b"].taint is None
+
+
+def test_a_kernel_line_glued_to_a_tty_marker_is_not_part_of_it():
+    """The kernel printed before the tty's newline: the marker keeps its own
+    text (a user workload's /dev/kmsg marker is an event of its own)."""
+    m = booted()
+    feed_lines(m, "@@harness cell-start a\n"
+                  "@@harness taint before=0 after=0[   15.419791][    T1] "
+                  "@@harness workload-start a\n"
+                  "@@harness cell-end a rc=0[   15.5] BTRFS info (device vdb): 12=3\n", 2.0)
+    a = m.cells["a"]
+    assert (a.taint.before, a.taint.after) == (0, 0)
+    assert "workload_start" in a.times and a.rc == 0
+
+
+def test_the_guest_reads_no_sysctl_with_the_shells_read():
+    """A sysctl file answers only a read at offset 0, and the shell's read
+    builtin takes one byte at a time: /proc/sys/kernel/tainted's "128" read
+    as "1" (P instead of D, seen on 5.10 after an oops)."""
+    import re
+
+    from conftest import REPO
+    init = (REPO / "guest-config/guest-init.sh").read_text()
+    assert not re.search(r"\bread\b[^\n|;]*<\s*/proc/sys/", init)
+    assert "$(cat /proc/sys/kernel/tainted)" in init

@@ -13,6 +13,7 @@ from harness.lines import Claim
 from harness.matrix import Cell
 from harness.monitor import CellTimes
 from harness.source import Source, Variant
+from harness.taint import Taint
 from harness.verdict import ERROR, FAIL, INFRA, PASS, UNPROVEN, Verdict
 from harness.vm import VmRun
 
@@ -35,9 +36,9 @@ def vm_run(reason="done", booted=True, facts=GOOD_GUEST, **kw):
     return VmRun("vm0", "tcg", Path("/nowhere/console.log"), reason, times, {}, facts=facts, **kw)
 
 
-def cell_times(rc=0, end=True, **kw):
+def cell_times(rc=0, end=True, taint=Taint(0, 0), **kw):
     t = {"start": 6.0, "workload_start": 6.5, **({"end": 9.0} if end else {})}
-    return CellTimes("5.10-base-extending-1", 10, times=t, rc=rc, **kw)
+    return CellTimes("5.10-base-extending-1", 10, times=t, rc=rc, taint=taint, **kw)
 
 
 def proven(writes=16, where="dsync_shapes"):
@@ -343,3 +344,34 @@ def test_a_missing_exit_code_is_an_error_not_a_pass():
 def test_an_after_run_check_without_a_verdict_is_an_error_not_a_pass():
     v = judge(cell("fixed"), after={"detail": "figures only"})
     assert v.verdict == ERROR and "no verdict" in v.detail
+
+
+# ------------------------------------------------------------------ taint
+
+def test_a_taint_with_no_recognised_report_fails_with_its_flags():
+    """The kernel's own oracle: a WARN the parser did not know is a FAIL."""
+    v = judge(cell("fixed"), times=cell_times(taint=Taint(0, 512)))
+    assert (v.verdict, v.title, v.kind) == (
+        FAIL, "kernel tainted (W) with no recognised report", "taint")
+    assert "W: a WARN" in v.detail and v.as_expected is False
+    assert v.taint == {"before": 0, "after": 512, "new": "W", "flags": "W"}
+
+
+def test_a_taint_from_an_earlier_cell_is_not_this_ones():
+    v = judge(cell("fixed"), times=cell_times(taint=Taint(512, 512)))
+    assert v.verdict == PASS and v.taint["flags"] == "W" and v.taint["new"] == ""
+
+
+def test_a_taint_with_its_report_is_judged_by_the_report():
+    v = judge(cell("base"), findings=[finding()], times=cell_times(taint=Taint(0, 640)))
+    assert (v.verdict, v.title) == (FAIL, DEADLOCK)
+
+
+def test_no_taint_reading_for_a_finished_cell_is_an_error():
+    v = judge(cell("fixed"), times=cell_times(taint=None))
+    assert v.verdict == ERROR and "no taint reading" in v.detail
+
+
+def test_no_kernel_banner_is_infra():
+    v = judge(cell("fixed"), r=vm_run(facts=GuestFacts()))
+    assert v.verdict == INFRA and "no kernel banner" in v.detail

@@ -330,3 +330,23 @@ def test_an_after_run_check_that_breaks_is_error(fixed_build, fixed_variant, tmp
     assert v.detail.startswith("harness fault, not a kernel verdict: after-run check")
     assert "KeyError: 'check bug'" in v.extra["harness_fault"]
     assert v.as_expected is False
+
+
+def test_a_taint_with_no_report_fails_with_its_flags(fixed_build, fixed_variant, tmp_path):
+    """The kernel's taint is a second oracle: a cell that taints the kernel
+    (W, as a WARN would) with nothing the parser knows FAILs with the flag;
+    the cell after it, which adds no bit, PASSes with its reading kept."""
+    taint = tmp_path / "taint.sh"
+    taint.write_text("#!/bin/sh\necho 512 > /proc/sys/kernel/tainted\n")
+    taint.chmod(0o755)
+    ws = [workload.user_workload(taint), workload.by_name()["extending"]]
+    s = matrix.Settings(tmp_path, accel="tcg", progress=lambda m: None)
+    out = matrix.run([fixed_variant], ws, s)
+    got = {v.workload: v for v in out.verdicts}
+    t, ext = got["taint"], got["extending"]
+    # 512 is W, bit 9 (the shell's read of the sysctl once gave "5": "PS")
+    assert t.verdict == "FAIL" and t.taint["new"] == "W", (t.verdict, t.title, t.taint)
+    assert t.title == "kernel tainted (W) with no recognised report"
+    assert t.as_expected is False
+    assert ext.verdict == "PASS", (ext.verdict, ext.title, ext.detail)
+    assert ext.taint is not None and ext.taint["new"] == "", ext.taint

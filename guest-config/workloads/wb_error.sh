@@ -53,6 +53,9 @@ $((bad + 2048)) $((sectors - bad - 2048)) linear $raw $((bad + 2048))"
 dmsetup resume wberr
 echo "wb-error: file at logical $((log * 512)), device byte $phys; sectors $bad+2048 fail"
 xfs_io -c "pwrite -q 1m 4k" -c "sync_range -w 1m 4k" $f
+# the guest's evidence counts from here: the direct write, its sync and the
+# writeback error reported to it (guest-init.sh's evidence_stop)
+echo "kdsync-phase measured" > /sys/kernel/tracing/trace_marker 2>/dev/null || :
 out=$(xfs_io -d -s -c "pwrite -q 0 4k" $f 2>&1) || true
 echo "wb-error: O_DIRECT|O_SYNC pwrite at 0: ${out:-ok}"
 echo "@@harness stat writes=1 direct_bytes=4096"
