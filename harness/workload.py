@@ -56,6 +56,8 @@ class Workload:
                                       # power-cut check VM): it may share the host
     tools: tuple[str, ...] = ()       # guest tools it needs beyond guestroot.TOOLS
     disk: str = disks.DEFAULT         # the kind of its host-made disk (harness/disks/)
+    sync_error: bool = False          # claims its btrfs_sync_file() returns a writeback
+                                      # error (the wb_err tracepoint in the syncing task)
     changes_metadata: bool = True     # its O_DSYNC writes change metadata the data needs
                                       # (a new extent, a preallocated one converted, i_size):
                                       # only a pure overwrite may be written through unsynced
@@ -119,13 +121,22 @@ CUT_SHAPES = (
 CUT_WRITES = 8
 
 
-def _power_cut(prep: str, what: str, metadata: bool, disk: str, letter: str) -> Workload:
+# O_SYNC twins of cut shapes: iomap never writes an O_SYNC write through
+# without its sync, so on the same disk the twin keeps every ack where its
+# O_DSYNC shape loses the async ones (the lost sync is O_DSYNC's alone)
+OSYNC_TWINS = (("cow", "nocache"),)
+
+
+def _power_cut(prep: str, what: str, metadata: bool, disk: str, letter: str,
+               osync: bool = False) -> Workload:
     from harness import durability
+    flag = "O_SYNC" if osync else "O_DSYNC"
     return Workload(
-        f"cut-{prep}@{disk}", letter,
-        f"power cut after acknowledged O_DSYNC direct {what} (psync, libaio, io_uring "
+        f"cut-{prep}{'-osync' if osync else ''}@{disk}", letter,
+        f"power cut after acknowledged {flag} direct {what} (psync, libaio, io_uring "
         f"through dm-delay) on a {disks.get(disk).what} disk",
-        WORKLOADS_DIR / "durability.sh", ("{bin:dsync_ack}", "{dev}", prep, str(CUT_WRITES)),
+        WORKLOADS_DIR / "durability.sh",
+        ("{bin:dsync_ack}", "{dev}", prep + ("+sync" if osync else ""), str(CUT_WRITES)),
         RAW, completions=MIXED, progress_deadline=60.0, log_writes=True,
         after=durability.after_run, runs_with=(WORKLOADS_DIR / "dsync_ack.c",),
         seconds=14.0, waits=True, disk=disk, changes_metadata=metadata)
@@ -133,12 +144,16 @@ def _power_cut(prep: str, what: str, metadata: bool, disk: str, letter: str) -> 
 
 def cut_workloads() -> tuple[Workload, ...]:
     """The power-cut shapes on the disk kinds other than today's: letters
-    from m on, one per (shape, disk kind)."""
+    from m on, one per (shape, disk kind), then the O_SYNC twins."""
     out, letter = [], ord("m")
     for disk in (k for k in disks.kinds() if k != disks.DEFAULT):
         for prep, what, metadata in CUT_SHAPES:
             out.append(_power_cut(prep, what, metadata, disk, chr(letter)))
             letter += 1
+    shapes = {prep: (what, metadata) for prep, what, metadata in CUT_SHAPES}
+    for prep, disk in OSYNC_TWINS:
+        out.append(_power_cut(prep, *shapes[prep], disk, chr(letter), osync=True))
+        letter += 1
     return tuple(out)
 
 
@@ -164,7 +179,8 @@ def all_workloads() -> tuple[Workload, ...]:
         Workload("wb-error", "l", "O_DIRECT|O_DSYNC write whose sync meets a writeback error "
                  "of another range of the file (dm error target under its second MiB)",
                  WORKLOADS_DIR / "wb_error.sh", ("{dev}",), RAW, seconds=6.0,
-                 waits=True),       # 4 s of dm-delay timers
+                 waits=True,        # 4 s of dm-delay timers
+                 sync_error=True),
         _shape("overwrite-race", "k", "two threads on two CPUs loop 4 KiB O_DIRECT|O_DSYNC "
                "overwrites inside EOF of one file (shared inode lock)",
                race=50),              # O_DSYNC rounds: ~40 a second under TCG

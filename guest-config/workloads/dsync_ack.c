@@ -19,6 +19,9 @@
  *   prealloc  a NOCOW file, fallocated, fsynced and committed: every write
  *             converts a preallocated extent (generic/703's shape)
  *   extend    empty, fsynced and committed: every write extends i_size
+ * A PREP ending in "+sync" (cow+sync, ...) opens FILE O_SYNC instead of
+ * O_DSYNC: iomap never writes an O_SYNC write through without its sync, so
+ * the twin shows the lost sync is O_DSYNC's alone.
  * With AIO on a slow device the writes complete in a worker, the path where
  * btrfs must still run generic_write_sync() (the seed's ->end_io on 5.10,
  * iomap's completion on 6.x, unless iomap wrote the data through).
@@ -355,8 +358,8 @@ static int check(const char *path, const char *list)
 
 int main(int argc, char **argv)
 {
-	int count, fd;
-	const char *prep = "cow";
+	int count, fd, sync_flag = O_DSYNC;
+	char prep[32] = "cow", *plus;
 	long long direct;
 
 	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "cuts"))
@@ -369,13 +372,22 @@ int main(int argc, char **argv)
 
 	if (argc < 7 || argc > 9) {
 		fprintf(stderr, "usage: %s psync|libaio|uring FILE COUNT BLOCK MARKDEV MARKOFF "
-			"[DEPTH [cow|nocow|prealloc|extend]]\n", argv[0]);
+			"[DEPTH [cow|nocow|prealloc|extend][+sync]]\n", argv[0]);
 		return 2;
 	}
 	if (argc >= 8)
 		depth = atoi(argv[7]);
-	if (argc == 9)
-		prep = argv[8];
+	if (argc == 9 && strlen(argv[8]) < sizeof(prep))
+		strcpy(prep, argv[8]);
+	else if (argc == 9)
+		die("prep", EINVAL);
+	plus = strchr(prep, '+');
+	if (plus && !strcmp(plus, "+sync")) {
+		*plus = 0;
+		sync_flag = O_SYNC;
+	} else if (plus) {
+		die("prep", EINVAL);
+	}
 	if (depth < 1 || depth > MAXDEPTH)
 		die("depth", EINVAL);
 	mode = argv[1];
@@ -388,7 +400,7 @@ int main(int argc, char **argv)
 	if (markfd < 0)
 		die("open marker device", errno);
 	direct = prepare(argv[2], count, prep);
-	fd = open(argv[2], O_WRONLY | O_DIRECT | O_DSYNC);
+	fd = open(argv[2], O_WRONLY | O_DIRECT | sync_flag);
 	if (fd < 0)
 		die("open", errno);
 	if (!strcmp(mode, "psync"))

@@ -6,7 +6,8 @@
 # $1 is the dsync_ack binary the harness compiled from dsync_ack.c, $2 the
 # disk (the harness records its writes and flushes); the markers go to $2
 # too.  PREP (default cow) is what the writes change (dsync_ack's PREP:
-# cow, nocow, prealloc, extend), COUNT the writes per mode (default 16).
+# cow, nocow, prealloc, extend; a +sync suffix opens the file O_SYNC), COUNT
+# the writes per mode (default 16).
 # MOUNT_OPTS: the kernel line's btrfs mount options.
 #
 # btrfs sits on dm-delay (5 ms per write and flush): under TCG a bare
