@@ -2,6 +2,7 @@
 #   make test-vm   install what is missing, fetch the kernel source, build the
 #                  variants, boot them, run the matrix, print the verdicts
 #   make test      the test suite, VM tests included
+#   make test-lines  the nightly tier: every line's full matrix against the README's claims
 # Slices:  make test-vm VARIANT=base WORKLOAD=extending
 #          make test-vm LINE=6.1              (5.10 6.1 6.12 7.2 or all)
 #          make test-vm LINE=6.12 VARIANT=revert-race WORKLOAD=fsync-race REPEAT=20
@@ -23,7 +24,7 @@ PATCH_ARGS    = $(foreach p,$(subst $(comma), ,$(PATCH)),--patch $(p))
 LINE_ARGS     = $(foreach l,$(subst $(comma), ,$(LINE)),--line $(l))
 RUN_ARGS      = $(if $(CPUS),--cpus $(CPUS)) $(if $(REPEAT),--repeat $(REPEAT))
 
-.PHONY: setup host-packages build test-vm test coverage bench parse-log clean-results
+.PHONY: setup host-packages build test-vm test test-lines coverage bench parse-log clean-results
 
 setup: host-packages $(VENV)/.installed
 
@@ -50,8 +51,14 @@ build: setup
 test-vm: setup
 	$(PY) -m harness run $(LINE_ARGS) $(VARIANT_ARGS) $(WORKLOAD_ARGS) $(PATCH_ARGS) $(RUN_ARGS)
 
+# the suite, then the coverage floors (every tier checks them)
 test: setup
-	$(PY) -m pytest -ra tests
+	$(PY) -m pytest -ra -m "not lines" tests
+	$(MAKE) --no-print-directory coverage
+
+# the nightly tier: every line's full matrix against the README's claims
+test-lines: setup
+	$(PY) -m pytest -ra -m lines tests
 
 # verdict.py and compare.py, each measured by its own unit tests only (no VMs)
 COV := --cov-report=term-missing --cov-fail-under=90

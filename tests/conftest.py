@@ -51,3 +51,8 @@ def default_sigint() -> None:
     on SIGINT, so its child starts with the default disposition."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "lines: every line's full matrix (make test-lines, "
+                                       "the nightly tier; not in make test)")
