@@ -24,6 +24,12 @@
 #                     HARNESS_DELAY_MS=N sets it: benchmarks/bench_async_load.py)
 #     none            the command mounts what it needs itself
 #
+# Every cell is enclosed in "@@harness kcell-start NAME" and "@@harness
+# kcell-end NAME" written through /dev/kmsg, so the kernel orders them with
+# its own reports: kcell-end only once the kernel has been quiet for 200 ms
+# (at most 3 s), so a report the cell set off in a worker is logged inside
+# it.  The host charges every report to the cell whose kernel markers
+# enclose it (the last kcell-start before it).
 # For every cell it prints "@@harness cell-start NAME", the command's
 # output, kernel-side evidence of the path taken ("@@harness evidence ...",
 # from tracefs: see guest-config/kconfig/50-evidence.config), the kernel's
@@ -34,6 +40,12 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/run TMPDIR=/run LANG=C PYTHONDONTWRITEBYTECODE=1 PYTHONHASHSEED=0
 
 mark() { echo "@@harness $*"; }
+# a marker through /dev/kmsg, in the kernel's own order (guest-config/kmark.c:
+# the tty drained first; QUIET_MS of kernel silence waited for, MAX_MS at most)
+kmark() {
+    q=$1 m=$2; shift 2
+    /harness/bin/kmark "$q" "$m" "$@" || mark error "kmark $*: no kernel marker"
+}
 finish() {
     mark done rc=$1
     sync
@@ -261,9 +273,12 @@ exec 3< /run/plan
 while IFS='|' read -r name device opts cmd <&3; do
     case "$name" in ''|'#'*) continue ;; esac
     taint0=$taint
+    kmark 0 0 kcell-start "$name"
     mark cell-start "$name"
     run_cell "$name" "$device" "$opts" "$cmd"
     rc=$?
+    # the kernel quiet first: a late report's taint is this cell's too
+    kmark 200 3000 kcell-end "$name"
     taint=$(cat /proc/sys/kernel/tainted)
     mark taint before=$taint0 after=$taint
     mark cell-end "$name" rc=$rc

@@ -13,7 +13,8 @@ under /tmp or with spaces works):
     /bin/TOOL            the host's tools (real files, their libraries at
                          the paths the dynamic loader looks in)
     /harness/config/...  guest-config/ (guest init, fstab, scripts, fio jobs)
-    /harness/bin/NAME    compiled workloads (harness.guestbin)
+    /harness/bin/NAME    compiled workloads (harness.guestbin), and kmark
+                         (guest-config/kmark.c), the init's kernel markers
     /harness/user/...    user workloads, by content
 
 A root is cached by the content of everything in it
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from harness import proc
+from harness import guestbin, proc
 from harness.errors import HarnessError
 from harness.paths import GUEST_CONFIG, cache_dir
 
@@ -60,6 +61,9 @@ EMPTY = ("etc/fstab",)                  # virtme-ng's init bind-mounts over it
 # device nodes an initramfs carries: the kernel opens /dev/console for PID
 # 1 before anything mounts devtmpfs (guest-init.sh mounts it first thing)
 NODES = {"dev/console": (0o020600, 5, 1)}
+# the guest init's cell boundaries in the kernel's own order (/dev/kmsg)
+KMARK = GUEST_CONFIG / "kmark.c"
+KMARK_GUEST = "/harness/bin/kmark"
 ROOTS_KEPT = 8
 _LOCK = threading.Lock()
 _DIGESTS: dict[tuple, str] = {}
@@ -132,6 +136,7 @@ def contents(extra: list[Path] = (), tools: tuple[str, ...] = ()) -> dict[str, P
     """guest path -> host file: TOOLS and `tools`, guest-config/, and `extra`
     (compiled workloads, user files)."""
     files = _tools(TOOLS + tuple(t for t in tools if t not in TOOLS))
+    files[KMARK_GUEST] = guestbin.compiled(KMARK)
     for p in sorted(GUEST_CONFIG.rglob("*")):
         if p.is_file() and "kconfig" not in p.relative_to(GUEST_CONFIG).parts:
             files[guest_path(p)] = p.resolve()

@@ -47,6 +47,8 @@ class CellTimes:
     errors: list = field(default_factory=list)
     fsck: str | None = None         # a guest-side btrfs check: "" clean, else why
     taint: taintmod.Taint | None = None     # /proc/sys/kernel/tainted before and after
+    kstart: int | None = None       # console line of the kernel's "kcell-start" (/dev/kmsg)
+    kend: int | None = None         # console line of the kernel's "kcell-end"
 
 
 @dataclass
@@ -61,6 +63,8 @@ class Monitor:
     done_rc: int | None = None
     first_report: str | None = None                 # kind of the first bug report
     report_cell: str | None = None                  # the cell it appeared in
+    kcell: str | None = None        # the cell the kernel's order is in (its last kcell-start)
+    _kstarts: dict = field(default_factory=dict)    # name -> kcell-start line, before cell-start
     errors: list = field(default_factory=list)      # errors outside any cell
     fault: str | None = None                        # the parser's traceback, if it broke
     lineno: int = 0
@@ -108,7 +112,9 @@ class Monitor:
             return
         if started is not None and self.first_report is None:
             self.first_report = started.kind
-            self.report_cell = self.current.name if self.current else None
+            # the kernel's own order first: the tty's cell-start of the next
+            # cell can reach the console before a report logged inside this one
+            self.report_cell = self.kcell or (self.current.name if self.current else None)
             self.times["first_report"] = now - self.t0
             if self.current:
                 self.current.times["first_report"] = now - self.t0
@@ -130,9 +136,19 @@ class Monitor:
             um = re.search(r"uptime=([\d.]+)", args)
             if um:
                 self.times["guest_uptime_at_boot"] = float(um.group(1))
+        elif ev == "kcell-start":
+            self.kcell = args.split()[0] if args.split() else "?"
+            self._kstarts[self.kcell] = self.lineno
+            if self.kcell in self.cells:     # the tty's cell-start came first
+                self.cells[self.kcell].kstart = self.lineno
+        elif ev == "kcell-end":
+            name = args.split()[0] if args.split() else "?"
+            if name in self.cells:
+                self.cells[name].kend = self.lineno
         elif ev == "cell-start":
             name = args.split()[0] if args.split() else "?"
-            self.current = self.cells[name] = CellTimes(name, self.lineno, times={"start": rel})
+            self.current = self.cells[name] = CellTimes(name, self.lineno, times={"start": rel},
+                                                        kstart=self._kstarts.get(name))
             self._last_progress = now
         elif ev == "workload-start" and cell:
             cell.times.setdefault("workload_start", rel)

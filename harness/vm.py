@@ -81,11 +81,21 @@ class VmRun:
     def booted(self) -> bool:
         return "booted" in self.times
 
+    def _starts(self) -> list[tuple[int, str]]:
+        """(console line, cell) where each cell starts, in order: its
+        kernel marker (kcell-start, through /dev/kmsg: the kernel's own order,
+        which its reports share) where the guest wrote one, else the tty's
+        cell-start."""
+        return sorted((c.kstart if c.kstart is not None else c.first_line, n)
+                      for n, c in self.cells.items())
+
     def cell_findings(self, name: str, plan: list[str]) -> list[Finding]:
-        """The reports that belong to cell `name`: those printed while it ran
-        or before the next cell started; a report during boot belongs to the
+        """The reports that belong to cell `name`: those the kernel logged
+        after its start marker and before the next cell's (a report the
+        kernel logged before the cell's kcell-end is the cell's, wherever
+        the tty's markers landed); a report during boot belongs to the
         plan's first cell."""
-        starts = sorted((c.first_line, n) for n, c in self.cells.items())
+        starts = self._starts()
         out = []
         for f in self.findings:
             owner = next((n for line, n in reversed(starts) if line <= f.first_line), None)
@@ -96,17 +106,19 @@ class VmRun:
         return out
 
     def cell_text(self, name: str) -> str:
-        """The console of one cell: the boot, then its own lines (the VM's
-        last cell keeps everything after it: the report, the sysrq dump)."""
+        """The console of one cell: the boot, then its own lines, from its
+        start marker to the next cell's (the VM's last cell keeps everything
+        after it: the report, the sysrq dump)."""
         lines = self.text.split("\n")
-        starts = sorted(c.first_line for c in self.cells.values())
-        boot_end = (starts[0] - 1) if starts else len(lines)
+        starts = self._starts()
+        boot_end = (starts[0][0] - 1) if starts else len(lines)
         c = self.cells.get(name)
         if c is None:
             return "\n".join(lines[:boot_end])
-        later = [s for s in starts if s > c.first_line]
+        first = next(line for line, n in starts if n == name)
+        later = [line for line, n in starts if line > first]
         end = (later[0] - 1) if later else len(lines)
-        return "\n".join(lines[:boot_end] + lines[c.first_line - 1:end])
+        return "\n".join(lines[:boot_end] + lines[first - 1:end])
 
 
 GUEST_INIT_PATH = guestroot.guest_path(GUEST_INIT)

@@ -55,6 +55,9 @@ def test_root_holds_the_tools_and_nothing_of_the_host(private_cache, tmp_path):
     root = guestroot.build()
     assert (root / "harness/config/guest-init.sh").read_bytes() == GUEST_INIT.read_bytes()
     assert os.access(root / "bin/sh", os.X_OK)
+    # the init's kernel markers: a static program at a fixed path
+    assert guestroot.KMARK_GUEST in files and os.access(root / "harness/bin/kmark", os.X_OK)
+    assert guestroot._libraries(files[guestroot.KMARK_GUEST]) == []
     # every dynamic tool finds its loader and libraries inside the root
     listed = {str(p.relative_to(root)) for p in root.rglob("*")}
     assert not any(p.startswith(("root", "home")) or p == "etc/shadow" for p in listed)

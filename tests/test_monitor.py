@@ -246,3 +246,84 @@ def test_the_guest_reads_no_sysctl_with_the_shells_read():
     init = (REPO / "guest-config/guest-init.sh").read_text()
     assert not re.search(r"\bread\b[^\n|;]*<\s*/proc/sys/", init)
     assert "$(cat /proc/sys/kernel/tainted)" in init
+
+
+# ------------------------------------------------- cells in the kernel's order
+
+def _late_report_console() -> str:
+    """Cell a's workload set off a report (in a worker) that the kernel
+    logged before a's kcell-end (/dev/kmsg, after the kernel was quiet),
+    while the tty's markers had gone on: console order is that of two
+    writers, the kernel's order is one."""
+    body = LOCKDEP.replace("[    6.1", "[    7.1")
+    return ("[    0.000000][    T0] Linux version 5.10.223 #1 SMP PREEMPT\n"
+            "@@harness booted uptime=1\n"
+            "[    5.000000][  T100] @@harness kcell-start a waited=0\n"
+            "@@harness cell-start a\n"
+            "@@harness workload-start a\n"
+            "@@harness workload-end a rc=0\n"
+            "@@harness taint before=0 after=0\n"
+            "@@harness cell-end a rc=0\n"
+            "@@harness cell-start b\n"
+            + body +
+            "[    8.000000][  T100] @@harness kcell-end a waited=230\n"
+            "[    8.100000][  T100] @@harness kcell-start b waited=0\n"
+            "@@harness workload-start b\n"
+            "@@harness workload-end b rc=0\n"
+            "[    9.000000][  T100] @@harness kcell-end b waited=200\n"
+            "@@harness taint before=0 after=0\n"
+            "@@harness cell-end b rc=0\n"
+            "@@harness done rc=0\n")
+
+
+def test_a_report_logged_before_a_cell_ended_is_that_cells():
+    from pathlib import Path
+
+    from harness.kernel_reports import parse
+    from harness.vm import VmRun
+    text = _late_report_console()
+    lines = text.splitlines()
+    m = Monitor()
+    m.start(0.0)
+    feed_lines(m, text, 1.0)
+    a, b = m.cells["a"], m.cells["b"]
+    assert a.kstart == 3 and a.kend == 1 + lines.index(
+        "[    8.000000][  T100] @@harness kcell-end a waited=230")
+    assert b.kstart > a.kend
+    assert m.report_cell == "a"         # live: the kernel's order, not the tty's
+    r = VmRun("vm0", "tcg", Path("/nowhere"), "done", m.times, m.cells, parse(text), text=text)
+    (f,) = r.cell_findings("a", ["a", "b"])
+    assert "deadlock" in f.title or "recursive" in f.title
+    assert r.cell_findings("b", ["a", "b"]) == []
+    assert "recursive locking" in r.cell_text("a")
+    assert "recursive locking" not in r.cell_text("b")
+    assert "workload-start b" in r.cell_text("b") and "workload-start b" not in r.cell_text("a")
+
+
+def test_without_kernel_markers_the_tty_markers_bound_the_cells():
+    """A guest that writes no kcell markers (an older init, a user's own)
+    still gets its reports charged by the tty's cell-start."""
+    from pathlib import Path
+
+    from harness.kernel_reports import parse
+    from harness.vm import VmRun
+    text = "\n".join(ln for ln in _late_report_console().splitlines()
+                     if "kcell-" not in ln) + "\n"
+    m = Monitor()
+    m.start(0.0)
+    feed_lines(m, text, 1.0)
+    assert m.report_cell == "b"
+    r = VmRun("vm0", "tcg", Path("/nowhere"), "done", m.times, m.cells, parse(text), text=text)
+    assert len(r.cell_findings("b", ["a", "b"])) == 1
+
+
+def test_the_guest_bounds_cells_through_the_kernel():
+    """guest-init.sh writes kcell-start before the tty's cell-start, and
+    kcell-end after the kernel was quiet, before the taint is read."""
+    from conftest import REPO
+    init = (REPO / "guest-config/guest-init.sh").read_text()
+    loop = init[init.index("while IFS='|' read"):]
+    order = [loop.index(s) for s in ("kmark 0 0 kcell-start", "mark cell-start",
+                                     "run_cell ", "kmark 200 3000 kcell-end",
+                                     "$(cat /proc/sys/kernel/tainted)", "mark cell-end")]
+    assert order == sorted(order)

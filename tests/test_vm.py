@@ -332,21 +332,38 @@ def test_an_after_run_check_that_breaks_is_error(fixed_build, fixed_variant, tmp
     assert v.as_expected is False
 
 
-def test_a_taint_with_no_report_fails_with_its_flags(fixed_build, fixed_variant, tmp_path):
+def test_a_taint_with_no_report_fails_and_a_late_report_stays_in_its_cell(
+        fixed_build, fixed_variant, tmp_path):
     """The kernel's taint is a second oracle: a cell that taints the kernel
-    (W, as a WARN would) with nothing the parser knows FAILs with the flag;
-    the cell after it, which adds no bit, PASSes with its reading kept."""
+    (W, as a WARN would) with nothing the parser knows FAILs with the flag.
+    A cell whose last act sets off a report that the kernel logs after the
+    cell's script has exited (a worker still busy, then the WARNING) gets
+    the report: its kcell-end waits for the kernel to be quiet, and reports
+    are charged by the kernel's own markers.  The cell after it PASSes."""
     taint = tmp_path / "taint.sh"
     taint.write_text("#!/bin/sh\necho 512 > /proc/sys/kernel/tainted\n")
-    taint.chmod(0o755)
-    ws = [workload.user_workload(taint), workload.by_name()["extending"]]
+    late = tmp_path / "late.sh"
+    late.write_text("#!/bin/sh\ncd /\n(\n"
+                    "for i in 1 2 3 4 5 6 7 8; do echo \"late: worker busy $i\" > /dev/kmsg; "
+                    "sleep 0.1; done\n"
+                    "for l in '------------[ cut here ]------------' \\\n"
+                    "    'WARNING: CPU: 1 PID: 99 at fs/btrfs/file.c:1 btrfs_late+0x1/0x2' \\\n"
+                    "    'Call Trace:' ' btrfs_late+0x1/0x2' ' do_syscall_64+0x1/0x2' \\\n"
+                    "    '---[ end trace 0000000000000000 ]---'; do\n"
+                    "    echo \"$l\" > /dev/kmsg\n"
+                    "done\n) > /dev/null 2>&1 &\n")
+    for p in (taint, late):
+        p.chmod(0o755)
+    ws = [workload.user_workload(taint), workload.user_workload(late),
+          workload.by_name()["extending"]]
     s = matrix.Settings(tmp_path, accel="tcg", progress=lambda m: None)
     out = matrix.run([fixed_variant], ws, s)
     got = {v.workload: v for v in out.verdicts}
-    t, ext = got["taint"], got["extending"]
+    t, lt, ext = got["taint"], got["late"], got["extending"]
     # 512 is W, bit 9 (the shell's read of the sysctl once gave "5": "PS")
     assert t.verdict == "FAIL" and t.taint["new"] == "W", (t.verdict, t.title, t.taint)
     assert t.title == "kernel tainted (W) with no recognised report"
     assert t.as_expected is False
+    assert lt.verdict == "FAIL" and "btrfs_late" in (lt.title or ""), (lt.verdict, lt.title)
     assert ext.verdict == "PASS", (ext.verdict, ext.title, ext.detail)
     assert ext.taint is not None and ext.taint["new"] == "", ext.taint
