@@ -223,7 +223,7 @@ def report_folds(cases: list[Case], folds: int, held_out: int, listing: str = "h
     types = sorted({c.type for c in cases if c.title is not None},
                    key=lambda n: (-sum(c.type == n for c in cases), n))
     cols = [f"fold {i}{'*' if i == held_out else ''}" for i in range(folds)]
-    p(f"\nper fold (by a hash of the entry name; * held out): detected% exact% (n)")
+    p("\nper fold (by a hash of the entry name; * held out): detected% exact% (n)")
     p(f"{'TYPE':26} " + " ".join(f"{c:>13}" for c in cols + ["fitted", "held-out"]))
     for name in types + [None]:
         row = [r.total if name is None else r.by_type.get(name, Tally())

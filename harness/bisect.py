@@ -91,7 +91,7 @@ def run_step(s: Settings, progress=print) -> tuple[Step, int]:
     outdir = Path(s.results) / f"step-{commit[:12]}"
     outdir.mkdir(parents=True, exist_ok=True)
     wl = workloadmod.resolve([s.workload])[0]
-    settings = matrix.Settings(outdir, s.cpus, s.jobs, s.runs,
+    settings = matrix.Settings(outdir, cpus=s.cpus, jobs=s.jobs, repeat=s.runs,
                                fragments=[Path(f) for f in s.fragments], progress=progress)
     outcome = matrix.run([variant], [wl], settings)
     results = [(v.verdict, v.title) for v in outcome.verdicts]

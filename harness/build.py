@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness import kconfig, lines, proc
 from harness import source as sourcemod
+from harness.cell import LEGACY_LINE     # stamps from before lines: all 5.10
 from harness.errors import HarnessError, InfraError
 from harness.paths import cache_dir
 
@@ -303,7 +304,7 @@ def _expected_units(root: Path, chash: str, line: str) -> int:
     same, other = 0, 0
     for d in root.iterdir() if root.exists() else []:
         st = _read_stamp(d)
-        if st and st.get("cold") and st.get("line", "5.10") == line:
+        if st and st.get("cold") and st.get("line", LEGACY_LINE) == line:
             if st.get("config_hash") == chash:
                 same = max(same, st.get("units", 0))
             else:

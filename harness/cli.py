@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from harness import build as buildmod
+from harness import host as hostmod
 from harness import kcidb, kernel_reports, proc, report, vm
 from harness import lines as linesmod
 from harness import matrix as matrixmod
@@ -246,15 +247,9 @@ def cmd_run(args) -> int:
         raise HarnessError(f"--runner {args.runner} runs here only; leave out --remote")
     for line in {v.source.line for v in variants if v.source.line is not None}:
         vm.check_runner(args.runner, line.root, f"line {line.name}")   # before any build
-    if args.remote:
-        logged = [w for w in workloads if w.log_writes]
-        if args.workload and logged:
-            raise HarnessError(f"the {logged[0].name} workload needs its write log here; it "
-                               "cannot run with --remote (leave it out with --workload)")
-        workloads = [w for w in workloads if not w.log_writes]
     outdir = report.new_results_dir(Path(args.results).resolve() if args.results else None)
     say(f"results: {outdir}")
-    host = vm.LOCAL
+    host = hostmod.LOCAL
     if args.remote:
         from harness import remote
         host = remote.RemoteHost(remote.Target.parse(args.remote), args.remote_key,
@@ -265,17 +260,17 @@ def cmd_run(args) -> int:
             host.close()
             raise
         say(f"remote host {args.remote}: {host.tmp}")
-    settings = matrixmod.Settings(outdir, args.cpus, args.jobs, args.repeat, None, host,
-                                  args.keep_images, frags, args.make_jobs, progress=say,
+    settings = matrixmod.Settings(outdir, cpus=args.cpus, jobs=args.jobs, repeat=args.repeat,
+                                  host=host, keep_images=args.keep_images, fragments=frags,
+                                  make_jobs=args.make_jobs, progress=say,
                                   mount_options=args.mount_options,
                                   explicit=tuple(w.name for w in workloads) if args.workload
                                   else (), runner=args.runner, shared_jobs=args.shared_jobs)
     try:
         outcome = matrixmod.run(variants, workloads, settings)
     finally:
-        if host is not vm.LOCAL:
-            host.close()
-    host_label = args.remote or ("local" if args.runner == "qemu" else f"local ({args.runner})")
+        host.close()
+    host_label = host.label + ("" if args.runner == "qemu" else f" ({args.runner})")
     return report.finish_run(outdir, outcome, variants, host_label, args.cpus,
                              args.repeat)
 

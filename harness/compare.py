@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.cell import CellKey
 from harness.errors import HarnessError
 
 TIMING_KEYS = ("boot", "workload_start", "verdict")
@@ -46,9 +47,7 @@ def load(run: str | Path) -> dict[str, dict]:
         doc = json.loads(f.read_text())
     except (OSError, ValueError) as e:
         raise HarnessError(f"{run}: not a results folder or result.json ({e})")
-    # results from before kernel lines were 5.10 and had one run per cell
-    return {f"{r.get('line', '5.10')}/{r['variant']}/{r['workload']}/{r.get('run', 1)}": r
-            for r in doc.get("results", [])}
+    return {CellKey.of(r).path: r for r in doc.get("results", [])}
 
 
 def _state(r: dict) -> str:

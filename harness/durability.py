@@ -30,7 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import disks as disksmod, guestbin, guestroot, proc, vm
+from harness.afterrun import AfterContext, AfterResult
+from harness.cell import PlanLine
 from harness.errors import InfraError
+from harness.host import LOCAL
 from harness.kernel_reports import bugs
 from harness.paths import GUEST_CONFIG
 
@@ -174,14 +177,14 @@ def rebuild(base: Path, log: bytes, ss: int, entries: list[Entry], cut: "Cut | i
 
 # ------------------------------------------------------------------- running
 
-def after_run(cell, r, ctx: dict) -> dict:
+def after_run(cell, r, ctx: AfterContext) -> AfterResult:
     """The workload row's after-run check: the write phase ran as an
     ordinary cell (its disk through blklogwrites); replay the write log to
     the power-cut points and check them in a fresh VM on the same kernel.
-    Returns the figures, with "verdict", "title" and "detail" from judge()."""
-    disk = ctx["disk"]
+    Returns judge()'s verdict, title and detail, with the figures."""
+    disk = ctx.disk
     log_path = Path(disk.log_writes)
-    outdir = ctx["outdir"]
+    outdir = ctx.outdir
     text = r.cell_text(cell.id)
     kind = disksmod.get(disk.kind)
     seen = disk_facts(text)
@@ -189,8 +192,7 @@ def after_run(cell, r, ctx: dict) -> dict:
     wrong = next(filter(None, (kind.mismatch(f) for f in seen.values())), None) \
         if seen else kind.mismatch({})
     if wrong:
-        info.update(verdict="INFRA", title=None, detail=wrong, kind=None)
-        return info
+        return AfterResult("INFRA", None, wrong, None, info)
     acks = parse_acks(text)
     info.update(acknowledged=len(acks), cut_points=0, cut_points_checked=0,
                 model=kind.durable)
@@ -198,9 +200,7 @@ def after_run(cell, r, ctx: dict) -> dict:
     with open(log_path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         info = _check(cell.id, ctx, outdir, data, acks, info, kind.durable)
     verdict, title, detail = judge(info)
-    info.update(verdict=verdict, title=title, detail=detail,
-                kind="durability" if verdict != "PASS" else None)
-    return info
+    return AfterResult(verdict, title, detail, "durability" if verdict != "PASS" else None, info)
 
 
 def disk_facts(text: str) -> dict[str, dict]:
@@ -212,7 +212,7 @@ def disk_facts(text: str) -> dict[str, dict]:
 
 def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED) -> dict:
     """Cut points from the write log `data`, rebuilt images, the check VM."""
-    base = ctx["fresh"]
+    base = ctx.fresh
     try:
         ss, entries = parse_log(data)
     except ValueError as e:
@@ -250,17 +250,17 @@ def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED) -> dict:
     listing.write_bytes(blob + b"\0" * (LIST_SIZE - len(blob)))
     list_dev = vm.dev_name(len(images))
     helper = guestbin.compiled(HELPER_SRC)
-    plan = [f"{name}-check|none||{guestroot.guest_path(helper)} cuts {list_dev} "
-            f"{ctx.get('mount_options', '')}".rstrip()]
+    plan = [PlanLine(f"{name}-check", "none", "", f"{guestroot.guest_path(helper)} cuts "
+                     f"{list_dev} {ctx.mount_options}".rstrip()).encode()]
     disks = [vm.Disk(p) for p in images] + [vm.Disk(str(listing))]
     # the same kernel booted for the write phase: a check VM that does not
     # reach userspace is the host's hiccup, and gets one more boot (its
     # console kept beside the second one's)
     for attempt in (1, 2):
-        rc = vm.run(f"{name}-check" + ("" if attempt == 1 else "-again"), ctx["kernel"],
-                    plan, disks, outdir, ctx["accel"], ctx["cpus"],
+        rc = vm.run(f"{name}-check" + ("" if attempt == 1 else "-again"), ctx.kernel,
+                    plan, disks, outdir, ctx.accel, ctx.cpus,
                     {f"{name}-check": 120.0}, 120.0, files=[helper],
-                    nice=ctx.get("nice", 0), root_kind=ctx.get("root_kind", "9p"))
+                    nice=ctx.nice, root_kind=ctx.root_kind)
         if rc.booted:
             break
     info["check_vm_boots"] = attempt
@@ -269,7 +269,7 @@ def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED) -> dict:
     lost = parse_lost(text)
     fsck = {}
     for k, img in enumerate(images):
-        complaint = vm.LOCAL.fsck(img)
+        complaint = LOCAL.fsck(img)     # the images are here: the write log is
         if complaint:
             fsck[k] = complaint
     info.update(check_console=f"{name}/{rc.console_log.name}", check_vm=rc.reason,
@@ -280,7 +280,7 @@ def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED) -> dict:
                 fsck=fsck, check_findings=[f.title for f in bugs(rc.findings)])
     clean = not (lost or fsck or info["mount_failed"] or info["unchecked"]
                  or info["check_findings"])
-    if clean and not ctx.get("keep"):
+    if clean and not ctx.keep:
         for p in [*images, str(listing)]:
             Path(p).unlink(missing_ok=True)
     return info

@@ -7,6 +7,8 @@ import html
 import json
 from pathlib import Path
 
+from harness.cell import CellKey
+
 COLOURS = {"PASS": "#2e7d32", "FAIL": "#c62828", "ERROR": "#ef6c00", "INFRA": "#6a1b9a",
            "UNPROVEN": "#8d6e00"}
 STYLE = """
@@ -54,12 +56,11 @@ def _evidence(r: dict) -> str:
 def render(doc: dict, run_name: str) -> str:
     results = [dict(r) for r in doc["results"]]
     for r in results:              # results from before kernel lines had no id
-        r.setdefault("id", f"{r.get('line', '5.10')}-{r['variant']}-{r['workload']}-"
-                           f"{r.get('run', 1)}")
+        r.setdefault("id", CellKey.of(r).id)
     e = html.escape
     groups: dict[tuple, list[dict]] = {}
     for r in results:
-        groups.setdefault((r.get("line", "5.10"), r["variant"], r["workload"]), []).append(r)
+        groups.setdefault(CellKey.of(r).group, []).append(r)
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>kdsync {e(run_name)}</title>"
            f"<style>{STYLE}</style></head><body>",
            f"<h1>kdsync run {e(run_name)}</h1>",

@@ -11,6 +11,8 @@ import json
 import re
 from pathlib import Path
 
+from harness.cell import CellKey
+
 ORIGIN = "kdsync"
 STATUS = {"PASS": "PASS", "FAIL": "FAIL", "ERROR": "ERROR", "INFRA": "MISS",
           "UNPROVEN": "ERROR"}
@@ -26,7 +28,7 @@ def export(doc: dict, run_id: str, log_base_url: str | None = None) -> dict:
     checkouts, builds, tests = {}, {}, []
     by_variant = {b.get("key", b["variant"]): b for b in doc.get("builds", [])}
     for r in doc["results"]:
-        line = r.get("line", "5.10")
+        line = CellKey.of(r).line
         vkey = f"{line}-{r['variant']}"
         commit = r.get("source_commit") or ""
         git_hash = commit[:40] if len(commit) >= 40 and all(

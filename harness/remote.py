@@ -20,6 +20,7 @@ from pathlib import Path
 import paramiko
 
 from harness.errors import HarnessError, InfraError
+from harness.host import DISK_SIZE, QEMU, Host
 from harness.proc import StreamedConsole
 
 CONNECT_TIMEOUT = 20.0
@@ -83,10 +84,16 @@ class RemoteConsole(StreamedConsole):
         return None
 
 
-class RemoteHost:
+class RemoteHost(Host):
+    """Another machine over SSH (harness.host.Host): its files are uploaded
+    into a private folder, its QEMU runs on a pty.  The write log of a
+    disk stays there, so the power-cut check cannot run with it."""
+    logs_writes = False
+
     def __init__(self, target: Target, key_file: str | None = None,
                  known_hosts: str | None = None, accept_new_host_key: bool = False):
         self.target = target
+        self.label = f"{target.user}@{target.host}:{target.port}"
         self.client = paramiko.SSHClient()
         if known_hosts:
             if not Path(known_hosts).exists():
@@ -153,7 +160,7 @@ class RemoteHost:
     def prepare(self) -> None:
         # QEMU, and btrfs-progs for the cells' fresh images; the guest's own
         # tools travel in its root (harness.guestroot)
-        self.require("qemu-system-x86_64", "mkfs.btrfs", "btrfs")
+        self.require(QEMU, "mkfs.btrfs", "btrfs")
 
     def remote_path(self, local: Path) -> str:
         """A host-side file (the plan's disk) uploaded; its remote path."""
@@ -180,7 +187,6 @@ class RemoteHost:
         return self.kernels[key]
 
     def make_disk(self, outdir: Path, name: str) -> str:
-        from harness.vm import DISK_SIZE
         path = posixpath.join(self.tmp, name)
         self.run(f"rm -f {path} && truncate -s {DISK_SIZE} {path} && "
                  f"PATH=$PATH:/usr/sbin:/sbin mkfs.btrfs -q -f {path}")

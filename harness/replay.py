@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from harness import lines as linesmod
-from harness import matrix, report
+from harness import matrix, report, vm
 from harness import patches as patchmod
 from harness import source as sourcemod
 from harness import workload as workloadmod
@@ -48,6 +48,9 @@ def replay(cell_dir: Path, results: str | None, repeat: int = 1, progress=print)
     outdir = report.new_results_dir(Path(results).resolve() if results else None)
     progress(f"replaying {cell['cell']} ({cell['verdict']} {cell.get('title') or ''}) "
              f"in {outdir}")
-    s = matrix.Settings(outdir, int(cell.get("cpus") or 2), 1, repeat, progress=progress)
+    # the CPUs the cell asked for (cell.json's "cpus"; a kit from before it
+    # kept them recorded only what the guest brought up)
+    s = matrix.Settings(outdir, cpus=int(cell.get("cpus") or vm.DEFAULT_CPUS), jobs=1,
+                        repeat=repeat, progress=progress)
     outcome = matrix.run([v], [w], s)
-    return report.finish_run(outdir, outcome, [v], "local", s.cpus, repeat)
+    return report.finish_run(outdir, outcome, [v], s.host.label, s.cpus, repeat)

@@ -155,7 +155,7 @@ def finish_run(outdir: Path, outcome, variants, vm_host: str, cpus: int, repeat:
             "accelerator": outcome.accel, "vm_host": vm_host, "cpus": cpus,
             "repeat": repeat, "qemu": vm.qemu_version(), "seconds": round(outcome.seconds, 1),
             "builds": [b.to_json() | {"key": k} for k, b in outcome.builds.items()],
-            "build_failures": outcome.build_failures, "vms": outcome.vms,
+            "build_failures": outcome.build_failures, "vms": [m.to_json() for m in outcome.vms],
             "lines": {s.line.name: {"bugs": {b.id: {"what": b.what, "titles": list(b.titles),
                                                     "fixed_by": b.fixed_by}
                                              for b in s.line.bugs.values()}}

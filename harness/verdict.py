@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness import evidence as evidencemod
+from harness.afterrun import AfterResult
+from harness.cell import CellKey
 from harness import taint as taintmod
 from harness.errors import EXIT_BUG, EXIT_OK, EXIT_SKIP, EXIT_USAGE
 from harness.kernel_reports import bugs
@@ -54,8 +56,12 @@ class Verdict:
     taint: dict = field(default_factory=dict)      # taint.Taint.to_json() of the cell
 
     @property
+    def key(self) -> CellKey:
+        return CellKey(self.line, self.variant, self.workload, self.run)
+
+    @property
     def id(self) -> str:
-        return f"{self.line}-{self.variant}-{self.workload}-{self.run}"
+        return self.key.id
 
     @property
     def as_expected(self) -> bool | None:
@@ -84,7 +90,8 @@ def infra(cell, why: str, expectations: bool = True) -> Verdict:
 
 
 def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
-          after: dict | None, cpus: int, b, accel: str, expectations: bool = True) -> Verdict:
+          after: AfterResult | None, cpus: int, b, accel: str,
+          expectations: bool = True) -> Verdict:
     """The verdict of one cell of VM run `r` (times: its monitor.CellTimes,
     findings: the reports that belong to it)."""
     found = bugs(findings)
@@ -99,7 +106,8 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
     common = dict(timings={k: round(x, 3) for k, x in timings.items() if x is not None},
                   console_log=f"{cell.id}/console.log", findings=found, commit=b.commit,
                   config_hash=b.config_hash, accel=accel, evidence=ev.to_json(),
-                  facts=r.facts.to_json(), extra=after or {},
+                  facts=r.facts.to_json(),
+                  extra=after.to_json() if isinstance(after, AfterResult) else {},
                   taint=times.taint.to_json() if times and times.taint else {})
 
     def out(verdict, title=None, frame=None, kind=None, report="", detail=""):
@@ -153,11 +161,10 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
         return out(ERROR, detail=f"workload exited {times.rc}")
     if fsck:
         return out(ERROR, detail=f"btrfs check: {fsck}")
-    if after is not None and "verdict" not in after:
+    if after is not None and not isinstance(after, AfterResult):
         return out(ERROR, detail="the after-run check gave no verdict")
-    if after and after["verdict"] != PASS:
-        return out(after["verdict"], after.get("title"), None, after.get("kind"),
-                   after.get("report", ""), after.get("detail", ""))
+    if after is not None and after.verdict != PASS:
+        return out(after.verdict, after.title, None, after.kind, after.report, after.detail)
     bug = evidencemod.missing_sync(cell.workload, ev)
     if bug:
         return out(FAIL, bug, None, "evidence", "",
@@ -167,7 +174,7 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
     problems = evidencemod.check(cell.workload, ev)
     if problems:
         return out(UNPROVEN, detail="; ".join(problems))
-    return out(PASS, detail="; ".join(x for x in ((after or {}).get("detail", ""),
+    return out(PASS, detail="; ".join(x for x in (after.detail if after else "",
                                                   ev.summary()) if x))
 
 

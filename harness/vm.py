@@ -31,11 +31,10 @@ from harness.errors import HarnessError, InfraError
 from harness.kernel_reports import Finding, parse, read_log
 from harness.monitor import Monitor
 from harness import guestroot
+from harness.host import LOCAL, QEMU
 from harness.paths import GUEST_INIT, cache_dir
 
-QEMU = "qemu-system-x86_64"
 MEMORY_MB = 768
-DISK_SIZE = "1G"
 HUNG_TASK_SECS = 10          # the guest's hung_task_timeout_secs
 HARD_DEADLINE = 240.0        # no VM runs longer than this (plus its cells' budget)
 SYSRQ_CAPTURE = 2.0          # seconds of console kept after sysrq-w
@@ -222,48 +221,6 @@ def check_runner(runner: str, root_kind: str, what: str) -> None:
                            " use --runner qemu")
 
 
-class LocalHost:
-    """Where the VMs run when they run here; harness.remote.RemoteHost is the
-    same five operations over SSH."""
-
-    def remote_path(self, local: Path) -> str:
-        return str(local)
-
-    def put_kernel(self, kernel: Path) -> str:
-        return str(kernel)
-
-    def put_root(self, root: Path) -> str:
-        return str(root)
-
-    def make_disk(self, outdir: Path, name: str) -> str:
-        proc.require_tools("mkfs.btrfs")
-        path = outdir / name
-        path.unlink(missing_ok=True)
-        proc.run(["truncate", "-s", DISK_SIZE, path], timeout=30)
-        proc.run(["mkfs.btrfs", "-q", "-f", path], timeout=120, what="mkfs.btrfs")
-        return str(path)
-
-    def fsck(self, disk: str) -> str:
-        """'' when `btrfs check --readonly` is clean, else its first complaint."""
-        cp = proc.run(["btrfs", "check", "--readonly", disk], timeout=300, check=False)
-        if cp.returncode == 0:
-            return ""
-        lines = [ln for ln in (cp.stdout or "").splitlines() if ln.strip()]
-        bad = [ln for ln in lines if "error" in ln.lower()]
-        return (bad or lines or ["btrfs check failed"])[0][:200]
-
-    def remove(self, path: str) -> None:
-        Path(path).unlink(missing_ok=True)
-
-    def spawn_console(self, cmd: list[str], logfile):
-        proc.require_tools(QEMU)
-        return proc.spawn_console(cmd, logfile)
-
-    def kill_all(self) -> None:
-        proc.kill_all()
-
-
-LOCAL = LocalHost()
 
 
 def run(name: str, kernel: Path, plan: list[str], disks: list[Disk], outdir: Path,
@@ -394,15 +351,6 @@ def _sysrq_blocked(console, mon: Monitor) -> None:
 
 # --------------------------------------------------------------- accelerator
 
-def _boot_id(host=LOCAL) -> str:
-    try:
-        if host is not LOCAL:
-            return host.run("cat /proc/sys/kernel/random/boot_id").strip()
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except (OSError, InfraError):
-        return "unknown"
-
-
 def choose_accel(kernel: Path, workdir: Path, progress=print, host=LOCAL,
                  root_kind: str = "9p") -> str:
     """'kvm' only if a probe boot under KVM reaches userspace in time.
@@ -414,12 +362,13 @@ def choose_accel(kernel: Path, workdir: Path, progress=print, host=LOCAL,
     forced = os.environ.get("HARNESS_ACCEL")
     if forced in ("kvm", "tcg"):
         return forced
-    if host is LOCAL and not os.access("/dev/kvm", os.R_OK | os.W_OK):
+    if not host.kvm_device():
         return "tcg"
-    cache = cache_dir() / ("accel.json" if host is LOCAL else f"accel-{host.target.host}.json")
+    cache = cache_dir() / ("accel.json" if host.label == "local" else
+                           f"accel-{host.label.replace('/', '_')}.json")
     try:
         saved = json.loads(cache.read_text())
-        if saved.get("boot_id") == _boot_id(host):
+        if saved.get("boot_id") == host.boot_id():
             return saved["accel"]
     except (OSError, ValueError, KeyError):
         pass
@@ -432,7 +381,7 @@ def choose_accel(kernel: Path, workdir: Path, progress=print, host=LOCAL,
            f"no userspace within {PROBE_DEADLINE:.0f} s")
     progress(f"KVM probe: {why} ({time.monotonic() - t0:.1f} s); using {accel}")
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"boot_id": _boot_id(host), "accel": accel}))
+    cache.write_text(json.dumps({"boot_id": host.boot_id(), "accel": accel}))
     return accel
 
 

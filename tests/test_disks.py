@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from harness.afterrun import AfterContext
 from harness import disks, durability, vm
 from harness.errors import HarnessError
 
@@ -68,11 +69,13 @@ def test_a_disk_that_is_not_what_its_row_claims_makes_the_cell_infra(tmp_path):
     assert "sees write_cache='write back'" in disks.get("nocache").mismatch(seen["vdb"])
     cell = SimpleNamespace(id="c1")
     r = SimpleNamespace(cell_text=lambda name: CONSOLE)
-    ctx = {"disk": vm.Disk("x.img", str(tmp_path / "w.log"), "nocache"), "outdir": tmp_path}
-    info = durability.after_run(cell, r, ctx)
-    assert info["verdict"] == "INFRA" and "nocache disk is not what its row claims" in \
-        info["detail"]
+    ctx = AfterContext(kernel=tmp_path / "bzImage", root_kind="9p", outdir=tmp_path,
+                       accel="tcg", cpus=2, nice=0,
+                       disk=vm.Disk("x.img", str(tmp_path / "w.log"), "nocache"),
+                       fresh=tmp_path / "fresh.img", keep=False, mount_options="")
+    res = durability.after_run(cell, r, ctx)
+    assert res.verdict == "INFRA" and "nocache disk is not what its row claims" in res.detail
     # no disk line at all (an old durability.sh, a guest that failed early): INFRA too
     r = SimpleNamespace(cell_text=lambda name: "")
-    info = durability.after_run(cell, r, ctx)
-    assert info["verdict"] == "INFRA" and "did not report" in info["detail"]
+    res = durability.after_run(cell, r, ctx)
+    assert res.verdict == "INFRA" and "did not report" in res.detail

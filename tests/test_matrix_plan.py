@@ -4,7 +4,9 @@ a line skips."""
 from pathlib import Path
 from types import SimpleNamespace
 
-from harness import lines, matrix, workload
+from harness import chain, lines, matrix, plan, workload
+from harness.cell import Cell
+from harness.scheduler import ChainQueue
 from harness.monitor import CellTimes
 from harness.source import Source, Variant
 
@@ -26,42 +28,42 @@ IDS = ["a", "b", "c", "d"]
 
 
 def test_a_plan_that_ran_to_the_end_judges_every_cell():
-    assert matrix._stopping_cell(vmrun("done", IDS), IDS) is None
+    assert chain.stopping_cell(vmrun("done", IDS), IDS) is None
 
 
 def test_a_report_stops_at_its_cell_and_later_cells_rerun():
     # the guest went on to "c" after the crash in "b" (the writer was killed,
     # not the kernel): "c" started but must run again on a fresh kernel
-    assert matrix._stopping_cell(vmrun("report", ["a", "b", "c"], "b"), IDS) == 1
+    assert chain.stopping_cell(vmrun("report", ["a", "b", "c"], "b"), IDS) == 1
 
 
 def test_a_hang_stops_at_the_last_started_cell():
-    assert matrix._stopping_cell(vmrun("no-progress", ["a", "b"]), IDS) == 1
+    assert chain.stopping_cell(vmrun("no-progress", ["a", "b"]), IDS) == 1
 
 
 def test_a_report_during_boot_is_the_first_cells():
-    assert matrix._stopping_cell(vmrun("report", []), IDS) == 0
+    assert chain.stopping_cell(vmrun("report", []), IDS) == 0
 
 
 def test_no_boot_judges_every_cell_infra():
-    assert matrix._stopping_cell(vmrun("boot-timeout", [], booted=False), IDS) is None
+    assert chain.stopping_cell(vmrun("boot-timeout", [], booted=False), IDS) is None
 
 
 def test_only_a_silent_early_qemu_exit_boots_again():
     def r(reason="eof", booted=False, end=0.9, findings=(), fault=None):
         return SimpleNamespace(reason=reason, booted=booted, findings=list(findings),
                                fault=fault, times={"end": end})
-    assert matrix.died_early(r())                                  # gone at 0.9 s, silent
-    assert not matrix.died_early(r(findings=["Kernel panic"]))     # the console says why
-    assert not matrix.died_early(r(booted=True))                   # userspace: cells judge
-    assert not matrix.died_early(r(reason="boot-timeout"))         # hung, not gone
-    assert not matrix.died_early(r(end=45.0))
-    assert not matrix.died_early(r(fault="parser"))
+    assert chain.died_early(r())                                  # gone at 0.9 s, silent
+    assert not chain.died_early(r(findings=["Kernel panic"]))     # the console says why
+    assert not chain.died_early(r(booted=True))                   # userspace: cells judge
+    assert not chain.died_early(r(reason="boot-timeout"))         # hung, not gone
+    assert not chain.died_early(r(end=45.0))
+    assert not chain.died_early(r(fault="parser"))
     # a boot that went silent is booted once more too, unless the console says why
-    assert matrix.hung_boot(r(reason="boot-hung"))
-    assert not matrix.hung_boot(r(reason="boot-hung", findings=["INFO: task hung"]))
-    assert not matrix.hung_boot(r(reason="boot-timeout"))
-    assert not matrix.hung_boot(r(reason="boot-hung", booted=True))
+    assert chain.hung_boot(r(reason="boot-hung"))
+    assert not chain.hung_boot(r(reason="boot-hung", findings=["INFO: task hung"]))
+    assert not chain.hung_boot(r(reason="boot-timeout"))
+    assert not chain.hung_boot(r(reason="boot-hung", booted=True))
 
 
 def variant(line_name, name):
@@ -72,105 +74,105 @@ def variant(line_name, name):
 
 def test_cells_claimed_to_pass_run_first_in_a_vm():
     v = variant("5.10", "workaround")
-    cells = [matrix.Cell(v, w) for w in cache_disk_workloads()]
-    order = [c.workload.name for c in matrix._vm_order(cells, True)]
+    cells = [Cell(v, w) for w in cache_disk_workloads()]
+    order = [c.workload.name for c in plan._vm_order(cells, True)]
     assert order[-1] == "unaligned"           # the one claimed to FAIL (ends the VM)
     assert sorted(order) == sorted(c.workload.name for c in cells)
     # without claims the order is the workloads' own
-    assert [c.workload.name for c in matrix._vm_order(cells, False)] == \
+    assert [c.workload.name for c in plan._vm_order(cells, False)] == \
         [c.workload.name for c in cells]
 
 
 def test_a_cell_that_may_fail_runs_after_the_passes_before_the_fails():
     v = variant("7.2", "revert-unlock")
-    cells = [matrix.Cell(v, w) for w in cache_disk_workloads()]
-    chain, waiting, quiet = matrix.plan_chains(cells, True)
+    cells = [Cell(v, w) for w in cache_disk_workloads()]
+    chain, waiting, quiet = plan.plan_chains(cells, True)
     assert chain[-1].workload.name == "overwrite-race"   # may FAIL: last, and does not end it
     assert [c.workload.name for c in waiting] == ["durability"]
     assert [c.workload.name for c in quiet] == ["wb-error"]   # the timing FAIL, alone
-    assert [matrix.chain_kind(ch, True) for ch in (chain, waiting, quiet)] == \
-        [matrix.HEAVY, matrix.LIGHT, matrix.QUIET]
+    assert [plan.chain_kind(ch, True) for ch in (chain, waiting, quiet)] == \
+        [plan.HEAVY, plan.LIGHT, plan.QUIET]
 
 
 def test_a_line_skips_its_shapes_unless_asked_by_name():
     said = []
-    s = matrix.Settings(Path("/nonexistent"), progress=said.append)
     ws = workload.all_workloads()
-    kept = [w.name for w in matrix._line_workloads(variant("6.12", "shipped"), ws, s)]
+    kept = [w.name for w in plan.line_workloads(variant("6.12", "shipped"), ws, (),
+                                                said.append)]
     assert "libaio" not in kept and "io_uring" not in kept and "libaio-async" in kept
     assert said and "not running libaio, io_uring" in said[0]
-    s.explicit = ("libaio",)
-    kept = [w.name for w in matrix._line_workloads(variant("6.12", "shipped"), ws, s)]
+    kept = [w.name for w in plan.line_workloads(variant("6.12", "shipped"), ws, ("libaio",),
+                                                said.append)]
     assert "libaio" in kept and "io_uring" not in kept
-    assert [w.name for w in matrix._line_workloads(variant("5.10", "base"), ws, s)] == \
-        [w.name for w in ws]
+    assert [w.name for w in plan.line_workloads(variant("5.10", "base"), ws, ("libaio",),
+                                                said.append)] == [w.name for w in ws]
 
 
 def test_cell_ids_carry_the_line():
-    c = matrix.Cell(variant("6.1", "revert-race"), workload.by_name()["g"], 3)
+    c = Cell(variant("6.1", "revert-race"), workload.by_name()["g"], 3)
     assert c.id == "6.1-revert-race-fsync-race-3" and c.line == "6.1"
 
 
 def test_cells_claimed_to_fail_get_their_own_vms_from_the_start():
     v = variant("7.2", "rebreak")
-    cells = [matrix.Cell(v, w) for w in cache_disk_workloads()]
-    chains = matrix.plan_chains(cells, True)
+    cells = [Cell(v, w) for w in cache_disk_workloads()]
+    chains = plan.plan_chains(cells, True)
     ids = [c.id for ch in chains for c in ch]
     assert sorted(ids) == sorted(c.id for c in cells)        # every cell, once
-    fails = {c.id for c in cells if matrix._ends_vm(c, True)}
+    fails = {c.id for c in cells if plan._ends_vm(c, True)}
     assert len(fails) >= 2
     first, *singles = chains
     # the PASS cells share one VM, and the first FAIL ends it; the others stand alone
-    assert [matrix._ends_vm(c, True) for c in first] == [False] * (len(first) - 1) + [True]
+    assert [plan._ends_vm(c, True) for c in first] == [False] * (len(first) - 1) + [True]
     assert all(len(ch) == 1 and ch[0].id in fails for ch in singles)
     assert len(singles) == len(fails) - 1
 
 
 def test_a_race_control_gets_a_quiet_chain_of_its_own():
     v = variant("6.1", "revert-race")
-    cells = [matrix.Cell(v, w) for w in cache_disk_workloads()]
-    chains = matrix.plan_chains(cells, True)
+    cells = [Cell(v, w) for w in cache_disk_workloads()]
+    chains = plan.plan_chains(cells, True)
     # the rest, the two that mostly wait (their own light VM), the race control
     assert [len(ch) for ch in chains] == [len(cells) - 3, 2, 1]
     assert sorted(c.workload.name for c in chains[1]) == ["durability", "wb-error"]
     (race,) = chains[2]
-    assert race.workload.name == "fsync-race" and matrix.timing_fail(race, True)
-    assert [matrix.chain_kind(ch, True) for ch in chains] == \
-        [matrix.HEAVY, matrix.LIGHT, matrix.QUIET]
+    assert race.workload.name == "fsync-race" and plan.timing_fail(race, True)
+    assert [plan.chain_kind(ch, True) for ch in chains] == \
+        [plan.HEAVY, plan.LIGHT, plan.QUIET]
     assert sorted(c.id for ch in chains for c in ch) == sorted(c.id for c in cells)
     # the race shapes claimed to PASS stay in the shared chain; so does the
     # seed's deadlock in a race shape (deterministic: it needs no race)
     assert "overwrite-race" in [c.workload.name for c in chains[0]]
-    rebreak = [matrix.Cell(variant("6.1", "rebreak"), w) for w in cache_disk_workloads()]
-    assert not any(matrix.timing_fail(c, True) for c in rebreak)
+    rebreak = [Cell(variant("6.1", "rebreak"), w) for w in cache_disk_workloads()]
+    assert not any(plan.timing_fail(c, True) for c in rebreak)
     # the delay-ordered double unlock is a timing claim too
-    unlock = matrix.Cell(variant("7.2", "revert-unlock"), workload.by_name()["wb-error"])
-    assert matrix.timing_fail(unlock, True) and not matrix.timing_fail(unlock, False)
+    unlock = Cell(variant("7.2", "revert-unlock"), workload.by_name()["wb-error"])
+    assert plan.timing_fail(unlock, True) and not plan.timing_fail(unlock, False)
 
 
 def test_a_variant_with_one_claimed_fail_stays_one_vm():
     v = variant("5.10", "workaround")
-    chains = matrix.plan_chains([matrix.Cell(v, w) for w in cache_disk_workloads()], True)
+    chains = plan.plan_chains([Cell(v, w) for w in cache_disk_workloads()], True)
     # besides the light VM of the two that mostly wait
     assert len(chains) == 2 and chains[0][-1].workload.name == "unaligned"
     assert all(c.workload.waits for c in chains[1])
     # without claims nothing is known to end a VM: chains of MAX_CELLS_PER_VM
-    many = [matrix.Cell(v, w, r) for r in (1, 2) for w in cache_disk_workloads()
+    many = [Cell(v, w, r) for r in (1, 2) for w in cache_disk_workloads()
             if not w.waits][:13]
-    assert [len(ch) for ch in matrix.plan_chains(many, False)] == [matrix.MAX_CELLS_PER_VM, 1]
+    assert [len(ch) for ch in plan.plan_chains(many, False)] == [plan.MAX_CELLS_PER_VM, 1]
 
 
 def test_a_free_vm_slot_takes_the_longest_chain():
     v = variant("6.1", "shipped")
     ws = workload.by_name()
-    q = matrix._Queue(jobs=2)
-    short = [matrix.Cell(v, ws["extending"])]
-    race = [matrix.Cell(v, ws["fsync-race"])]           # 15 s of race on 6.1's shipped
-    both = [matrix.Cell(v, ws["extending"]), matrix.Cell(v, ws["overwrite"])]
+    q = ChainQueue(jobs=2)
+    short = [Cell(v, ws["extending"])]
+    race = [Cell(v, ws["fsync-race"])]           # 15 s of race on 6.1's shipped
+    both = [Cell(v, ws["extending"]), Cell(v, ws["overwrite"])]
     for ch in (short, both, race):
         q.put(ch)
     q.close()
-    assert matrix.chain_seconds(race) > matrix.chain_seconds(both) > matrix.chain_seconds(short)
+    assert plan.chain_seconds(race) > plan.chain_seconds(both) > plan.chain_seconds(short)
     got = [q.get(), q.get()]
     assert got == [race, both]
     q.done_one(race)
@@ -181,32 +183,32 @@ def test_a_free_vm_slot_takes_the_longest_chain():
 
 
 def sharing_queue(jobs=1, shared_jobs=2):
-    return matrix._Queue(jobs, shared_jobs, lambda ch: matrix.chain_kind(ch, True))
+    return ChainQueue(jobs, shared_jobs, lambda ch: plan.chain_kind(ch, True))
 
 
 def test_only_deterministic_fails_share_the_host():
     ws = workload.by_name()
     rebreak, race = variant("7.2", "rebreak"), variant("7.2", "revert-race")
-    deadlock = [matrix.Cell(rebreak, ws["extending"])]       # seed-deadlock: deterministic
-    assert matrix.shareable(deadlock, True)
-    assert matrix.chain_kind(deadlock, True) == matrix.LIGHT
-    assert not matrix.shareable([matrix.Cell(race, ws["fsync-race"])], True)   # a race
-    assert not matrix.shareable([matrix.Cell(rebreak, ws["libaio-async"])], True)  # a PASS
-    assert not matrix.shareable(deadlock + [matrix.Cell(rebreak, ws["libaio-async"])], True)
-    assert not matrix.shareable(deadlock, False)            # no claims, nothing known
-    assert not matrix.shareable([matrix.Cell(variant("7.2", "revert-unlock"), ws["wb-error"])],
+    deadlock = [Cell(rebreak, ws["extending"])]       # seed-deadlock: deterministic
+    assert plan.shareable(deadlock, True)
+    assert plan.chain_kind(deadlock, True) == plan.LIGHT
+    assert not plan.shareable([Cell(race, ws["fsync-race"])], True)   # a race
+    assert not plan.shareable([Cell(rebreak, ws["libaio-async"])], True)  # a PASS
+    assert not plan.shareable(deadlock + [Cell(rebreak, ws["libaio-async"])], True)
+    assert not plan.shareable(deadlock, False)            # no claims, nothing known
+    assert not plan.shareable([Cell(variant("7.2", "revert-unlock"), ws["wb-error"])],
                                 True)                      # its delays are timing
     # the seed's deadlock in a race shape is still deterministic: it needs no race
-    assert matrix.chain_kind([matrix.Cell(rebreak, ws["overwrite-race"])], True) == matrix.LIGHT
+    assert plan.chain_kind([Cell(rebreak, ws["overwrite-race"])], True) == plan.LIGHT
 
 
 def test_a_light_vm_runs_beside_a_heavy_one_never_two_heavy():
     ws = workload.by_name()
     rebreak = variant("7.2", "rebreak")
-    a, b, c = ([matrix.Cell(rebreak, ws[w])] for w in ("extending", "overwrite", "rwf-dsync"))
+    a, b, c = ([Cell(rebreak, ws[w])] for w in ("extending", "overwrite", "rwf-dsync"))
     shipped = variant("7.2", "shipped")
-    dur = [matrix.Cell(shipped, ws[w]) for w in ("overwrite", "libaio-async", "io_uring-async")]
-    short = [matrix.Cell(shipped, ws["extending"])]
+    dur = [Cell(shipped, ws[w]) for w in ("overwrite", "libaio-async", "io_uring-async")]
+    short = [Cell(shipped, ws["extending"])]
     q = sharing_queue()
     for ch in (a, b, c, short, dur):
         q.put(ch)
@@ -226,9 +228,9 @@ def test_a_light_vm_runs_beside_a_heavy_one_never_two_heavy():
 def test_the_default_three_slots_hold_one_heavy_and_two_light_vms():
     ws = workload.by_name()
     rebreak, shipped = variant("6.1", "rebreak"), variant("6.1", "shipped")
-    a, b, c = ([matrix.Cell(rebreak, ws[w])] for w in ("extending", "overwrite", "rwf-dsync"))
-    heavy = [matrix.Cell(shipped, ws[w]) for w in ("overwrite", "libaio-async")]
-    other = [matrix.Cell(shipped, ws["extending"])]
+    a, b, c = ([Cell(rebreak, ws[w])] for w in ("extending", "overwrite", "rwf-dsync"))
+    heavy = [Cell(shipped, ws[w]) for w in ("overwrite", "libaio-async")]
+    other = [Cell(shipped, ws["extending"])]
     q = sharing_queue(shared_jobs=matrix.Settings(outdir=None).shared_jobs)
     for ch in (a, b, c, heavy, other):
         q.put(ch)
@@ -244,9 +246,9 @@ def test_the_default_three_slots_hold_one_heavy_and_two_light_vms():
 def test_a_race_runs_alone_once_every_build_is_done():
     ws = workload.by_name()
     shipped, rebreak = variant("6.1", "shipped"), variant("6.1", "rebreak")
-    race = [matrix.Cell(variant("6.1", "revert-race"), ws["fsync-race"])]
-    heavy = [matrix.Cell(shipped, ws["extending"])]
-    light = [matrix.Cell(rebreak, ws["extending"])]
+    race = [Cell(variant("6.1", "revert-race"), ws["fsync-race"])]
+    heavy = [Cell(shipped, ws["extending"])]
+    light = [Cell(rebreak, ws["extending"])]
     q = sharing_queue()
     for ch in (race, heavy, light):
         q.put(ch)
@@ -265,8 +267,8 @@ def test_a_race_runs_alone_once_every_build_is_done():
 def test_a_chain_whose_vm_is_over_makes_room_for_the_next_heavy_one():
     ws = workload.by_name()
     shipped = variant("7.2", "shipped")
-    dur = [matrix.Cell(shipped, ws["extending"]), matrix.Cell(shipped, ws["durability"])]
-    nxt = [matrix.Cell(shipped, ws["overwrite"])]
+    dur = [Cell(shipped, ws["extending"]), Cell(shipped, ws["durability"])]
+    nxt = [Cell(shipped, ws["overwrite"])]
     q = sharing_queue()
     q.put(dur)
     q.put(nxt)
@@ -284,7 +286,7 @@ def test_a_chain_whose_vm_is_over_makes_room_for_the_next_heavy_one():
 def test_a_shared_chain_waits_while_the_host_is_full():
     ws = workload.by_name()
     q = sharing_queue(shared_jobs=1)
-    deadlock = [matrix.Cell(variant("7.2", "rebreak"), ws["extending"])]
+    deadlock = [Cell(variant("7.2", "rebreak"), ws["extending"])]
     q.put(deadlock)
     q.put(list(deadlock))
     q.get()

@@ -10,7 +10,8 @@ from harness.errors import EXIT_BUG, EXIT_OK, EXIT_SKIP
 from harness.evidence import Evidence, GuestFacts
 from harness.kernel_reports import Finding
 from harness.lines import Claim
-from harness.matrix import Cell
+from harness.afterrun import AfterResult
+from harness.cell import Cell
 from harness.monitor import CellTimes
 from harness.source import Source, Variant
 from harness.taint import Taint
@@ -78,10 +79,11 @@ def test_clean_run_with_proving_evidence_is_pass():
 
 
 def test_pass_keeps_the_after_checks_detail_and_figures():
-    after = {"verdict": PASS, "detail": "48 acknowledged writes survived", "acked": 48}
+    after = AfterResult(PASS, detail="48 acknowledged writes survived", figures={"acked": 48})
     v = judge(cell("fixed"), after=after)
     assert v.verdict == PASS and v.detail.startswith("48 acknowledged writes survived; direct ")
-    assert v.extra == after
+    assert v.extra == {"verdict": PASS, "title": None, "kind": None,
+                       "detail": "48 acknowledged writes survived", "acked": 48}
 
 
 def test_pass_on_a_cell_claimed_to_fail_is_unexpected():
@@ -237,8 +239,8 @@ def test_infra_helper_keeps_the_claim():
 # --------------------------------------------- after-run checks and evidence
 
 def test_a_failed_after_run_check_is_its_verdict():
-    after = {"verdict": FAIL, "title": "lost O_DSYNC write after power cut (libaio)",
-             "kind": "durability", "report": "write 7 lost", "detail": "47 of 48 survived"}
+    after = AfterResult(FAIL, "lost O_DSYNC write after power cut (libaio)",
+                        "47 of 48 survived", "durability", "write 7 lost")
     v = judge(cell("nosync", "durability"), ev=Evidence(), after=after)
     assert (v.verdict, v.title, v.kind, v.report, v.detail) == (
         FAIL, "lost O_DSYNC write after power cut (libaio)", "durability", "write 7 lost",
@@ -247,7 +249,7 @@ def test_a_failed_after_run_check_is_its_verdict():
 
 
 def test_an_after_run_check_that_could_not_be_made_is_error():
-    v = judge(cell("fixed", "durability"), after={"verdict": ERROR, "detail": "after-run check: x"})
+    v = judge(cell("fixed", "durability"), after=AfterResult(ERROR, detail="after-run check: x"))
     assert (v.verdict, v.title, v.detail) == (ERROR, None, "after-run check: x")
 
 
@@ -342,6 +344,8 @@ def test_a_missing_exit_code_is_an_error_not_a_pass():
 
 
 def test_an_after_run_check_without_a_verdict_is_an_error_not_a_pass():
+    """A check that hands back figures (a dict) and no AfterResult gave no
+    verdict: ERROR."""
     v = judge(cell("fixed"), after={"detail": "figures only"})
     assert v.verdict == ERROR and "no verdict" in v.detail
 

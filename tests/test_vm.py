@@ -10,7 +10,8 @@ import time
 import pytest
 
 from conftest import REPO, default_sigint, qemu_pids_with
-from harness import evidence, guestroot, matrix, monitor, vm, workload
+from harness import chain, evidence, guestroot, matrix, monitor, vm, workload
+from harness.cell import Cell
 from harness.errors import HarnessError
 
 
@@ -33,12 +34,12 @@ def plan_for(fixed_variant, names, tmp_path):
         return guestroot.guest_path(p)
     for n in names:
         w = workload.by_name()[n]
-        cell = matrix.Cell(fixed_variant, w)
+        cell = Cell(fixed_variant, w)
         dev = None
         if w.device != workload.RAM:
             disks.append(vm.Disk(vm.LOCAL.make_disk(tmp_path, f"{n}.img")))
             dev = vm.dev_name(len(disks) - 1)
-        plan.append(matrix.plan_line(cell, matrix._command(w, dev, in_guest), dev, ""))
+        plan.append(chain.plan_line(cell, chain.command(w, dev, in_guest), dev, "").encode())
     return plan, disks, files
 
 
