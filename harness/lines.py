@@ -287,7 +287,12 @@ def all_lines() -> dict[str, Line]:
 
 
 def _version_key(name: str) -> tuple:
-    return tuple(int(x) if x.isdigit() else x for x in re.split(r"[.]", name))
+    """"6.12" after "6.1", "7.3-rc" after "7.2": the numbers, then what
+    follows them (a release candidate sorts after the releases before it)."""
+    m = re.match(r"(\d+(?:\.\d+)*)(.*)$", name)
+    if not m:
+        return ((), name)
+    return (tuple(int(x) for x in m.group(1).split(".")), m.group(2))
 
 
 DEFAULT_LINE = "5.10"
