@@ -26,10 +26,10 @@ IN_WRITER = ("extending", "overwrite", "libaio", "io_uring", "rwf-dsync", "unali
 # only without the workaround's IOCB_DSYNC clearing), no volatile cache
 # since 6.6
 WRITES_THROUGH = {"5.10": ("fua",), "6.1": ("fua",), "6.12": ("nocache", "fua"),
-                  "7.2": ("nocache", "fua")}
+                  "7.2": ("nocache", "fua"), "7.3-rc": ("nocache", "fua")}
 # revert-unlock x overwrite-race reaches e0391e92f9ab's exit only sometimes
-# on 6.1 and 7.2 (the README's "may" row); 6.12 keeps its PASS claim
-MAY_UNLOCK_RACE = ("6.1", "7.2")
+# on 6.1, 7.2 and 7.3-rc (the README's "may" row); 6.12 keeps its PASS claim
+MAY_UNLOCK_RACE = ("6.1", "7.2", "7.3-rc")
 
 
 def cut(prep: str, disk: str) -> str:

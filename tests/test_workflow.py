@@ -38,7 +38,7 @@ def test_nightly_runs_every_line_on_its_moving_branch():
     assert {(j["line"], j["branch"]) for j in include} == {
         (name, ln.git_branch) for name, ln in lines.all_lines().items()}
     assert {j["branch"] for j in include} == {"linux-5.10.y", "linux-6.1.y", "linux-6.12.y",
-                                              "master"}
+                                              "linux-7.2.y", "master"}
 
 
 def test_no_path_of_one_machine_in_the_project():
