@@ -1263,3 +1263,11 @@ def test_other_bug_lines_are_bugs_but_odebug_is_not():
     (f,) = kr.bugs(kr.parse("BUG: scheduling in a non-blocking section: fio/7/1\n"))
     assert f.title == "BUG: scheduling in a non-blocking section: fio/NUM/NUM"
     assert kr.bugs(kr.parse("ODEBUG: Out of memory. ODEBUG disabled\n")) == []
+
+
+def test_every_row_names_strategies_the_parser_has():
+    """A row's frame strategies are names of parser.STRATEGIES (or "none":
+    a report that names no frame): a misspelt one would never be tried."""
+    for k in kr.KINDS:
+        assert k.frame == "none" or (k.strategies and set(k.strategies) <= set(kr.STRATEGIES)), \
+            (k.name, k.frame)
