@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from harness import arch as archmod
 from harness import kconfig, lines, proc
 from harness import source as sourcemod
 from harness.cell import LEGACY_LINE     # stamps from before lines: all 5.10
@@ -30,7 +31,7 @@ COMPILE_RE = re.compile(r"^\s+(CC|AS|LD|AR|HOSTCC)\s")
 # where a build's time goes: make's first line of each phase (kbuild's quiet
 # output), in order; the stamp and the build log keep the seconds of each
 LINK_RE = re.compile(r"^\s+LD\s+vmlinux\.o$")
-IMAGE_RE = re.compile(r"^\s+[A-Z]+\s+arch/x86/boot/")     # once vmlinux is linking
+IMAGE_RE = re.compile(r"^\s+[A-Z]+\s+" + re.escape(archmod.get().image_dir))  # vmlinux linked
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Build:
 
     @property
     def bzimage(self) -> Path:
-        return self.dir / "arch/x86/boot/bzImage"
+        return self.dir / archmod.get().image
 
     @property
     def log(self) -> Path:
@@ -173,7 +174,7 @@ def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
     bdir = root / f"{variant.key}-{key}"
     stamp = _read_stamp(bdir)
     t0 = time.monotonic()
-    if cacheable and stamp and stamp.get("key") == key and (bdir / "arch/x86/boot/bzImage").exists():
+    if cacheable and stamp and stamp.get("key") == key and (bdir / archmod.get().image).exists():
         return Build(variant.label, key, stamp["commit"], chash, bdir,
                      time.monotonic() - t0, True, stamp.get("units", 0), variant.line,
                      _root_kind(variant))
@@ -286,7 +287,7 @@ def _make(variant, srctree: Path, outdir: Path, fragments, jobs, progress, expec
             # failing beside a make -j2 at the same priority)
             rc = proc.stream(["nice", "-n", str(BUILD_NICE), "make", "-C", srctree,
                               f"O={outdir}", f"-j{jobs or os.cpu_count() or 2}",
-                              "CC=ccache gcc", "bzImage"],
+                              "CC=ccache gcc", archmod.get().make_target],
                              timeout=BUILD_TIMEOUT, env=env, log=log, on_line=bar.line)
         finally:
             bar.close()

@@ -17,10 +17,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from harness import arch as archmod
 from harness import proc
 from harness.errors import HarnessError, InfraError
 
-QEMU = "qemu-system-x86_64"
 DISK_SIZE = "1G"
 
 
@@ -130,7 +130,7 @@ class LocalHost(Host):
         Path(path).unlink(missing_ok=True)
 
     def spawn_console(self, cmd: list[str], logfile):
-        proc.require_tools(QEMU)
+        proc.require_tools(archmod.get().qemu)
         return proc.spawn_console(cmd, logfile)
 
     def kill_all(self) -> None:

@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+from harness import arch as archmod
 from harness.cell import CellKey
 
 ORIGIN = "kdsync"
@@ -47,7 +48,7 @@ def export(doc: dict, run_id: str, log_base_url: str | None = None) -> dict:
             failed = r["verdict"] == "INFRA" and vkey in doc.get("build_failures", {})
             builds[b_id] = {
                 "id": b_id, "checkout_id": co_id, "origin": ORIGIN,
-                "architecture": "x86_64", "compiler": "gcc",
+                "architecture": archmod.get().kcidb, "compiler": "gcc",
                 "config_name": f"tinyconfig+guest-config ({r.get('config_hash', '?')})",
                 "status": "FAIL" if failed else "PASS",
                 **({"duration": round(b["seconds"], 1)} if b.get("seconds") else {}),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from harness import proc
+from harness import arch as archmod
 from harness.errors import HarnessError
 from harness.paths import GUEST_CONFIG
 
@@ -26,7 +27,8 @@ UNSET_RE = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
 
 
 def default_fragments() -> list[Path]:
-    return sorted((GUEST_CONFIG / "kconfig").glob("*.config"))
+    """The shared fragments, then the architecture's (harness/arches/)."""
+    return [*sorted((GUEST_CONFIG / "kconfig").glob("*.config")), archmod.get().fragment]
 
 
 def for_line(fragments: list[Path], line) -> list[Path]:
@@ -66,8 +68,8 @@ def wanted(fragments: list[Path]) -> dict[str, str]:
     return want
 
 
-def config_hash(fragments: list[Path], arch: str = "x86_64") -> str:
-    h = hashlib.sha256(f"{BASE_TARGET}\0{arch}\0".encode())
+def config_hash(fragments: list[Path], arch: str | None = None) -> str:
+    h = hashlib.sha256(f"{BASE_TARGET}\0{arch or archmod.get().name}\0".encode())
     for f in fragments:
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()[:16]
@@ -75,7 +77,7 @@ def config_hash(fragments: list[Path], arch: str = "x86_64") -> str:
 
 # what the configure step reads besides the fragments: every Kconfig file,
 # the kconfig tool and the base target's own fragments
-_KCONFIG_DIRS = ("scripts/kconfig", "kernel/configs", "arch/x86/configs")
+_KCONFIG_DIRS = ("scripts/kconfig", "kernel/configs", archmod.get().config_dir)
 
 
 def inputs_hash(srctree: Path) -> str:

@@ -20,7 +20,8 @@ from pathlib import Path
 import paramiko
 
 from harness.errors import HarnessError, InfraError
-from harness.host import DISK_SIZE, QEMU, Host
+from harness import arch as archmod
+from harness.host import DISK_SIZE, Host
 from harness.proc import StreamedConsole
 
 CONNECT_TIMEOUT = 20.0
@@ -160,7 +161,7 @@ class RemoteHost(Host):
     def prepare(self) -> None:
         # QEMU, and btrfs-progs for the cells' fresh images; the guest's own
         # tools travel in its root (harness.guestroot)
-        self.require(QEMU, "mkfs.btrfs", "btrfs")
+        self.require(archmod.get().qemu, "mkfs.btrfs", "btrfs")
 
     def remote_path(self, local: Path) -> str:
         """A host-side file (the plan's disk) uploaded; its remote path."""

@@ -31,7 +31,8 @@ from harness.errors import HarnessError, InfraError
 from harness.kernel_reports import Finding, parse, read_log
 from harness.monitor import Monitor
 from harness import guestroot
-from harness.host import LOCAL, QEMU
+from harness import arch as archmod
+from harness.host import LOCAL
 from harness.paths import GUEST_INIT, cache_dir
 
 MEMORY_MB = 768
@@ -127,7 +128,7 @@ def cmdline(extra: list[str], init: str = GUEST_INIT_PATH, root_kind: str = "9p"
     """The guest's command line; HARNESS_KERNEL_ARGS adds to it (e.g.
     "maxcpus=1" to see what a guest with fewer CPUs than asked gives)."""
     return " ".join([
-        "console=ttyS0", "loglevel=7", "panic=-1", "reboot=t",
+        f"console={archmod.get().console}", "loglevel=7", "panic=-1", "reboot=t",
         *guestroot.ROOTS[root_kind].kernel_args(init), f"HARNESS_HUNG={HUNG_TASK_SECS}",
         *os.environ.get("HARNESS_KERNEL_ARGS", "").split(), *extra])
 
@@ -141,14 +142,13 @@ def qemu_command(kernel, disks: list[Disk], accel: str, extra: list[str],
     blklogwrites driver (dm-log-writes format).  `root` is the packed guest
     root (guestroot.ROOTS[root_kind].pack) on the host QEMU runs on."""
     kind = guestroot.ROOTS[root_kind]
-    cmd = [QEMU, "-nodefaults", "-no-reboot", "-display", "none",
-           "-serial", "mon:stdio", "-m", str(MEMORY_MB),
-           "-smp", f"{cpus},sockets={cpus},cores=1,threads=1",
+    arch = archmod.get()
+    cmd = [arch.qemu, *arch.machine, "-nodefaults", "-no-reboot", "-display", "none",
+           "-serial", "mon:stdio", "-m", str(MEMORY_MB), "-smp", arch.smp_arg(cpus),
            "-kernel", str(kernel), "-append", cmdline(extra, init, root_kind),
            *kind.qemu_args(root or str(kind.pack(guestroot.build()))),
            "-device", "virtio-rng-pci"]
-    cmd += ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else ["-accel", "tcg"]
-    return cmd + _disk_args(disks)
+    return cmd + arch.accel_args(accel) + _disk_args(disks)
 
 
 def _disk_args(disks: list[Disk]) -> list[str]:
@@ -185,8 +185,8 @@ def vng_command(kernel, disks: list[Disk], accel: str, extra: list[str],
     vng = proc.venv_bin("vng")
     args = [f"HARNESS_HUNG={HUNG_TASK_SECS}",
             *os.environ.get("HARNESS_KERNEL_ARGS", "").split(), *extra]
-    # -smp with sockets: a tinyconfig guest finds CPUs in the MP table, one per socket
-    qemu_opts = ["-smp", f"{cpus},sockets={cpus},cores=1,threads=1", *_disk_args(disks)]
+    # the arch's -smp topology (x86_64: the MP table lists one CPU per socket)
+    qemu_opts = ["-smp", archmod.get().smp_arg(cpus), *_disk_args(disks)]
     # vng runs virtme-run through the shell: it must be on PATH
     path = f"PATH={Path(vng).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
     return ["env", path, vng, "--no-virtme-ng-init", "--run", str(kernel), "--root", root or str(guestroot.build()), "--force-9p",
@@ -387,7 +387,7 @@ def choose_accel(kernel: Path, workdir: Path, progress=print, host=LOCAL,
 
 def qemu_version() -> str:
     try:
-        out = subprocess.run([QEMU, "--version"], capture_output=True, text=True,
+        out = subprocess.run([archmod.get().qemu, "--version"], capture_output=True, text=True,
                              timeout=10).stdout
         return out.splitlines()[0] if out else "?"
     except (OSError, subprocess.TimeoutExpired):
