@@ -17,9 +17,13 @@ _LOCK = threading.Lock()
 
 
 def compiled(source: Path) -> Path:
-    """The static binary built from `source` (a .c file)."""
-    text = source.read_bytes()
-    out = cache_dir() / "guest-bin" / f"{source.stem}-{hashlib.sha256(text).hexdigest()[:12]}"
+    """The static binary built from `source` (a .c file), cached by the hash
+    of the source and of the headers beside it (kdsync.h: a changed header
+    is a new binary)."""
+    h = hashlib.sha256(source.read_bytes())
+    for header in sorted(source.parent.glob("*.h")):
+        h.update(header.name.encode() + b"\0" + header.read_bytes())
+    out = cache_dir() / "guest-bin" / f"{source.stem}-{h.hexdigest()[:12]}"
     with _LOCK:
         if not out.exists():
             proc.require_tools("gcc")

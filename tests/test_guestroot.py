@@ -210,3 +210,19 @@ def test_a_checkout_under_tmp_with_a_space(tmp_path, harness_env):
     (run_dir,) = list(res.iterdir())
     (cell,) = json.loads((run_dir / "result.json").read_text())["results"]
     assert cell["verdict"] == "FAIL" and cell["title"] == "possible deadlock in btrfs_sync_file"
+
+
+def test_a_guest_program_is_rebuilt_when_its_shared_header_changes(private_cache, tmp_path):
+    """The workloads share guest-config/workloads/kdsync.h: the binary's
+    cache key is the source and the headers beside it."""
+    from harness import guestbin
+    (tmp_path / "shared.h").write_text("#define ANSWER 42\n")
+    src = tmp_path / "prog.c"
+    src.write_text('#include <stdio.h>\n#include "shared.h"\n'
+                   'int main(void) { printf("%d\\n", ANSWER); return 0; }\n')
+    first = guestbin.compiled(src)
+    assert subprocess.run([first], capture_output=True, text=True).stdout == "42\n"
+    (tmp_path / "shared.h").write_text("#define ANSWER 7\n")
+    second = guestbin.compiled(src)
+    assert second != first
+    assert subprocess.run([second], capture_output=True, text=True).stdout == "7\n"

@@ -61,6 +61,8 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include "kdsync.h"
+
 #define MAXDEPTH 16
 
 static const char *mode;
@@ -74,15 +76,6 @@ static void die(const char *what, int err)
 	printf("@@harness verify-failed dsync_ack %s %s: %s\n", mode, what, strerror(err));
 	fflush(stdout);
 	exit(3);
-}
-
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
 }
 
 /* the content of write INDEX of MODE; the guest checker recomputes it */
@@ -103,15 +96,6 @@ static uint64_t fnv1a(const void *buf, size_t len)
 	while (len--)
 		h = (h ^ *p++) * 0x100000001b3ULL;
 	return h;
-}
-
-static void *aligned(size_t len)
-{
-	void *p;
-
-	if (posix_memalign(&p, 4096, len))
-		die("posix_memalign", ENOMEM);
-	return p;
 }
 
 static void ack(int index, void *buf)
@@ -183,93 +167,22 @@ static void run_psync(int fd, int count)
 	}
 }
 
-static void run_libaio(int fd, int count)
+/* an async write's completion: acknowledged once it returned all its bytes */
+static void aio_done(int index, void *buf, long res)
 {
-	io_context_t ctx = 0;
-	struct iocb cbs[MAXDEPTH], *cbp;
-	struct io_event ev[MAXDEPTH];
-	void *bufs[MAXDEPTH];
-	int next = 0, inflight = 0, slot, n, i, ret;
-
-	ret = io_setup(depth, &ctx);
-	if (ret)
-		die("io_setup", -ret);
-	for (slot = 0; slot < depth; slot++)
-		bufs[slot] = aligned(block);
-	for (slot = 0; slot < depth && next < count; slot++, next++, inflight++) {
-		fill(bufs[slot], next);
-		io_prep_pwrite(&cbs[slot], fd, bufs[slot], block, (long long)next * block);
-		cbs[slot].data = (void *)(long)next;
-		cbp = &cbs[slot];
-		ret = io_submit(ctx, 1, &cbp);
-		if (ret != 1)
-			die("io_submit", ret < 0 ? -ret : EIO);
-	}
-	while (inflight) {
-		n = io_getevents(ctx, 1, depth, ev, NULL);
-		if (n < 0)
-			die("io_getevents", -n);
-		for (i = 0; i < n; i++, inflight--) {
-			cbp = ev[i].obj;
-			slot = cbp - cbs;
-			if ((long)ev[i].res != (long)block)
-				die("aio write", ev[i].res > 0 ? EIO : (int)-(long)ev[i].res);
-			ack((int)(long)cbp->data, bufs[slot]);
-			if (next < count) {
-				fill(bufs[slot], next);
-				io_prep_pwrite(cbp, fd, bufs[slot], block, (long long)next * block);
-				cbp->data = (void *)(long)next++;
-				ret = io_submit(ctx, 1, &cbp);
-				if (ret != 1)
-					die("io_submit", ret < 0 ? -ret : EIO);
-				inflight++;
-			}
-		}
-	}
-	io_destroy(ctx);
+	if (res != (long)block)
+		die(mode[0] == 'u' ? "uring write" : "aio write", res > 0 ? EIO : (int)-res);
+	ack(index, buf);
 }
 
-static void run_uring(int fd, int count)
+static void run_async(int fd, int count, int uring)
 {
-	struct io_uring ring;
-	struct io_uring_cqe *cqe;
-	struct io_uring_sqe *sqe;
-	void *bufs[MAXDEPTH];
-	int next = 0, inflight = 0, slot, index, ret;
+	struct kd_writes w = { fd, count, depth, block, fill, aio_done };
 
-	ret = io_uring_queue_init(depth, &ring, 0);
-	if (ret)
-		die("io_uring_queue_init", -ret);
-	for (slot = 0; slot < depth; slot++)
-		bufs[slot] = aligned(block);
-	for (slot = 0; slot < depth && next < count; slot++, next++, inflight++) {
-		fill(bufs[slot], next);
-		sqe = io_uring_get_sqe(&ring);
-		io_uring_prep_write(sqe, fd, bufs[slot], block, (off_t)next * block);
-		io_uring_sqe_set_data64(sqe, ((uint64_t)slot << 32) | (uint64_t)next);
-	}
-	io_uring_submit(&ring);
-	while (inflight) {
-		ret = io_uring_wait_cqe(&ring, &cqe);
-		if (ret)
-			die("io_uring_wait_cqe", -ret);
-		if (cqe->res != (int)block)
-			die("uring write", cqe->res < 0 ? -cqe->res : EIO);
-		slot = (int)(io_uring_cqe_get_data64(cqe) >> 32);
-		index = (int)(io_uring_cqe_get_data64(cqe) & 0xffffffff);
-		io_uring_cqe_seen(&ring, cqe);
-		inflight--;
-		ack(index, bufs[slot]);
-		if (next < count) {
-			fill(bufs[slot], next);
-			sqe = io_uring_get_sqe(&ring);
-			io_uring_prep_write(sqe, fd, bufs[slot], block, (off_t)next * block);
-			io_uring_sqe_set_data64(sqe, ((uint64_t)slot << 32) | (uint64_t)next++);
-			io_uring_submit(&ring);
-			inflight++;
-		}
-	}
-	io_uring_queue_exit(&ring);
+	if (uring)
+		kd_uring(&w);
+	else
+		kd_libaio(&w);
 }
 
 static int check(const char *path, const char *list);
@@ -406,9 +319,9 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "psync"))
 		run_psync(fd, count);
 	else if (!strcmp(mode, "libaio"))
-		run_libaio(fd, count);
+		run_async(fd, count, 0);
 	else if (!strcmp(mode, "uring"))
-		run_uring(fd, count);
+		run_async(fd, count, 1);
 	else
 		die("mode", EINVAL);
 	close(fd);

@@ -54,7 +54,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAXDEPTH 64
+#include "kdsync.h"
+
+#define MAXDEPTH KD_MAXDEPTH
 
 static const char *mode;
 static int count = 16, depth = 16;
@@ -115,15 +117,6 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* the content of write INDEX of this mode: LEN bytes */
 static void fill(void *buf, size_t len, uint64_t index)
 {
@@ -139,15 +132,6 @@ static void fill(void *buf, size_t len, uint64_t index)
 	}
 	for (; i < len; i++)
 		p[i] = (unsigned char)splitmix(&seed);
-}
-
-static void *aligned(size_t len)
-{
-	void *p;
-
-	if (posix_memalign(&p, 4096, len))
-		die("posix_memalign", ENOMEM);
-	return p;
 }
 
 static int open_file(const char *path, int flags)
@@ -377,121 +361,42 @@ static void unaligned(void)
 	verify(path, ext, 2);
 }
 
-/* (c) libaio, DEPTH in flight, extending writes of an O_DSYNC file */
-static void run_libaio(void)
+/* the async shapes' writes: write INDEX's data, and its completion */
+static struct extent *async_ext;
+static int async_done;
+
+static void async_fill(void *buf, int index)
 {
-	const char *path = "libaio.dat";
-	int fd = open_file(path, O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT | O_DSYNC);
-	struct iocb *cbs = calloc(depth, sizeof(*cbs)), *cbp;
-	struct io_event ev[MAXDEPTH];
-	struct extent *ext = extents(count);
-	void **bufs = calloc(depth, sizeof(void *));
-	io_context_t ctx = 0;
-	int next = 0, inflight = 0, done = 0, slot, n, i, ret;
-
-	ret = io_setup(depth, &ctx);
-	if (ret)
-		die("io_setup", -ret);
-	for (slot = 0; slot < depth; slot++)
-		bufs[slot] = aligned(block);
-	for (slot = 0; slot < depth && next < count; slot++, next++, inflight++) {
-		fill(bufs[slot], block, next);
-		io_prep_pwrite(&cbs[slot], fd, bufs[slot], block, (long long)next * block);
-		cbs[slot].data = (void *)(long)next;
-		cbp = &cbs[slot];
-		ret = io_submit(ctx, 1, &cbp);
-		if (ret != 1)
-			die("io_submit", ret < 0 ? -ret : EIO);
-	}
-	while (inflight) {
-		n = io_getevents(ctx, 1, depth, ev, NULL);
-		if (n < 0)
-			die("io_getevents", -n);
-		for (i = 0; i < n; i++, inflight--) {
-			int index;
-
-			cbp = ev[i].obj;
-			slot = cbp - cbs;
-			index = (int)(long)cbp->data;
-			if ((long)ev[i].res < 0)
-				die("aio write", (int)-(long)ev[i].res);
-			if ((long)ev[i].res != (long)block)
-				verify_failed("short aio write: %lld of %lld", (long)ev[i].res,
-					      (long long)block);
-			ext[done++] = (struct extent){ (off_t)index * block, index, block };
-			progress(done);
-			if (next < count) {
-				fill(bufs[slot], block, next);
-				io_prep_pwrite(cbp, fd, bufs[slot], block, (long long)next * block);
-				cbp->data = (void *)(long)next++;
-				ret = io_submit(ctx, 1, &cbp);
-				if (ret != 1)
-					die("io_submit", ret < 0 ? -ret : EIO);
-				inflight++;
-			}
-		}
-	}
-	io_destroy(ctx);
-	stat_writes(count, (long long)count * block, (long long)count * block, count);
-	close(fd);
-	verify(path, ext, count);
+	fill(buf, block, (uint64_t)index);
 }
 
-/* (d) io_uring, DEPTH in flight, extending writes of an O_DSYNC file */
-static void run_uring(void)
+static void async_complete(int index, void *buf, long res)
 {
-	const char *path = "io_uring.dat";
-	int fd = open_file(path, O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT | O_DSYNC);
-	struct extent *ext = extents(count);
-	void **bufs = calloc(depth, sizeof(void *));
-	struct io_uring ring;
-	struct io_uring_cqe *cqe;
-	struct io_uring_sqe *sqe;
-	int next = 0, inflight = 0, done = 0, slot, index, ret;
+	if (res < 0)
+		die(mode[0] == 'i' ? "uring write" : "aio write", (int)-res);
+	if (res != (long)block)
+		verify_failed(mode[0] == 'i' ? "short uring write: %lld of %lld"
+			      : "short aio write: %lld of %lld", res, (long long)block);
+	async_ext[async_done++] = (struct extent){ (off_t)index * block, index, block };
+	progress(async_done);
+}
 
-	ret = io_uring_queue_init(depth, &ring, 0);
-	if (ret)
-		die("io_uring_queue_init", -ret);
-	for (slot = 0; slot < depth; slot++)
-		bufs[slot] = aligned(block);
-	for (slot = 0; slot < depth && next < count; slot++, next++, inflight++) {
-		fill(bufs[slot], block, next);
-		sqe = io_uring_get_sqe(&ring);
-		io_uring_prep_write(sqe, fd, bufs[slot], block, (off_t)next * block);
-		io_uring_sqe_set_data64(sqe, ((uint64_t)slot << 32) | (uint64_t)next);
-	}
-	ret = io_uring_submit(&ring);
-	if (ret < 0)
-		die("io_uring_submit", -ret);
-	while (inflight) {
-		ret = io_uring_wait_cqe(&ring, &cqe);
-		if (ret)
-			die("io_uring_wait_cqe", -ret);
-		if (cqe->res < 0)
-			die("uring write", -cqe->res);
-		if (cqe->res != (int)block)
-			verify_failed("short uring write: %lld of %lld", cqe->res, (long long)block);
-		slot = (int)(io_uring_cqe_get_data64(cqe) >> 32);
-		index = (int)(io_uring_cqe_get_data64(cqe) & 0xffffffff);
-		io_uring_cqe_seen(&ring, cqe);
-		inflight--;
-		ext[done++] = (struct extent){ (off_t)index * block, index, block };
-		progress(done);
-		if (next < count) {
-			fill(bufs[slot], block, next);
-			sqe = io_uring_get_sqe(&ring);
-			io_uring_prep_write(sqe, fd, bufs[slot], block, (off_t)next * block);
-			io_uring_sqe_set_data64(sqe, ((uint64_t)slot << 32) | (uint64_t)next++);
-			ret = io_uring_submit(&ring);
-			if (ret < 0)
-				die("io_uring_submit", -ret);
-			inflight++;
-		}
-	}
-	io_uring_queue_exit(&ring);
+/* (c), (d) libaio or io_uring, DEPTH in flight, extending writes of an
+ * O_DSYNC file */
+static void run_async(const char *path, int uring)
+{
+	int fd = open_file(path, O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT | O_DSYNC);
+	struct kd_writes w = { fd, count, depth, block, async_fill, async_complete };
+
+	async_ext = extents(count);
+	async_done = 0;
+	if (uring)
+		kd_uring(&w);
+	else
+		kd_libaio(&w);
 	stat_writes(count, (long long)count * block, (long long)count * block, count);
 	close(fd);
-	verify(path, ext, count);
+	verify(path, async_ext, count);
 }
 
 /* (g) generic/364: direct writes and fsync on the same fd, at once */
@@ -651,9 +556,9 @@ int main(int argc, char **argv)
 	else if (!strcmp(mode, "unaligned"))
 		unaligned();
 	else if (!strcmp(mode, "libaio"))
-		run_libaio();
+		run_async("libaio.dat", 0);
 	else if (!strcmp(mode, "io_uring"))
-		run_uring();
+		run_async("io_uring.dat", 1);
 	else if (!strcmp(mode, "fsync-race"))
 		fsync_race(0);
 	else if (!strcmp(mode, "overwrite-race"))
