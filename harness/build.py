@@ -175,9 +175,9 @@ def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
     stamp = _read_stamp(bdir)
     t0 = time.monotonic()
     if cacheable and stamp and stamp.get("key") == key and (bdir / archmod.get().image).exists():
-        return Build(variant.label, key, stamp["commit"], chash, bdir,
-                     time.monotonic() - t0, True, stamp.get("units", 0), variant.line,
-                     _root_kind(variant))
+        return Build(variant=variant.label, key=key, commit=stamp["commit"],
+                     config_hash=chash, dir=bdir, seconds=time.monotonic() - t0, cached=True,
+                     units=stamp.get("units", 0), line=variant.line, root=_root_kind(variant))
 
     proc.require_tools(*BUILD_TOOLS)
     proc.require_headers("/usr/include/libelf.h", "/usr/include/openssl/ssl.h")
@@ -232,8 +232,9 @@ def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
             raise InfraError(f"build of {variant.label} failed (make exit {rc}): {tail}; "
                              f"log: {bdir / 'harness-build.log'}")
     _prune(root, keep=bdir)
-    return Build(variant.label, key, variant.commit or commit, chash, bdir,
-                 seconds, False, units, variant.line, _root_kind(variant))
+    return Build(variant=variant.label, key=key, commit=variant.commit or commit,
+                 config_hash=chash, dir=bdir, seconds=seconds, cached=False, units=units,
+                 line=variant.line, root=_root_kind(variant))
 
 
 def _root_kind(variant) -> str:

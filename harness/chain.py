@@ -155,9 +155,9 @@ def run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: st
     deadlines = {c.id: c.workload.progress_deadline for c in chain}
 
     def boot(vm_name: str) -> vm.VmRun:
-        return vm.run(vm_name, b.bzimage, plan, disks, s.outdir, accel, s.cpus, deadlines,
-                      budget, host=host, files=files, runner=s.runner, nice=nice,
-                      root_kind=b.root, tools=tools)
+        how = vm.Boot(b.bzimage, accel, s.cpus, b.root, s.runner, host, nice, tuple(files),
+                      tools)
+        return vm.run(vm_name, how, plan, disks, s.outdir, deadlines, budget)
 
     r, vms = boot(name), []
     if died_early(r) or hung_boot(r):

@@ -224,7 +224,7 @@ def _fragments(args) -> list[Path]:
 
 def cmd_fetch(args) -> int:
     for src in _sources(args):
-        broken = "".join(f"\n  variant {n}: {why}" for n, why in src.broken)
+        broken = "".join(f"\n  variant {b.variant}: {b.why}" for b in src.broken)
         print(f"{src.line.name if src.line else 'tree'}: {src.label}: {src.path}{broken}")
     return 0
 

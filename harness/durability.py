@@ -257,10 +257,10 @@ def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED) -> dict:
     # reach userspace is the host's hiccup, and gets one more boot (its
     # console kept beside the second one's)
     for attempt in (1, 2):
-        rc = vm.run(f"{name}-check" + ("" if attempt == 1 else "-again"), ctx.kernel,
-                    plan, disks, outdir, ctx.accel, ctx.cpus,
-                    {f"{name}-check": 120.0}, 120.0, files=[helper],
-                    nice=ctx.nice, root_kind=ctx.root_kind)
+        boot = vm.Boot(ctx.kernel, ctx.accel, ctx.cpus, ctx.root_kind, nice=ctx.nice,
+                       files=(helper,))
+        rc = vm.run(f"{name}-check" + ("" if attempt == 1 else "-again"), boot, plan, disks,
+                    outdir, {f"{name}-check": 120.0}, 120.0)
         if rc.booted:
             break
     info["check_vm_boots"] = attempt

@@ -89,6 +89,16 @@ class Claim:
 
 
 @dataclass(frozen=True, eq=False)
+class RaceSeconds:
+    """How long the race shapes run: `default`, or `by` workload."""
+    default: float = 4.0
+    by: dict = field(default_factory=dict)      # workload -> seconds
+
+    def of(self, workload: str) -> float:
+        return float(self.by.get(workload, self.default))
+
+
+@dataclass(frozen=True, eq=False)
 class VariantSpec:
     name: str
     shows: str
@@ -98,7 +108,7 @@ class VariantSpec:
     fail: dict = field(default_factory=dict)     # workload -> Bug
     may: dict = field(default_factory=dict)      # workload -> Bug (PASS, or FAIL with it)
     why: dict = field(default_factory=dict)      # workload -> text
-    race: tuple | None = None                    # (default, {workload: s}) over the line's
+    race: RaceSeconds | None = None              # over the line's, for this control
 
     @property
     def shipped(self) -> bool:
@@ -132,8 +142,7 @@ class Line:
     bugs: dict
     mount_options: str = ""
     file: Path | None = None
-    race_seconds: float = 4.0
-    race_seconds_by: dict = field(default_factory=dict)   # workload -> seconds
+    race: RaceSeconds = field(default_factory=RaceSeconds)
     skip_workloads: tuple[str, ...] = ()
     skip_why: str = ""
     fragments: tuple[Path, ...] = ()                     # kconfig, after the shared ones
@@ -158,9 +167,7 @@ class Line:
         """How long the race shape `workload` runs on this line (for this
         variant, if its row says otherwise)."""
         spec = next((v for v in self.variants if v.name == variant), None)
-        default, by = spec.race if spec and spec.race else (self.race_seconds,
-                                                            self.race_seconds_by)
-        return float(by.get(workload, default))
+        return (spec.race if spec and spec.race else self.race).of(workload)
 
 
 def _patch_path(line: str, rel: str) -> Path:
@@ -198,13 +205,13 @@ def _table(where: str, key: str, value) -> dict:
     return value
 
 
-def _race(where: str, value) -> tuple[float, dict]:
+def _race(where: str, value) -> RaceSeconds:
     """race_seconds = N, or = {workload = N, ..., default = N}."""
     if isinstance(value, (int, float)):
-        return float(value), {}
+        return RaceSeconds(float(value))
     table = _table(where, "race_seconds", value)
-    return float(table.get("default", 4.0)), {k: float(v) for k, v in table.items()
-                                               if k != "default"}
+    return RaceSeconds(float(table.get("default", 4.0)),
+                       {k: float(v) for k, v in table.items() if k != "default"})
 
 
 def parse(text: str, file: Path | None = None) -> Line:
@@ -240,12 +247,14 @@ def parse(text: str, file: Path | None = None) -> Line:
                 raise HarnessError(f"{where}: variant {v['name']}: {', '.join(sorted(both))} "
                                    "both under fail and may")
             variants.append(VariantSpec(
-                v["name"], v["shows"],
-                tuple(_patch_path(name, r) for r in _strs(where, "revert", v.get("revert", []))),
-                tuple(_patch_path(name, a) for a in _strs(where, "apply", v.get("apply", []))),
-                v.get("pass", ""), claimed["fail"], claimed["may"],
-                dict(_table(where, "why", v.get("why", {}))),
-                _race(where, v["race_seconds"]) if "race_seconds" in v else None))
+                name=v["name"], shows=v["shows"],
+                revert=tuple(_patch_path(name, r)
+                             for r in _strs(where, "revert", v.get("revert", []))),
+                apply=tuple(_patch_path(name, a)
+                            for a in _strs(where, "apply", v.get("apply", []))),
+                passes=v.get("pass", ""), fail=claimed["fail"], may=claimed["may"],
+                why=dict(_table(where, "why", v.get("why", {}))),
+                race=_race(where, v["race_seconds"]) if "race_seconds" in v else None))
         src = _table(where, "source", d["source"])
         guest = _table(where, "guest", d.get("guest", {}))
         build = _table(where, "build", d.get("build", {}))
@@ -259,14 +268,17 @@ def parse(text: str, file: Path | None = None) -> Line:
                                f"{', '.join(guestroot.ROOTS)}, not {root!r}")
         root_fragments = (guestroot.ROOTS[root].fragment,) if guestroot.ROOTS[root].fragment \
             else ()
-        line = Line(name, d["description"], d["version"], d.get("git_branch", ""),
-                    SourceSpec(src["package"], src.get("version", ""), src["suite"]),
-                    tuple(variants), bugs, guest.get("mount_options", ""), file,
-                    *_race(where, guest.get("race_seconds", 4.0)),
-                    _strs(where, "skip_workloads", guest.get("skip_workloads", [])),
-                    guest.get("skip_why", ""),
-                    tuple(_fragment_path(name, f) for f in root_fragments + _strs(
-                        where, "build.fragments", build.get("fragments", []))), units, root)
+        line = Line(
+            name=name, description=d["description"], version_re=d["version"],
+            git_branch=d.get("git_branch", ""),
+            source=SourceSpec(src["package"], src.get("version", ""), src["suite"]),
+            variants=tuple(variants), bugs=bugs, mount_options=guest.get("mount_options", ""),
+            file=file, race=_race(where, guest.get("race_seconds", 4.0)),
+            skip_workloads=_strs(where, "skip_workloads", guest.get("skip_workloads", [])),
+            skip_why=guest.get("skip_why", ""),
+            fragments=tuple(_fragment_path(name, f) for f in root_fragments + _strs(
+                where, "build.fragments", build.get("fragments", []))),
+            cold_units=units, root=root)
     except KeyError as e:
         raise HarnessError(f"{where}: missing key {e}") from None
     except re.error as e:

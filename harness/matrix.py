@@ -66,7 +66,7 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
     def builder():
         try:
             for v in variants:
-                broken = dict(v.source.broken).get(v.name)
+                broken = v.source.broken_why(v.name)
                 if broken:
                     failures[v.key] = (f"control {v.name} could not be made on "
                                        f"{v.source.label}: {broken}")

@@ -150,7 +150,8 @@ def finish_run(outdir: Path, outcome, variants, vm_host: str, cpus: int, repeat:
     sources = list(dict.fromkeys(v.source for v in variants))
     meta = {"sources": [{"line": s.line.name if s.line else None, "label": s.label,
                          "version": s.version, "kind": s.kind,
-                         "broken_variants": dict(s.broken)} for s in sources],
+                         "broken_variants": {b.variant: b.why for b in s.broken}}
+                        for s in sources],
             "source": "; ".join(s.label for s in sources),
             "accelerator": outcome.accel, "vm_host": vm_host, "cpus": cpus,
             "repeat": repeat, "qemu": vm.qemu_version(), "seconds": round(outcome.seconds, 1),

@@ -23,7 +23,7 @@ import re
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import lines as linesmod
@@ -48,13 +48,24 @@ VARIANTS_FILE = "harness-variants.json"
 
 
 @dataclass(frozen=True)
+class Broken:
+    """A variant whose patches did not apply on this source, and why."""
+    variant: str
+    why: str
+
+
+@dataclass(frozen=True)
 class Source:
     kind: str                  # "debian", "tree" or "git"
     path: Path                 # top of the kernel tree
     label: str                 # what to show: "debian linux-source-6.1 6.1.192-2"
     line: linesmod.Line | None = None
     version: str = ""          # the package version, or the tree's Makefile version
-    broken: tuple = ()         # (variant, why) of variants whose patches did not apply
+    broken: tuple[Broken, ...] = ()   # variants whose patches did not apply
+
+    def broken_why(self, variant: str) -> str | None:
+        """Why `variant` could not be made here (None: it could)."""
+        return next((b.why for b in self.broken if b.variant == variant), None)
 
     @property
     def is_git(self) -> bool:
@@ -304,7 +315,7 @@ def _with_variants(src: Source, progress=print) -> Source:
             d = _digest(spec)
             if state.get(spec.name, {}).get("digest") == d and _has_tag(repo, f"variant/{spec.name}"):
                 if state[spec.name].get("broken"):
-                    broken.append((spec.name, state[spec.name]["broken"]))
+                    broken.append(Broken(spec.name, state[spec.name]["broken"]))
                 continue
             try:
                 commit = _make_variant(repo, spec)
@@ -312,13 +323,13 @@ def _with_variants(src: Source, progress=print) -> Source:
             except HarnessError as e:
                 git(repo, "am", "--abort", check=False)
                 state[spec.name] = {"digest": d, "broken": str(e)}
-                broken.append((spec.name, str(e)))
+                broken.append(Broken(spec.name, str(e)))
                 progress(f"{line.name} variant {spec.name}: {e}")
             changed = True
         if changed:
             git(repo, "checkout", "-q", "--force", "--detach", SHIPPED_TAG)
             state_file.write_text(json.dumps(state, indent=1) + "\n")
-    return Source(src.kind, src.path, src.label, src.line, src.version, tuple(broken))
+    return replace(src, broken=tuple(broken))
 
 
 def _make_variant(repo: Path, spec: linesmod.VariantSpec) -> str:

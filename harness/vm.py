@@ -223,24 +223,38 @@ def check_runner(runner: str, root_kind: str, what: str) -> None:
 
 
 
-def run(name: str, kernel: Path, plan: list[str], disks: list[Disk], outdir: Path,
-        accel: str, cpus: int = DEFAULT_CPUS, deadlines: dict | None = None,
-        budget: float = 0.0, hard_deadline: float = HARD_DEADLINE,
-        boot_deadline: float = 90.0, host=None, probe: bool = False,
-        files: list[Path] = (), runner: str = "qemu", nice: int = 0,
-        root_kind: str = "9p", tools: tuple[str, ...] = ()) -> VmRun:
-    """Boot `kernel` and run `plan` (lines NAME|DEVICE|OPTIONS|COMMAND, see
-    guest-config/guest-init.sh); return what happened.  The VM is ended on
-    every path out of here (done, report, deadline, exception, Ctrl-C).
-    The console streams to outdir/NAME.console.log as it arrives.  The
-    guest's root holds the tools (guestroot.TOOLS, the runner's and
-    `tools`), guest-config/ and `files` (programs the plan names by their
-    harness.guestroot.guest_path), nothing else.
-    `nice` > 0 runs QEMU at that lower priority: a light VM (harness.matrix)
-    must not take the host's cores from the heavy VM beside it.
-    `root_kind` is how this kernel gets its root (guestroot.ROOTS: what its
-    config was built for)."""
-    host = host or LOCAL
+@dataclass(frozen=True)
+class Boot:
+    """What boots: a kernel, how and where.  The guest's root holds the
+    tools (guestroot.TOOLS, the runner's and `tools`), guest-config/ and
+    `files` (programs the plan names by their harness.guestroot.guest_path),
+    nothing else.  `nice` > 0 runs QEMU at that lower priority: a light VM
+    (harness.plan) must not take the host's cores from the heavy VM beside
+    it.  `root_kind` is how this kernel gets its root (guestroot.ROOTS: what
+    its config was built for)."""
+    kernel: Path
+    accel: str
+    cpus: int = DEFAULT_CPUS
+    root_kind: str = "9p"
+    runner: str = "qemu"             # RUNNERS
+    host: object = LOCAL             # harness.host.Host
+    nice: int = 0
+    files: tuple[Path, ...] = ()
+    tools: tuple[str, ...] = ()
+
+
+def run(name: str, boot: Boot, plan: list[str], disks: list[Disk], outdir: Path,
+        deadlines: dict | None = None, budget: float = 0.0,
+        hard_deadline: float = HARD_DEADLINE, boot_deadline: float = 90.0,
+        probe: bool = False) -> VmRun:
+    """Boot `boot` and run `plan` (lines NAME|DEVICE|OPTIONS|COMMAND, see
+    guest-config/guest-init.sh and harness.cell.PlanLine); return what
+    happened.  The VM is ended on every path out of here (done, report,
+    deadline, exception, Ctrl-C).  The console streams to
+    outdir/NAME.console.log as it arrives."""
+    kernel, accel, cpus, host = boot.kernel, boot.accel, boot.cpus, boot.host
+    runner, nice, root_kind = boot.runner, boot.nice, boot.root_kind
+    files, tools = list(boot.files), boot.tools
     if not kernel.exists():
         raise InfraError(f"no kernel image at {kernel}")
     outdir.mkdir(parents=True, exist_ok=True)
@@ -373,8 +387,8 @@ def choose_accel(kernel: Path, workdir: Path, progress=print, host=LOCAL,
     except (OSError, ValueError, KeyError):
         pass
     t0 = time.monotonic()
-    r = run("kvm-probe", kernel, [], [], workdir, "kvm", hard_deadline=PROBE_DEADLINE,
-            boot_deadline=PROBE_DEADLINE, host=host, probe=True, root_kind=root_kind)
+    r = run("kvm-probe", Boot(kernel, "kvm", host=host, root_kind=root_kind), [], [], workdir,
+            hard_deadline=PROBE_DEADLINE, boot_deadline=PROBE_DEADLINE, probe=True)
     accel = "kvm" if r.booted else "tcg"
     why = ("reached userspace" if accel == "kvm" else
            f"QEMU gave up: {r.tail[:120]}" if r.reason == "eof" else

@@ -15,7 +15,8 @@ def probe(reason, booted, tail=""):
     """A stand-in for vm.run that records how it was called."""
     calls = []
 
-    def run(name, kernel, plan, disks, workdir, accel, **kw):
+    def run(name, boot, plan, disks, workdir, **kw):
+        accel = boot.accel
         calls.append((name, accel, kw))
         times = {"booted": 1.5} if booted else {}
         return VmRun(name, accel, Path(workdir) / f"{name}.console.log", reason, times, {},
@@ -49,7 +50,7 @@ def test_a_probe_that_reaches_userspace_chooses_kvm_and_is_cached(host_with_kvm,
     assert kw["hard_deadline"] == kw["boot_deadline"] == vm.PROBE_DEADLINE
     assert said[0].startswith("KVM probe: reached userspace (") and said[0].endswith("using kvm")
     cached = json.loads((tmp_path / "cache" / "accel.json").read_text())
-    assert cached == {"boot_id": vm._boot_id(), "accel": "kvm"}
+    assert cached == {"boot_id": vm.LOCAL.boot_id(), "accel": "kvm"}
     assert choose(tmp_path) == "kvm" and len(run.calls) == 1      # this boot: no new probe
 
 

@@ -1,6 +1,5 @@
 """Architectures as data: the x86_64 row, built from its file, is what the
 build, the VM and KCIDB use."""
-from pathlib import Path
 
 import pytest
 

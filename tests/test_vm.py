@@ -78,8 +78,8 @@ def test_probe_deadline_ends_a_boot_that_does_not_reach_userspace(fixed_build, t
     """What the probe does with a KVM that hangs silently, reached for real:
     TCG with a deadline far shorter than its boot stands in for the hang."""
     t0 = time.monotonic()
-    r = vm.run("kvm-probe", fixed_build.bzimage, [], [], tmp_path, "tcg", hard_deadline=0.3,
-               boot_deadline=0.3, probe=True)
+    r = vm.run("kvm-probe", vm.Boot(fixed_build.bzimage, "tcg"), [], [], tmp_path,
+               hard_deadline=0.3, boot_deadline=0.3, probe=True)
     assert not r.booted and r.reason in ("boot-timeout", "deadline")
     assert time.monotonic() - t0 < 0.3 + vm.SYSRQ_CAPTURE + 8
     assert not qemu_pids_with(str(tmp_path))
@@ -90,8 +90,8 @@ def test_two_cpus_preemptible_and_evidence(fixed_build, fixed_variant, tmp_path)
     console is streamed, each cell is timed, and the kernel-side evidence
     shows the direct writes and where their completions ran."""
     plan, disks, files = plan_for(fixed_variant, ["overwrite", "libaio-async"], tmp_path)
-    r = vm.run("two-cells", fixed_build.bzimage, plan, disks, tmp_path, "tcg", cpus=2,
-               files=files)
+    r = vm.run("two-cells", vm.Boot(fixed_build.bzimage, "tcg", cpus=2, files=tuple(files)),
+               plan, disks, tmp_path)
     assert r.reason == "done" and r.booted
     assert r.facts.cpus_up == 2 and r.facts.preempt == "full" and not r.facts.problem(2)
     log = r.console_log.read_text(errors="replace")
