@@ -2,10 +2,8 @@
 
 A kernel line (harness/lines/*.toml) names its default source: a Debian
 `linux-source-X` package of some suite (bullseye for 5.10, bookworm-security
-for 6.1 and 6.12, unstable for 7.2).  It is fetched with `apt-get download`
-through a private sources list that points that suite at the mirror this
-machine's apt already uses, so the system's apt state is untouched and no
-host name is written anywhere.  The source is unpacked into the cache and
+for 6.1 and 6.12, unstable for 7.2, experimental for 7.3-rc), fetched by
+harness.debian.  The source is unpacked into the cache and
 committed as `shipped`; every variant of the line is a commit made from it
 by reverting and applying the line's patch files, tagged `variant/NAME`.
 Commits use a fixed identity and date, so their ids are the same on every
@@ -21,19 +19,16 @@ import json
 import os
 import re
 import shutil
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from harness import debian
 from harness import lines as linesmod
 from harness import patches as patchmod
 from harness import proc
 from harness.errors import HarnessError
 from harness.paths import cache_dir
-
-KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-APT_LISTS_MAX_AGE = 6 * 3600      # refresh a suite's package lists after this long
 
 # Reproducible commits: same tree + same identity and dates -> same ids.
 GIT_ENV = {
@@ -126,119 +121,12 @@ def kernel_version(tree: Path) -> str:
 
 # ------------------------------------------------- Debian linux-source-X
 
-def _apt_entries(sources_dir: Path) -> list[tuple[str, str]]:
-    """(URI, suite) of every enabled deb entry in this machine's apt config."""
-    uris: list[tuple[str, str]] = []
-    one_line = re.compile(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)")
-    files = [sources_dir / "sources.list"] + sorted(
-        (sources_dir / "sources.list.d").glob("*.list"))
-    for f in files:
-        if f.is_file():
-            for ln in f.read_text(errors="replace").splitlines():
-                m = one_line.match(ln.strip())
-                if m:
-                    uris.append((m.group(1), m.group(2)))
-    for f in sorted((sources_dir / "sources.list.d").glob("*.sources")):
-        for stanza in re.split(r"\n\s*\n", f.read_text(errors="replace")):
-            fields = {}
-            for ln in stanza.splitlines():
-                if ":" in ln and not ln.startswith((" ", "#")):
-                    k, v = ln.split(":", 1)
-                    fields[k.strip().lower()] = v.split()
-            if "deb" in fields.get("types", []) and "no" not in fields.get("enabled", []):
-                for uri in fields.get("uris", []):
-                    for suite in fields.get("suites", []):
-                        uris.append((uri, suite))
-    return uris
-
-
-def debian_mirror(sources_dir: Path = Path("/etc/apt"), suite: str = "bullseye") -> str:
-    """The Debian archive URI this machine's apt uses for `suite`: the
-    security archive for a -security suite, else the main archive."""
-    security = suite.endswith("-security")
-    for uri, s in _apt_entries(sources_dir):
-        is_security = s.endswith("-security") or "security" in uri
-        if security and is_security:
-            return uri.rstrip("/")
-        if not security and not is_security and "-" not in s:
-            return uri.rstrip("/")
-    kind = "security archive" if security else "Debian archive"
-    raise HarnessError(f"no {kind} found in the apt sources (/etc/apt) for Debian {suite}; "
-                       "the default kernel source needs one — or use --kernel-tree PATH / "
-                       "--git-url URL")
-
-
-class _Apt:
-    """apt-get/apt-cache with a private sources list for one suite."""
-
-    def __init__(self, suite: str):
-        self.suite = suite
-        self.work = cache_dir() / "apt" / suite
-        self.opts = ["-o", f"Dir::Etc::sourcelist={self.work / 'sources.list'}",
-                     "-o", "Dir::Etc::sourceparts=/dev/null",
-                     "-o", f"Dir::State::Lists={self.work / 'lists'}",
-                     "-o", f"Dir::Cache={self.work / 'cache'}",
-                     "-o", "Debug::NoLocking=1"]
-        if os.geteuid() == 0:
-            self.opts += ["-o", "APT::Sandbox::User=root"]
-
-    def update(self, force: bool = False) -> None:
-        stamp = self.work / "updated"
-        if not force and stamp.exists() and time.time() - stamp.stat().st_mtime < APT_LISTS_MAX_AGE:
-            return
-        proc.require_tools("apt-get")
-        (self.work / "lists/partial").mkdir(parents=True, exist_ok=True)
-        (self.work / "cache/archives/partial").mkdir(parents=True, exist_ok=True)
-        signed = f"[signed-by={KEYRING}] " if Path(KEYRING).exists() else ""
-        (self.work / "sources.list").write_text(
-            f"deb {signed}{debian_mirror(suite=self.suite)} {self.suite} main\n")
-        proc.run(["apt-get", "-q", "update", *self.opts], timeout=300,
-                 what=f"apt-get update for Debian {self.suite}")
-        stamp.touch()
-
-    def versions(self, package: str) -> list[str]:
-        cp = proc.run(["apt-cache", *self.opts, "madison", package], timeout=120, check=False)
-        return [parts[1].strip() for ln in (cp.stdout or "").splitlines()
-                if len(parts := ln.split("|")) >= 3]
-
-    def download(self, package: str, version: str, dest: Path) -> Path:
-        dest.mkdir(parents=True, exist_ok=True)
-        proc.run(["apt-get", "-q", "download", *self.opts, f"{package}={version}"], cwd=dest,
-                 timeout=1800, what=f"apt-get download {package}={version}")
-        debs = sorted(dest.glob(f"{package}_*.deb"))
-        if not debs:
-            raise HarnessError(f"apt-get download left no {package} package in {dest}")
-        return debs[-1]
-
-
-def resolve_version(spec: linesmod.SourceSpec, pin: str | None = None) -> str:
-    """The package version to use: the pin, the line's version, or (when the
-    line follows its suite) the newest the suite ships today.  A version that
-    has left the archive is one line naming what is there."""
-    want = pin or spec.version
-    apt = _Apt(spec.suite)
-    apt.update()
-    have = apt.versions(spec.package)
-    if want and want not in have:
-        apt.update(force=True)
-        have = apt.versions(spec.package)
-    if not have:
-        raise HarnessError(f"Debian {spec.suite} has no {spec.package} any more; use "
-                           "--kernel-tree PATH or --git-url URL --git-ref REF")
-    if not want:
-        return have[0]
-    if want not in have:
-        raise HarnessError(f"{spec.package} {want} is no longer in Debian {spec.suite}; "
-                           f"available: {', '.join(have[:6])} (pin one with --source-version)")
-    return want
-
-
 def debian_source(line: linesmod.Line, pin: str | None = None, progress=print) -> Source:
     """A line's Debian source as a git repo: `shipped`, then one tagged
     commit per variant of the line."""
     spec = line.source
     root = cache_dir() / "src"
-    version = pin or spec.version or resolve_version(spec)
+    version = pin or spec.version or debian.resolve_version(spec)
     repo = root / f"{spec.package}_{version}"
     label = f"debian {spec.package} {version}"
     ready = repo / ".git" / "harness-ready"
@@ -259,9 +147,9 @@ def _unpack_debian(spec: linesmod.SourceSpec, version: str, repo: Path, label: s
     deb = next(iter(sorted(dl.glob(f"{spec.package}_{version.replace(':', '%3a')}_*.deb"))),
                None)
     if deb is None:
-        resolve_version(spec, version)        # a clear line if it left the archive
+        debian.resolve_version(spec, version)  # a clear line if it left the archive
         progress(f"downloading {spec.package} {version} from Debian {spec.suite}")
-        deb = _Apt(spec.suite).download(spec.package, version, dl)
+        deb = debian.Apt(spec.suite).download(spec.package, version, dl)
     progress(f"unpacking {deb.name}")
     unpack = root / f".{repo.name}.unpack"
     shutil.rmtree(unpack, ignore_errors=True)

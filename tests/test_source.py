@@ -1,6 +1,6 @@
 import pytest
 
-from harness import source
+from harness import debian, source
 from harness.errors import HarnessError
 
 
@@ -10,7 +10,7 @@ def test_mirror_from_deb822_sources(tmp_path):
         "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n"
         "Components: main\n\nTypes: deb\nURIs: http://mirror.example/debian-security\n"
         "Suites: bookworm-security\nComponents: main\n")
-    assert source.debian_mirror(tmp_path) == "http://mirror.example/debian"
+    assert debian.debian_mirror(tmp_path) == "http://mirror.example/debian"
 
 
 def test_mirror_from_one_line_sources(tmp_path):
@@ -18,13 +18,13 @@ def test_mirror_from_one_line_sources(tmp_path):
     (tmp_path / "sources.list").write_text(
         "# comment\ndeb http://sec.example/debian-security bookworm-security main\n"
         "deb [arch=amd64] http://one.example/debian/ bookworm main contrib\n")
-    assert source.debian_mirror(tmp_path) == "http://one.example/debian"
+    assert debian.debian_mirror(tmp_path) == "http://one.example/debian"
 
 
 def test_no_mirror_is_one_clear_error(tmp_path):
     (tmp_path / "sources.list.d").mkdir()
     with pytest.raises(HarnessError, match="no Debian archive found"):
-        source.debian_mirror(tmp_path)
+        debian.debian_mirror(tmp_path)
 
 
 def test_not_a_kernel_tree(tmp_path):
