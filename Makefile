@@ -4,7 +4,7 @@
 #   make test      the test suite, VM tests included
 #   make test-lines  the nightly tier: every line's full matrix against the README's claims
 # Slices:  make test-vm VARIANT=base WORKLOAD=extending
-#          make test-vm LINE=6.1              (5.10 6.1 6.12 7.2 or all)
+#          make test-vm LINE=6.1              (5.10 6.1 6.12 7.2 7.3-rc or all)
 #          make test-vm LINE=6.12 VARIANT=revert-race WORKLOAD=fsync-race REPEAT=20
 #          make build VARIANT=fixed           make test-vm CPUS=4
 # Your own tree: make test-vm KERNEL_SRC=~/linux  (built as it is)
