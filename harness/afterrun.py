@@ -4,8 +4,10 @@ between the chain runner and the check, and between the check and the
 verdict."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
+from typing import Callable, ContextManager
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,10 @@ class AfterContext:
     fresh: Path                     # the cell's image as mkfs.btrfs left it
     keep: bool                      # keep the rebuilt images (--keep-images)
     mount_options: str              # the line's btrfs mount options
+    # held around each VM the check boots: the scheduler's light slot
+    # (harness.scheduler.ChainQueue.light_slot), so checks share the host
+    # as light VMs do
+    slot: Callable[[], ContextManager] = field(default=nullcontext, compare=False)
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,7 @@ class AfterResult:
     """The check's verdict (PASS, FAIL, ERROR, INFRA), title, detail and
     kind, and its figures (result.json keeps them under the workload's name)."""
     verdict: str
+    _: KW_ONLY                      # the rest by name: a figure is never taken for a title
     title: str | None = None
     detail: str = ""
     kind: str | None = None

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,6 +18,9 @@ from harness import judge as judgemod
 from harness.cell import Cell, PlanLine
 from harness.settings import Settings
 from harness.workload import DELAY, DISK, RAM, RAW, Workload
+
+
+JUDGES = 3          # cells of one chain judged at once (their check VMs wait for slots)
 
 
 @dataclass(frozen=True)
@@ -111,11 +116,13 @@ def _summary(name: str, r: vm.VmRun, started: float, t0: float, ids: list[str] =
 
 
 def run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: str,
-              number: int, vm_over=lambda: None, nice: int = 0) -> ChainResult:
+              number: int, vm_over=lambda: None, nice: int = 0,
+              check_slot=nullcontext) -> ChainResult:
     """Boot one VM for `chain`; judge the cells it got to.  `vm_over()` is
     called once that VM is gone, before the cells are judged (their
-    after-run checks may boot VMs of their own, light ones); `nice`: the
-    VM's QEMU priority (plan.LIGHT_NICE for a light chain)."""
+    after-run checks may boot VMs of their own, light ones, each inside
+    `check_slot()`); `nice`: the VM's QEMU priority (plan.LIGHT_NICE for a
+    light chain)."""
     v0 = chain[0].variant
     line = v0.source.line
     mount_options = (s.mount_options if s.mount_options is not None else
@@ -174,13 +181,14 @@ def run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: st
     vm_over()
     ids = [c.id for c in chain]
     stop_at = stopping_cell(r, ids)
-    judged, rest = [], ()
-    for k, cell in enumerate(chain):
-        if stop_at is not None and k > stop_at:
-            rest = tuple(chain[k:])         # after a report or a hang: a fresh VM
-            break
-        judged.append(judgemod.judge_cell(cell, r, ids, b, s, host, accel,
-                                          cell_disks[cell.id]))
+    upto = len(chain) if stop_at is None else stop_at + 1
+    rest = tuple(chain[upto:])              # after a report or a hang: a fresh VM
+    # the cells are judged side by side: a power-cut check (a light VM of
+    # its own, in `check_slot`) takes 15-45 s, and a chain of waiting cells
+    # holds up to MAX_CELLS_PER_VM of them
+    with ThreadPoolExecutor(max_workers=JUDGES, thread_name_prefix="judge") as pool:
+        judged = list(pool.map(lambda cell: judgemod.judge_cell(
+            cell, r, ids, b, s, host, accel, cell_disks[cell.id], check_slot), chain[:upto]))
     vms.append(replace(_summary(name, r, started, s.t0, ids),
                        judged=round(time.monotonic() - s.t0, 2)))
     for cell in rest:

@@ -192,7 +192,7 @@ def after_run(cell, r, ctx: AfterContext) -> AfterResult:
     wrong = next(filter(None, (kind.mismatch(f) for f in seen.values())), None) \
         if seen else kind.mismatch({})
     if wrong:
-        return AfterResult("INFRA", None, wrong, None, info)
+        return AfterResult("INFRA", detail=wrong, figures=info)
     acks = parse_acks(text)
     info.update(acknowledged=len(acks), cut_points=0, cut_points_checked=0,
                 model=kind.durable)
@@ -200,7 +200,8 @@ def after_run(cell, r, ctx: AfterContext) -> AfterResult:
     with open(log_path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         info = _check(cell.id, ctx, outdir, data, acks, info, kind.durable)
     verdict, title, detail = judge(info)
-    return AfterResult(verdict, title, detail, "durability" if verdict != "PASS" else None, info)
+    return AfterResult(verdict, title=title, detail=detail,
+                       kind="durability" if verdict != "PASS" else None, figures=info)
 
 
 def disk_facts(text: str) -> dict[str, dict]:
@@ -259,8 +260,9 @@ def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED) -> dict:
     for attempt in (1, 2):
         boot = vm.Boot(ctx.kernel, ctx.accel, ctx.cpus, ctx.root_kind, nice=ctx.nice,
                        files=(helper,))
-        rc = vm.run(f"{name}-check" + ("" if attempt == 1 else "-again"), boot, plan, disks,
-                    outdir, {f"{name}-check": 120.0}, 120.0)
+        with ctx.slot():
+            rc = vm.run(f"{name}-check" + ("" if attempt == 1 else "-again"), boot, plan,
+                        disks, outdir, {f"{name}-check": 120.0}, 120.0)
         if rc.booted:
             break
     info["check_vm_boots"] = attempt

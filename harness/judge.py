@@ -6,6 +6,7 @@ harness.verdict.judge; a cell that did not pass leaves a reproducer kit
 from __future__ import annotations
 
 import traceback
+from contextlib import nullcontext
 
 from harness import build as buildmod
 from harness import evidence as evidencemod
@@ -19,7 +20,8 @@ from harness.settings import Settings
 
 
 def judge_cell(cell: Cell, r: vm.VmRun, ids: list[str], b: buildmod.Build, s: Settings,
-               host, accel: str, disk: vm.Disk | None) -> verdictmod.Verdict:
+               host, accel: str, disk: vm.Disk | None,
+               check_slot=nullcontext) -> verdictmod.Verdict:
     cdir = s.outdir / cell.id
     text = r.cell_text(cell.id)
     (cdir / "console.log").write_text(text, errors="replace")
@@ -39,7 +41,8 @@ def judge_cell(cell: Cell, r: vm.VmRun, ids: list[str], b: buildmod.Build, s: Se
             disk=disk, fresh=cdir / "fresh.img", keep=s.keep_images,
             mount_options=(s.mount_options if s.mount_options is not None else
                            cell.variant.source.line.mount_options
-                           if cell.variant.source.line else "")))
+                           if cell.variant.source.line else ""),
+            slot=check_slot))
     v = verdictmod.judge(cell, r, times, findings, ev, fsck, after, s.cpus, b, accel,
                          s.expectations)
     v.cell_dir = cell.id

@@ -111,8 +111,9 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
             try:
                 done = chainmod.run_chain(
                     chain, builds[chain[0].variant.key], s, host, state["accel"],
-                    next(vm_counter), lambda: queue.lighten(chain),
-                    planmod.LIGHT_NICE if queue.kind(chain) == planmod.LIGHT else 0)
+                    next(vm_counter), lambda: queue.release(chain),
+                    planmod.LIGHT_NICE if queue.kind(chain) == planmod.LIGHT else 0,
+                    queue.light_slot)
                 judged, rest = done.verdicts, done.rest
                 with lock:
                     vms.extend(done.vms)
@@ -133,8 +134,11 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
             queue.done_one(chain)
 
     threads = [threading.Thread(target=builder, daemon=True, name="builder")]
+    # twice as many workers as VM slots: a worker whose chain's VM is over
+    # judges its cells (power-cut checks: light VMs of their own, in the
+    # queue's slots) while another runs the next chain
     threads += [threading.Thread(target=worker, daemon=True, name=f"vm-{i}")
-                for i in range(max(1, s.jobs, s.shared_jobs))]
+                for i in range(2 * max(1, s.jobs, s.shared_jobs))]
     for t in threads:
         t.start()
     try:

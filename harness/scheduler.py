@@ -6,6 +6,7 @@ will come (`close`)."""
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 from harness.cell import Cell
 from harness.plan import HEAVY, LIGHT, QUIET, chain_seconds
@@ -25,8 +26,9 @@ class ChainQueue:
       every cell claimed to FAIL with a bug that shows at its first write
       whatever the timing (`Bug.deterministic`: the seed's deadlock) or a
       workload that waits on dm-delay's timers or its power-cut check
-      (`Workload.waits`); or a chain whose own VM is over and whose
-      after-run check is all that is left (`lighten`);
+      (`Workload.waits`); and a power-cut check VM (`light_slot`: once a
+      chain's VM is over it holds no slot, `release`, and each of its
+      after-run check VMs takes a light one);
     - heavy: the rest.  At most `jobs` heavy VMs at once (default one: two
       2-vCPU guests on two cores slow each other), and at most `shared_jobs`
       VMs in all (default 3), so light VMs run beside a heavy one.
@@ -52,8 +54,10 @@ class ChainQueue:
             self.cond.notify_all()
 
     def _may_start(self, chain: list[Cell]) -> bool:
+        return self._may_start_kind(self.kind(chain))
+
+    def _may_start_kind(self, kind: str) -> bool:
         kinds = list(self.running.values())
-        kind = self.kind(chain)
         if kind == QUIET:
             return not kinds and not self.producing
         if QUIET in kinds or len(kinds) >= self.slots:
@@ -73,11 +77,29 @@ class ChainQueue:
                     return pick
                 self.cond.wait(0.5)
 
-    def lighten(self, chain: list[Cell]) -> None:
-        """The chain's VM is over: what is left (after-run checks) is light."""
+    def release(self, chain: list[Cell]) -> None:
+        """The chain's VM is over: it holds no slot while its cells are
+        judged; each after-run check VM takes a light slot of its own
+        (`light_slot`), so the checks of several chains run side by side
+        instead of one chain's checks holding a slot in turn."""
         with self.cond:
-            if id(chain) in self.running:
-                self.running[id(chain)] = LIGHT
+            if self.running.pop(id(chain), None) is not None:
+                self.cond.notify_all()
+
+    @contextmanager
+    def light_slot(self):
+        """Hold a light slot for one VM that is not a chain (a power-cut
+        check VM): it waits like a light chain would."""
+        token = object()
+        with self.cond:
+            while not self._may_start_kind(LIGHT):
+                self.cond.wait(0.5)
+            self.running[id(token)] = LIGHT
+        try:
+            yield
+        finally:
+            with self.cond:
+                self.running.pop(id(token), None)
                 self.cond.notify_all()
 
     def done_one(self, chain: list[Cell]) -> None:

@@ -75,6 +75,7 @@ def test_a_disk_that_is_not_what_its_row_claims_makes_the_cell_infra(tmp_path):
                        fresh=tmp_path / "fresh.img", keep=False, mount_options="")
     res = durability.after_run(cell, r, ctx)
     assert res.verdict == "INFRA" and "nocache disk is not what its row claims" in res.detail
+    assert res.figures["disk"] == "nocache" and res.report == "" and res.title is None
     # no disk line at all (an old durability.sh, a guest that failed early): INFRA too
     r = SimpleNamespace(cell_text=lambda name: "")
     res = durability.after_run(cell, r, ctx)

@@ -273,14 +273,43 @@ def test_a_chain_whose_vm_is_over_makes_room_for_the_next_heavy_one():
     q.put(dur)
     q.put(nxt)
     assert q.get() == dur and not q._may_start(nxt)
-    q.lighten(dur)                            # only its power-cut check VM is left
+    q.release(dur)                            # its VM is over: it holds no slot
     assert q.get() == nxt
+    with q.light_slot():                      # its power-cut check VM runs beside nxt
+        assert len(q.running) == 2
     q1 = sharing_queue(shared_jobs=1)         # --shared-jobs 1: one VM at a time, always
     q1.put(dur)
     q1.put(nxt)
     q1.get()
-    q1.lighten(dur)
-    assert not q1._may_start(nxt)
+    q1.release(dur)
+    with q1.light_slot():                     # the check VM holds the only slot
+        assert not q1._may_start(nxt)
+    assert q1._may_start(nxt)
+
+
+def test_a_check_vm_waits_for_a_slot_like_a_light_chain():
+    """The power-cut checks of chains whose VMs are over run side by side in
+    the queue's slots, never past them."""
+    import threading
+    import time
+    ws = workload.by_name()
+    shipped = variant("7.2", "shipped")
+    q = sharing_queue(shared_jobs=1)
+    busy = [Cell(shipped, ws["overwrite"])]
+    q.put(busy)
+    assert q.get() == busy                    # the only slot is taken
+    got = []
+
+    def check():
+        with q.light_slot():
+            got.append(time.monotonic())
+    t = threading.Thread(target=check)
+    t.start()
+    time.sleep(0.3)
+    assert not got                            # waiting for the slot
+    q.done_one(busy)
+    t.join(5)
+    assert got and not q.running
 
 
 def test_a_shared_chain_waits_while_the_host_is_full():

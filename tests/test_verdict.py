@@ -239,8 +239,8 @@ def test_infra_helper_keeps_the_claim():
 # --------------------------------------------- after-run checks and evidence
 
 def test_a_failed_after_run_check_is_its_verdict():
-    after = AfterResult(FAIL, "lost O_DSYNC write after power cut (libaio)",
-                        "47 of 48 survived", "durability", "write 7 lost")
+    after = AfterResult(FAIL, title="lost O_DSYNC write after power cut (libaio)",
+                        detail="47 of 48 survived", kind="durability", report="write 7 lost")
     v = judge(cell("nosync", "durability"), ev=Evidence(), after=after)
     assert (v.verdict, v.title, v.kind, v.report, v.detail) == (
         FAIL, "lost O_DSYNC write after power cut (libaio)", "durability", "write 7 lost",
