@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,9 +17,6 @@ from harness import judge as judgemod
 from harness.cell import Cell, PlanLine
 from harness.settings import Settings
 from harness.workload import DELAY, DISK, RAM, RAW, Workload
-
-
-JUDGES = 3          # cells of one chain judged at once (their check VMs wait for slots)
 
 
 @dataclass(frozen=True)
@@ -183,12 +179,8 @@ def run_chain(chain: list[Cell], b: buildmod.Build, s: Settings, host, accel: st
     stop_at = stopping_cell(r, ids)
     upto = len(chain) if stop_at is None else stop_at + 1
     rest = tuple(chain[upto:])              # after a report or a hang: a fresh VM
-    # the cells are judged side by side: a power-cut check (a light VM of
-    # its own, in `check_slot`) takes 15-45 s, and a chain of waiting cells
-    # holds up to MAX_CELLS_PER_VM of them
-    with ThreadPoolExecutor(max_workers=JUDGES, thread_name_prefix="judge") as pool:
-        judged = list(pool.map(lambda cell: judgemod.judge_cell(
-            cell, r, ids, b, s, host, accel, cell_disks[cell.id], check_slot), chain[:upto]))
+    judged = [judgemod.judge_cell(cell, r, ids, b, s, host, accel, cell_disks[cell.id],
+                                  check_slot) for cell in chain[:upto]]
     vms.append(replace(_summary(name, r, started, s.t0, ids),
                        judged=round(time.monotonic() - s.t0, 2)))
     for cell in rest:

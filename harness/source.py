@@ -169,6 +169,9 @@ def _unpack_debian(spec: linesmod.SourceSpec, version: str, repo: Path, label: s
     git(repo, "init", "-q")
     git(repo, "config", "core.autocrlf", "false")
     git(repo, "config", "gc.auto", "0")
+    # zlib level 1 for the ~90k loose objects of the tree: `git add` of 7.3
+    # took 33 s instead of 48 s (18 instead of 34 CPU-s), for 10% more disk
+    git(repo, "config", "core.looseCompression", "1")
     git(repo, "add", "-A", "-f", timeout=1800)
     git(repo, "commit", "-q", "-m", f"{label} as shipped", timeout=600)
     git(repo, "tag", "-f", SHIPPED_TAG)
