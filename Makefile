@@ -6,6 +6,7 @@
 # Slices:  make test-vm VARIANT=base WORKLOAD=extending
 #          make test-vm LINE=6.1              (5.10 6.1 6.12 7.2 7.3-rc or all)
 #          make test-vm LINE=6.12 VARIANT=revert-race WORKLOAD=fsync-race REPEAT=20
+#          make test-vm LINE=7.2 CELL=rebreak:extending,shipped:fsync-race   (just those cells)
 #          make build VARIANT=fixed           make test-vm CPUS=4
 # Your own tree: make test-vm KERNEL_SRC=~/linux  (built as it is)
 
@@ -22,7 +23,8 @@ VARIANT_ARGS  = $(foreach v,$(subst $(comma), ,$(VARIANT)),--variant $(v))
 WORKLOAD_ARGS = $(foreach w,$(subst $(comma), ,$(WORKLOAD)),--workload $(w))
 PATCH_ARGS    = $(foreach p,$(subst $(comma), ,$(PATCH)),--patch $(p))
 LINE_ARGS     = $(foreach l,$(subst $(comma), ,$(LINE)),--line $(l))
-RUN_ARGS      = $(if $(CPUS),--cpus $(CPUS)) $(if $(REPEAT),--repeat $(REPEAT))
+CELL_ARGS     = $(foreach c,$(subst $(comma), ,$(CELL)),--cell $(c))
+RUN_ARGS      = $(if $(CPUS),--cpus $(CPUS)) $(if $(REPEAT),--repeat $(REPEAT)) $(CELL_ARGS)
 
 .PHONY: setup host-packages build test-vm test test-lines coverage bench parse-log clean-results
 

@@ -94,6 +94,9 @@ def parser() -> argparse.ArgumentParser:
                    help="workload name or letter (" + ", ".join(
                        f"{w.letter} {w.name}" for w in workloadmod.all_workloads())
                    + "), or the path of a .fio job or an executable (repeatable; default all)")
+    r.add_argument("--cell", action="append", metavar="V:W",
+                   help="only this variant x workload cell (repeatable, comma lists; "
+                        "instead of --variant/--workload: the cells, not their product)")
     r.add_argument("--cpus", type=_positive("--cpus", 1, vm.MAX_CPUS),
                    default=int(os.environ.get("HARNESS_CPUS", vm.DEFAULT_CPUS)),
                    help=f"CPUs of each guest (default {vm.DEFAULT_CPUS}; also CPUS=)")
@@ -239,8 +242,28 @@ def cmd_build(args) -> int:
     return 0
 
 
+def _cells(args) -> frozenset[tuple[str, str]]:
+    """--cell V:W,... -> {(variant, workload name)}; it sets --variant and
+    --workload to the cells' own (one clear error when mixed with them)."""
+    if not args.cell:
+        return frozenset()
+    if args.variant or args.workload:
+        raise HarnessError("give either --cell or --variant/--workload")
+    pairs = []
+    for c in _split(args.cell):
+        v, colon, w = c.partition(":")
+        if not colon or not v or not w:
+            raise HarnessError(f"--cell {c!r}: expected VARIANT:WORKLOAD (e.g. rebreak:extending)")
+        pairs.append((v, w))
+    by = {w: workloadmod.resolve([w])[0].name for _, w in pairs}
+    args.variant = list(dict.fromkeys(v for v, _ in pairs))
+    args.workload = list(dict.fromkeys(by[w] for _, w in pairs))
+    return frozenset((v, by[w]) for v, w in pairs)
+
+
 def cmd_run(args) -> int:
     frags = _fragments(args)
+    cells = _cells(args)
     variants = _variants(args)
     workloads = workloadmod.resolve(_split(args.workload))
     if args.runner != "qemu" and args.remote:
@@ -265,7 +288,8 @@ def cmd_run(args) -> int:
                                   make_jobs=args.make_jobs, progress=say,
                                   mount_options=args.mount_options,
                                   explicit=tuple(w.name for w in workloads) if args.workload
-                                  else (), runner=args.runner, shared_jobs=args.shared_jobs)
+                                  else (), runner=args.runner, shared_jobs=args.shared_jobs,
+                                  cells=cells)
     try:
         outcome = matrixmod.run(variants, workloads, settings)
     finally:

@@ -87,7 +87,8 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
                                                      host=host, root_kind=b.root)
                     say(f"accelerator: {state['accel']}; {s.jobs} VM(s) at a time, "
                         f"{s.cpus} CPUs each")
-                mine = planmod.line_workloads(v, workloads, s.explicit, say)
+                mine = [w for w in planmod.line_workloads(v, workloads, s.explicit, say)
+                        if not s.cells or (v.name, w.name) in s.cells]
                 for r in range(1, s.repeat + 1):
                     for chain in planmod.plan_chains([Cell(v, w, r) for w in mine],
                                                      s.expectations):
@@ -101,6 +102,8 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
         with lock:
             for r in range(1, s.repeat + 1):
                 for w in workloads:
+                    if s.cells and (v.name, w.name) not in s.cells:
+                        continue
                     verdicts.append(verdictmod.infra(Cell(v, w, r), why, s.expectations))
 
     def worker():

@@ -25,6 +25,7 @@ class Settings:
     expectations: bool = True        # judge against the line's claims
     mount_options: str | None = None  # instead of the line's (--mount-options)
     explicit: tuple = ()             # workloads asked for by name (never skipped)
+    cells: frozenset = frozenset()   # only these (variant, workload) cells (--cell); empty: all
     runner: str = "qemu"             # vm.RUNNERS: QEMU directly, or virtme-ng
     shared_jobs: int = 3             # VMs at a time in all: two light ones beside a heavy one
     progress: object = print

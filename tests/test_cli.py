@@ -31,6 +31,25 @@ def test_unknown_variant_and_workload(harness_env):
                    "unknown workload 'zzz'")
 
 
+def test_bad_cells(harness_env):
+    """--cell is VARIANT:WORKLOAD, and either it or --variant/--workload."""
+    env = dict(harness_env, HARNESS_ACCEL="tcg")
+    one_line_error(run_cli(["run", "--cell", "fixed"], env), 2,
+                   "--cell 'fixed': expected VARIANT:WORKLOAD")
+    one_line_error(run_cli(["run", "--cell", "fixed:extending", "--variant", "base"], env), 2,
+                   "give either --cell or --variant/--workload")
+    one_line_error(run_cli(["run", "--cell", "fixed:zzz"], env), 2, "unknown workload 'zzz'")
+    one_line_error(run_cli(["run", "--cell", "nope:a"], env), 2, "has no variant 'nope'")
+
+
+def test_cells_select_their_variants_and_workloads():
+    args = cli.parser().parse_args(["run", "--cell", "base:a,fixed:extending",
+                                    "--cell", "base:libaio"])
+    assert cli._cells(args) == {("base", "extending"), ("fixed", "extending"),
+                                ("base", "libaio")}
+    assert args.variant == ["base", "fixed"] and args.workload == ["extending", "libaio"]
+
+
 def test_patch_that_does_not_apply(tmp_path, harness_env):
     bad = tmp_path / "bad.patch"
     bad.write_text("--- a/fs/btrfs/file.c\n+++ b/fs/btrfs/file.c\n@@ -1,2 +1,2 @@\n"
