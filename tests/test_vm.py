@@ -117,17 +117,23 @@ def test_two_cpus_preemptible_and_evidence(fixed_build, fixed_variant, tmp_path)
 
 
 def test_a_probe_that_sees_nothing_in_its_self_test_leaves_no_evidence(
-        fixed_build, fixed_variant, tmp_path, monkeypatch):
+        fixed_build, fixed_variant, default_source, tmp_path, monkeypatch):
     """A dead probe (here: btrfs_sync_file, whose self-test event is left
     out) makes the evidence unavailable in every cell, naming the probe:
     UNPROVEN, never a met claim, and never a FAIL from syncs not seen."""
+    from harness import source
+    nosync = source.variants_for(default_source, ["nosync"])[0]
     monkeypatch.setenv("HARNESS_KERNEL_ARGS", "HARNESS_SELFTEST_SKIP=fsync")
     s = matrix.Settings(tmp_path, cpus=2, accel="tcg", progress=lambda m: None)
-    out = matrix.run([fixed_variant], [workload.by_name()["libaio-async"]], s)
-    (v,) = out.verdicts
-    assert v.verdict == "UNPROVEN", (v.verdict, v.title, v.detail)
-    assert "nothing recorded by btrfs_sync_file" in v.detail, v.detail
-    assert not v.evidence.get("available"), v.evidence
+    out = matrix.run([fixed_variant, nosync], [workload.by_name()["libaio-async"]], s)
+    for v in out.verdicts:
+        assert v.verdict == "UNPROVEN", (v.variant, v.verdict, v.title, v.detail)
+        assert "nothing recorded by btrfs_sync_file" in v.detail, v.detail
+        assert not v.evidence.get("available"), v.evidence
+    # the control's FAIL ("without its sync") needs syncs that could have
+    # been seen: with the probe dead it is not as claimed, never held
+    by = {v.variant: v for v in out.verdicts}
+    assert by["nosync"].as_expected is False and str(by["nosync"].expected) == "FAIL lost-sync"
 
 
 def test_fewer_cpus_than_asked_is_infra(fixed_build, fixed_variant, tmp_path, monkeypatch):
