@@ -374,3 +374,21 @@ def test_a_taint_with_no_report_fails_and_a_late_report_stays_in_its_cell(
     assert lt.verdict == "FAIL" and "btrfs_late" in (lt.title or ""), (lt.verdict, lt.title)
     assert ext.verdict == "PASS", (ext.verdict, ext.title, ext.detail)
     assert ext.taint is not None and ext.taint["new"] == "", ext.taint
+
+
+def test_overwrites_that_go_buffered_after_a_direct_prefill_are_unproven(
+        fixed_build, default_source, tmp_path):
+    """The overwrite shape first fills its file with direct writes and an
+    fsync.  A kernel that sends the measured O_DSYNC overwrites down the
+    buffered path (a test-only patch on `fixed`) must not PASS on the
+    prefill's evidence: the guest counts only the measured phase, so the
+    cell is UNPROVEN, its direct bytes 0 of 1 MiB."""
+    from harness import patches as patchmod, source
+    patch = patchmod.user_patch(REPO / "tests" / "fixtures" / "patches" /
+                                "5.10-TEST-ONLY-buffered-inside-eof.patch")
+    (v,) = source.variants_for(default_source, ["fixed"], (patch,))
+    s = matrix.Settings(tmp_path, accel="tcg", progress=lambda m: None)
+    (got,) = matrix.run([v], [workload.by_name()["overwrite"]], s).verdicts
+    assert got.verdict == "UNPROVEN", (got.verdict, got.title, got.detail)
+    assert "0 B of 1 MiB went down the direct IO path, 1 MiB buffered" in got.detail, got.detail
+    assert got.evidence["direct_bytes"] == 0 and got.evidence["stats"]["direct_bytes"] == 1 << 20
