@@ -63,6 +63,11 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
         for extra in w.runs_with:
             guestbin.program(extra)
 
+    def mine(v: Variant) -> list[Workload]:
+        """The cells of this variant: its line's workloads, or --cell's."""
+        return [w for w in planmod.line_workloads(v, workloads, s.explicit, say)
+                if not s.cells or (v.name, w.name) in s.cells]
+
     def builder():
         try:
             for v in variants:
@@ -87,10 +92,8 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
                                                      host=host, root_kind=b.root)
                     say(f"accelerator: {state['accel']}; {s.jobs} VM(s) at a time, "
                         f"{s.cpus} CPUs each")
-                mine = [w for w in planmod.line_workloads(v, workloads, s.explicit, say)
-                        if not s.cells or (v.name, w.name) in s.cells]
                 for r in range(1, s.repeat + 1):
-                    for chain in planmod.plan_chains([Cell(v, w, r) for w in mine],
+                    for chain in planmod.plan_chains([Cell(v, w, r) for w in mine(v)],
                                                      s.expectations):
                         queue.put(chain)
         except BaseException as e:          # noqa: BLE001 - reported by the main thread
@@ -101,9 +104,7 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
     def _record_infra(v: Variant, why: str):
         with lock:
             for r in range(1, s.repeat + 1):
-                for w in workloads:
-                    if s.cells and (v.name, w.name) not in s.cells:
-                        continue
+                for w in mine(v):
                     verdicts.append(verdictmod.infra(Cell(v, w, r), why, s.expectations))
 
     def worker():

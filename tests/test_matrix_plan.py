@@ -320,3 +320,24 @@ def test_a_shared_chain_waits_while_the_host_is_full():
     q.put(list(deadlock))
     q.get()
     assert not q._may_start(deadlock)
+
+
+def test_a_control_that_cannot_be_made_is_infra_on_its_lines_cells_only(tmp_path):
+    """A variant whose patches do not apply is INFRA for every cell it would
+    have run: its line's workloads (6.12 skips libaio and io_uring), or
+    just the --cell cells, never the shapes the line does not run (seen on
+    7.3-rc: the INFRA rows listed libaio and io_uring)."""
+    from dataclasses import replace
+
+    from harness.source import Broken
+    v = variant("6.12", "rebreak")
+    v = replace(v, source=replace(v.source, broken=(Broken("rebreak", "hunk 1 failed"),)))
+    ws = list(workload.all_workloads())
+    s = matrix.Settings(tmp_path, accel="tcg", progress=lambda m: None)
+    out = matrix.run([v], ws, s)
+    got = {x.workload for x in out.verdicts}
+    assert got == {w.name for w in ws} - {"libaio", "io_uring"}
+    assert {x.verdict for x in out.verdicts} == {"INFRA"}
+    s = matrix.Settings(tmp_path, accel="tcg", progress=lambda m: None,
+                        cells=frozenset({("rebreak", "extending")}))
+    assert [x.workload for x in matrix.run([v], ws, s).verdicts] == ["extending"]
