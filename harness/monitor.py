@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from harness import taint as taintmod
-from harness.kernel_reports import MARKER, Parser, clean
+from harness.kernel_reports import MARKER, Parser, Untangler, clean
 
 MARK_RE = re.compile(re.escape(MARKER) + r" (?P<event>[\w-]+)(?: (?P<args>.*))?$")
 
@@ -69,6 +69,7 @@ class Monitor:
     fault: str | None = None                        # the parser's traceback, if it broke
     lineno: int = 0
     _partial: str = ""
+    _untangler: Untangler = field(default_factory=Untangler)
     _last_output: float = 0.0
     _last_kernel: float = 0.0       # the last console line that was not a marker
     _last_progress: float = 0.0
@@ -90,7 +91,9 @@ class Monitor:
 
     def _line(self, raw: str, now: float) -> None:
         self.lineno += 1
-        line = clean(raw)
+        # a kernel record that cut into a tty line: the record here, the tty
+        # line whole where it ends (kernel_reports.Untangler)
+        line = self._untangler.feed(clean(raw))
         idx = line.find(MARKER)
         if idx >= 0:
             # the tty and the kernel's log share the console: a kernel line

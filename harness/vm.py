@@ -28,7 +28,7 @@ from pathlib import Path
 
 from harness import disks as disksmod, evidence, proc
 from harness.errors import HarnessError, InfraError
-from harness.kernel_reports import Finding, parse, read_log
+from harness.kernel_reports import Finding, parse, read_log, untangle
 from harness.monitor import Monitor
 from harness import guestroot
 from harness import arch as archmod
@@ -321,7 +321,9 @@ def run(name: str, boot: Boot, plan: list[str], disks: list[Disk], outdir: Path,
             mon.times["end"] = time.monotonic() - start
             console.close()
             mon.close()
-    text = read_log(log_path)
+    # the console as the monitor read it: a tty line a kernel record cut
+    # into is whole again (the log on disk keeps every byte as it came)
+    text = untangle(read_log(log_path))
     tail = " | ".join(ln.strip() for ln in text.strip().splitlines()[-3:])[:300]
     fault, findings = mon.fault, []
     try:

@@ -327,3 +327,39 @@ def test_the_guest_bounds_cells_through_the_kernel():
                                      "run_cell ", "kmark 200 3000 kcell-end",
                                      "$(cat /proc/sys/kernel/tainted)", "mark cell-end")]
     assert order == sorted(order)
+
+
+def test_a_kernel_record_that_cuts_a_tty_marker_leaves_both_whole():
+    """Seen on 7.3-rc: kmark's record, printed after its write returned,
+    landed inside the tty's next marker ("@@harness cell-s" ... "tart c1"):
+    the cell never started for the monitor (ERROR).  The record is read in
+    its place, the marker where it ends; line numbers are kept."""
+    from harness.kernel_reports import untangle
+    console = ("@@harness booted uptime=1\n"
+               "@@harness cell-s[   18.969101][  T196] @@harness kcell-start c1 waited=0\n"
+               "tart c1\n"
+               "@@harness workload-start c1\n"
+               "@@harness workload-end c1 rc=0\n"
+               "@@harness taint before=0 af[   19.100000][  T197] @@harness kcell-end c1 "
+               "waited=200\n"
+               "[   19.100001][  T198] BTRFS info (device vdb): last unmount\n"
+               "ter=0\n"
+               "@@harness cell-end c1 rc=0\n")
+    m = Monitor()
+    m.start(0.0)
+    feed_lines(m, console, 1.0)
+    c = m.cells["c1"]
+    assert c.first_line == 3 and c.kstart == 2 and c.kend == 6
+    assert c.rc == 0 and (c.taint.before, c.taint.after) == (0, 0) and "end" in c.times
+    lines = untangle(console).split("\n")
+    assert len(lines) == len(console.split("\n"))
+    assert lines[1].startswith("[   18.969101][  T196] @@harness kcell-start c1")
+    assert lines[2] == "@@harness cell-start c1"
+    assert lines[7] == "@@harness taint before=0 after=0"
+
+
+def test_untangling_leaves_whole_lines_alone():
+    from harness.kernel_reports import untangle
+    text = ("[    1.000000][    T1] Run /init as init process\n@@harness booted uptime=1\n"
+            "plain output\n[    2.000000][   T50] BTRFS: device fsid\n")
+    assert untangle(text) == text

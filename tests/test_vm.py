@@ -150,8 +150,8 @@ def test_fewer_cpus_than_asked_is_infra(fixed_build, fixed_variant, tmp_path, mo
 
 def test_hard_deadline_ends_the_vm(fixed_build, fixed_variant, tmp_path):
     plan, disks, files = plan_for(fixed_variant, ["fsync-race"], tmp_path)
-    r = vm.run("deadline", fixed_build.bzimage, plan, disks, tmp_path, "tcg",
-               hard_deadline=3.0, files=files)
+    r = vm.run("deadline", vm.Boot(fixed_build.bzimage, "tcg", files=tuple(files)), plan,
+               disks, tmp_path, hard_deadline=3.0)
     assert r.reason == "deadline" and r.times["end"] < 3.0 + vm.SYSRQ_CAPTURE + 3
     assert not qemu_pids_with(str(tmp_path))
 
@@ -168,7 +168,8 @@ def test_harness_exception_ends_the_vm(fixed_build, fixed_variant, tmp_path, mon
     monkeypatch.setattr(monitor.Monitor, "stop_reason", boom)
     plan, disks, files = plan_for(fixed_variant, ["extending"], tmp_path)
     with pytest.raises(RuntimeError):
-        vm.run("boom", fixed_build.bzimage, plan, disks, tmp_path, "tcg", files=files)
+        vm.run("boom", vm.Boot(fixed_build.bzimage, "tcg", files=tuple(files)), plan, disks,
+               tmp_path)
     assert calls["n"] > 0
     assert wait_for(lambda: not qemu_pids_with(str(tmp_path)), 5)
 

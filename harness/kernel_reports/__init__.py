@@ -45,8 +45,8 @@ The package, one job a file: `console` (line cleaning, shared patterns),
 (findings, frame strategies, the parser).  This file hands their public
 names on.
 """
-from harness.kernel_reports.console import (MARKER, Line, clean, read_log,
-                                            split_line)
+from harness.kernel_reports.console import (MARKER, Line, Untangler, clean, read_log,
+                                            split_line, untangle)
 from harness.kernel_reports.frames import (MACHINERY, SKIP_FRAMES, demangle,
                                            frame_of, guilty_frame, why_machinery)
 from harness.kernel_reports.kinds import KINDS, Kind, match_start
@@ -55,7 +55,7 @@ from harness.kernel_reports.parser import (CUT_OFF, INTERLEAVED_DUMP, LOST_HEADE
                                            ONLY_MACHINERY, STACK_CUT, STRATEGIES, Finding,
                                            Parser, bugs, parse)
 
-__all__ = ["MARKER", "Line", "clean", "read_log", "split_line", "MACHINERY", "SKIP_FRAMES",
+__all__ = ["MARKER", "Line", "Untangler", "clean", "read_log", "split_line", "untangle", "MACHINERY", "SKIP_FRAMES",
            "demangle", "frame_of", "guilty_frame", "why_machinery", "KINDS", "Kind",
            "match_start", "CUT_OFF", "INTERLEAVED_DUMP", "LOST_HEADER", "NO_FIELD_FN",
            "NO_HEADER_FN", "NO_IRQ", "NO_STACK", "ONLY_MACHINERY", "STACK_CUT", "STRATEGIES",

@@ -50,6 +50,46 @@ MAX_REPORT_LINES = 1000   # a stack overflow prints a long trace
 IDLE_LINES = 200        # a report whose caller printed nothing for this long is over
 
 
+# a printk prefix: PRINTK_TIME's six decimals, the caller tag if configured
+RECORD_RE = re.compile(r"\[\s*\d+\.\d{6}\](?:\[\s*[TC]\d+\])?")
+
+
+class Untangler:
+    """The console has two writers.  The kernel prints whole records, every
+    line starting with its printk prefix; the tty's output (the guest's
+    markers, a workload's output) is sent in FIFO loads, and a kernel record
+    printed meanwhile lands in the middle of a tty line:
+
+        @@harness cell-s[   18.969101][  T196] @@harness kcell-start c1 waited=0
+        tart c1
+
+    feed() takes each console line (cleaned) and returns it with the kernel
+    record in its place and the cut tty line whole at the line where it
+    ends ("@@harness cell-start c1"), so every physical line is still one
+    line (the monitor's line numbers and a VM's text agree).  A tty line
+    cut by several records, or a record landing after a complete tty line
+    but before its newline, comes out the same way."""
+
+    def __init__(self) -> None:
+        self.pending = ""
+
+    def feed(self, line: str) -> str:
+        if RECORD_RE.match(line):            # a kernel record: whole, in place
+            return line
+        m = RECORD_RE.search(line)
+        if m:                                # tty text, then a record
+            self.pending += line[:m.start()]
+            return line[m.start():]
+        line, self.pending = self.pending + line, ""
+        return line
+
+
+def untangle(text: str) -> str:
+    """Untangler over a whole console log (line count kept)."""
+    u = Untangler()
+    return "\n".join(u.feed(clean(ln)) for ln in text.split("\n"))
+
+
 def read_log(path) -> str:
     """A console log as text, byte for byte: no newline translation (a
     serial console on a pty writes \\r\\r\\n, which text mode would turn
