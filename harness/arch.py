@@ -34,6 +34,7 @@ class Arch:
     kvm: tuple[str, ...]            # QEMU arguments under KVM
     tcg: tuple[str, ...]            # ... and under TCG
     smp: str                        # QEMU's -smp value, "{cpus}" filled in
+    kernel_args: tuple[str, ...] = ()   # on every guest's command line
 
     def accel_args(self, accel: str) -> list[str]:
         return list(self.kvm if accel == "kvm" else self.tcg)
@@ -54,7 +55,7 @@ def parse(text: str, where: str = "arch") -> Arch:
         return Arch(d["name"], d["kcidb"], d["make_target"], d["image"], d["config_dir"],
                     GUEST_CONFIG / "kconfig" / d["fragment"], q["binary"],
                     tuple(q.get("machine", ())), q["console"], tuple(q["kvm"]),
-                    tuple(q["tcg"]), q["smp"])
+                    tuple(q["tcg"]), q["smp"], tuple(d.get("kernel_args", ())))
     except tomllib.TOMLDecodeError as e:
         raise HarnessError(f"{where}: {e}") from None
     except KeyError as e:

@@ -128,7 +128,8 @@ def cmdline(extra: list[str], init: str = GUEST_INIT_PATH, root_kind: str = "9p"
     """The guest's command line; HARNESS_KERNEL_ARGS adds to it (e.g.
     "maxcpus=1" to see what a guest with fewer CPUs than asked gives)."""
     return " ".join([
-        f"console={archmod.get().console}", "loglevel=7", "panic=-1", "reboot=t",
+        f"console={archmod.get().console}", *archmod.get().kernel_args,
+        "loglevel=7", "panic=-1", "reboot=t",
         *guestroot.ROOTS[root_kind].kernel_args(init), f"HARNESS_HUNG={HUNG_TASK_SECS}",
         *os.environ.get("HARNESS_KERNEL_ARGS", "").split(), *extra])
 

@@ -229,14 +229,14 @@ def test_repeat_and_bad_cpu_counts(fixed_build, tmp_path, harness_env):
 def test_a_parser_fault_is_error_never_pass(fixed_build, fixed_variant, tmp_path, monkeypatch):
     """A bug in the report parser must not read as "no kernel report": the
     cell is ERROR, says it is the harness's fault, and keeps the traceback."""
-    from harness import kernel_reports
-    real = kernel_reports.split_line
+    from harness.kernel_reports import parser
+    real = parser.split_line
 
     def broken(no, raw):
         if "@@harness workload-start" in raw:
             raise RuntimeError("parser bug")
         return real(no, raw)
-    monkeypatch.setattr(kernel_reports, "split_line", broken)
+    monkeypatch.setattr(parser, "split_line", broken)
     s = matrix.Settings(tmp_path, accel="tcg", progress=lambda m: None)
     out = matrix.run([fixed_variant], [workload.by_name()["extending"]], s)
     (v,) = out.verdicts
@@ -253,7 +253,7 @@ def test_parse_log_exits_non_zero_on_a_parser_fault(tmp_path, monkeypatch, capsy
         raise ValueError("parser bug")
     log = tmp_path / "console.log"
     log.write_text("WARNING: possible recursive locking detected\n")
-    monkeypatch.setattr(kernel_reports, "_parse", broken)
+    monkeypatch.setattr(kernel_reports, "parse", broken)
     assert cli.main(["parse-log", str(log)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "the report parser failed" in err[0] and "harness bug" in err[0]
