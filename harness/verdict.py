@@ -120,6 +120,13 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
         v = out(ERROR, detail=f"harness fault, not a kernel verdict: {where} {last}")
         v.extra = {**v.extra, "harness_fault": r.fault}
         return v
+    if found and not r.booted:
+        # the kernel reported before userspace: this kernel could not be
+        # booted, so no cell of it was tested (a bisect skips it); the
+        # report keeps its title and text
+        f = found[0]
+        return out(INFRA, f.title, f.frame, f.kind, f.report,
+                   f"kernel did not reach userspace ({r.reason}): {f.title}")
     if found:
         f = found[0]
         detail = f"{len(found)} distinct report(s)" + ("; corrupted report" if f.corrupted

@@ -213,6 +213,19 @@ def test_a_kernel_that_did_not_boot_is_infra():
     assert verdict.exit_code([v]) == EXIT_SKIP
 
 
+def test_a_report_before_userspace_is_infra_and_keeps_its_title():
+    """A panic during boot (CI: "IO-APIC + timer doesn't work!" under a
+    loaded TCG host) means the kernel was not tested: INFRA, which a bisect
+    skips, never a FAIL of the cell that had not started; the report is kept."""
+    title = "kernel panic: IO-APIC + timer doesn't work! Boot with apic=debug"
+    v = judge(cell("fixed"), vm_run("eof", booted=False), None,
+              findings=[finding(title, kind="panic", frame=None)])
+    assert (v.verdict, v.title, v.kind) == (INFRA, title, "panic")
+    assert v.detail == f"kernel did not reach userspace (eof): {title}"
+    assert v.report == f"report of {title}"
+    assert verdict.exit_code([v]) == EXIT_SKIP and v.as_expected is False
+
+
 def test_a_boot_failure_without_console_tail_says_only_why():
     v = judge(r=vm_run("eof", booted=False), times=None)
     assert (v.verdict, v.detail) == (INFRA, "kernel did not reach userspace (eof)")
