@@ -259,7 +259,13 @@ for b in /sys/bus/scsi/devices/*:*:*:*/block/*; do
     ln -sf "/dev/${b##*/}" "/dev/scsi${t%:*}"
 done
 
-evidence_setup
+# a VM whose verdict counts nothing by the probes (the power-cut check VM)
+# boots without them: no tracefs set-up, no self-test (~1.4 s of a TCG boot)
+if [ "$HARNESS_EVIDENCE" = off ]; then
+    no_evidence not asked for by this VM "(HARNESS_EVIDENCE=off)"
+else
+    evidence_setup
+fi
 if ! tr -d '\000' < /dev/vda > /run/plan 2>/dev/null || [ ! -s /run/plan ]; then
     mark error "no plan on /dev/vda"
     finish 1

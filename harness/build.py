@@ -19,7 +19,7 @@ from harness import kconfig, lines, proc
 from harness import source as sourcemod
 from harness.cell import LEGACY_LINE     # stamps from before lines: all 5.10
 from harness.errors import HarnessError, InfraError
-from harness.paths import cache_dir
+from harness.paths import cache_dir, locked
 
 BUILD_TOOLS = ("make", "gcc", "flex", "bison", "bc", "cpio", "perl", "ccache", "git", "lz4")
 BUILD_TIMEOUT = 3600
@@ -188,8 +188,8 @@ def build(variant: sourcemod.Variant, fragments: list[Path] | None = None,
     # objtool's build, for one), so a tree copied elsewhere would rebuild
     # objtool and with it every object.
     work = root / f".work-{chash}"
-    with sourcemod.locked(lockdir / "harness-build.lock"), \
-            sourcemod.locked(root / f".work-{chash}.lock"):
+    with locked(lockdir / "harness-build.lock"), \
+            locked(root / f".work-{chash}.lock"):
         srctree = sourcemod.checkout(variant)
         if work.exists():
             shutil.rmtree(work)

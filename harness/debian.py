@@ -12,7 +12,7 @@ from pathlib import Path
 from harness import lines as linesmod
 from harness import proc
 from harness.errors import HarnessError
-from harness.paths import cache_dir
+from harness.paths import cache_dir, locked
 
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 APT_LISTS_MAX_AGE = 6 * 3600      # refresh a suite's package lists after this long
@@ -75,6 +75,13 @@ class Apt:
             self.opts += ["-o", "APT::Sandbox::User=root"]
 
     def update(self, force: bool = False) -> None:
+        # two fetches of one suite at once (6.1 and 6.12 share
+        # bookworm-security; the test session fetches in the background,
+        # harness.cli's fetch in the foreground) take turns on its state
+        with locked(self.work.parent / f".{self.suite}.lock"):
+            self._update(force)
+
+    def _update(self, force: bool) -> None:
         stamp = self.work / "updated"
         if not force and stamp.exists() and time.time() - stamp.stat().st_mtime < APT_LISTS_MAX_AGE:
             return
@@ -89,14 +96,17 @@ class Apt:
         stamp.touch()
 
     def versions(self, package: str) -> list[str]:
-        cp = proc.run(["apt-cache", *self.opts, "madison", package], timeout=120, check=False)
+        with locked(self.work.parent / f".{self.suite}.lock"):
+            cp = proc.run(["apt-cache", *self.opts, "madison", package], timeout=120,
+                          check=False)
         return [parts[1].strip() for ln in (cp.stdout or "").splitlines()
                 if len(parts := ln.split("|")) >= 3]
 
     def download(self, package: str, version: str, dest: Path) -> Path:
         dest.mkdir(parents=True, exist_ok=True)
-        proc.run(["apt-get", "-q", "download", *self.opts, f"{package}={version}"], cwd=dest,
-                 timeout=1800, what=f"apt-get download {package}={version}")
+        with locked(self.work.parent / f".{self.suite}.lock"):
+            proc.run(["apt-get", "-q", "download", *self.opts, f"{package}={version}"],
+                     cwd=dest, timeout=1800, what=f"apt-get download {package}={version}")
         debs = sorted(dest.glob(f"{package}_*.deb"))
         if not debs:
             raise HarnessError(f"apt-get download left no {package} package in {dest}")

@@ -6,7 +6,9 @@ HARNESS_CACHE) and results to ./results (git-ignored; HARNESS_RESULTS).
 """
 from __future__ import annotations
 
+import fcntl
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,3 +28,13 @@ def cache_dir() -> Path:
 def results_root() -> Path:
     env = os.environ.get("HARNESS_RESULTS")
     return Path(env).expanduser().resolve() if env else REPO / "results"
+
+
+@contextmanager
+def locked(path: Path):
+    """An exclusive lock on `path` (made if missing), held for the block: two
+    harness processes never prepare one tree, build or apt state at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield

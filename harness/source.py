@@ -13,13 +13,12 @@ tree is built as it is.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
-from contextlib import contextmanager
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from harness import lines as linesmod
 from harness import patches as patchmod
 from harness import proc
 from harness.errors import HarnessError
-from harness.paths import cache_dir
+from harness.paths import cache_dir, locked
 
 # Reproducible commits: same tree + same identity and dates -> same ids.
 GIT_ENV = {
@@ -40,6 +39,7 @@ GIT_ENV = {
 }
 SHIPPED_TAG = "shipped"
 VARIANTS_FILE = "harness-variants.json"
+FETCH_FILE = "harness-fetch.json"          # how long the fetch that unpacked it took
 
 
 @dataclass(frozen=True)
@@ -91,15 +91,6 @@ class Variant:
 
 # ------------------------------------------------------------------ helpers
 
-@contextmanager
-def locked(path: Path):
-    """An exclusive lock so two harness runs never prepare one tree at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        yield
-
-
 def git(repo: Path, *args: str, timeout: float = 600, **kw) -> str:
     return proc.run(["git", *args], cwd=repo, env=GIT_ENV, timeout=timeout,
                     **kw).stdout.strip()
@@ -123,19 +114,27 @@ def kernel_version(tree: Path) -> str:
 
 def debian_source(line: linesmod.Line, pin: str | None = None, progress=print) -> Source:
     """A line's Debian source as a git repo: `shipped`, then one tagged
-    commit per variant of the line."""
+    commit per variant of the line.  The fetch that unpacked it writes its
+    time to .git/harness-fetch.json (benchmarks/bench_ci.py reads it)."""
+    t0 = time.monotonic()
     spec = line.source
     root = cache_dir() / "src"
     version = pin or spec.version or debian.resolve_version(spec)
     repo = root / f"{spec.package}_{version}"
     label = f"debian {spec.package} {version}"
     ready = repo / ".git" / "harness-ready"
+    fetched = False
     if not ready.exists():
         with locked(root / f".{repo.name}.lock"):
             if not ready.exists():
                 _unpack_debian(spec, version, repo, label, progress)
-    src = Source("debian", repo, label, line, version)
-    return _with_variants(src, progress)
+                fetched = True
+    src = _with_variants(Source("debian", repo, label, line, version), progress)
+    if fetched:
+        (repo / ".git" / FETCH_FILE).write_text(json.dumps(
+            {"line": line.name, "seconds": round(time.monotonic() - t0, 1),
+             "finished": time.time()}) + "\n")
+    return src
 
 
 def _unpack_debian(spec: linesmod.SourceSpec, version: str, repo: Path, label: str,
@@ -208,22 +207,32 @@ def _with_variants(src: Source, progress=print) -> Source:
                 if state[spec.name].get("broken"):
                     broken.append(Broken(spec.name, state[spec.name]["broken"]))
                 continue
-            try:
-                commit = _make_variant(repo, spec)
-                state[spec.name] = {"digest": d, "commit": commit}
-            except HarnessError as e:
-                git(repo, "am", "--abort", check=False)
-                state[spec.name] = {"digest": d, "broken": str(e)}
-                broken.append(Broken(spec.name, str(e)))
-                progress(f"{line.name} variant {spec.name}: {e}")
-            changed = True
+            # checkout() (a build's tree) takes turns with this on the work tree
+            with locked(repo / ".git" / "harness-checkout.lock"):
+                try:
+                    commit = _make_variant(repo, spec)
+                    state[spec.name] = {"digest": d, "commit": commit}
+                except HarnessError as e:
+                    git(repo, "am", "--abort", check=False)
+                    state[spec.name] = {"digest": d, "broken": str(e)}
+                    broken.append(Broken(spec.name, str(e)))
+                    progress(f"{line.name} variant {spec.name}: {e}")
+                changed = True
         if changed:
-            git(repo, "checkout", "-q", "--force", "--detach", SHIPPED_TAG)
+            with locked(repo / ".git" / "harness-checkout.lock"):
+                git(repo, "checkout", "-q", "--force", "--detach", SHIPPED_TAG)
             state_file.write_text(json.dumps(state, indent=1) + "\n")
     return replace(src, broken=tuple(broken))
 
 
 def _make_variant(repo: Path, spec: linesmod.VariantSpec) -> str:
+    # what a fetch stopped half-way leaves (Ctrl-C, or the test session's
+    # background fetch ended with the session): a `git am` under way, the
+    # index lock of a killed git (both locks are held here: no git of ours
+    # runs in this tree).  Never a broken variant for that.
+    (repo / ".git" / "index.lock").unlink(missing_ok=True)
+    if (repo / ".git" / "rebase-apply").exists():
+        git(repo, "am", "--abort", check=False)
     git(repo, "checkout", "-q", "--force", "--detach", SHIPPED_TAG)
     for p in spec.revert:
         patch = patchmod.Patch(p)

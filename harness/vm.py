@@ -232,7 +232,10 @@ class Boot:
     nothing else.  `nice` > 0 runs QEMU at that lower priority: a light VM
     (harness.plan) must not take the host's cores from the heavy VM beside
     it.  `root_kind` is how this kernel gets its root (guestroot.ROOTS: what
-    its config was built for)."""
+    its config was built for).  `evidence` False boots without the tracefs
+    probes and their self-test (HARNESS_EVIDENCE=off): for a VM whose
+    verdict counts nothing by them (the power-cut check VM); its cells then
+    say "evidence unavailable", never a count."""
     kernel: Path
     accel: str
     cpus: int = DEFAULT_CPUS
@@ -242,6 +245,7 @@ class Boot:
     nice: int = 0
     files: tuple[Path, ...] = ()
     tools: tuple[str, ...] = ()
+    evidence: bool = True
 
 
 def run(name: str, boot: Boot, plan: list[str], disks: list[Disk], outdir: Path,
@@ -261,6 +265,8 @@ def run(name: str, boot: Boot, plan: list[str], disks: list[Disk], outdir: Path,
     outdir.mkdir(parents=True, exist_ok=True)
     log_path = outdir / f"{name}.console.log"
     extra = ["HARNESS_WORKLOAD=probe"] if probe else []
+    if not boot.evidence:
+        extra.append("HARNESS_EVIDENCE=off")
     if not probe:
         # the plan travels on a disk of its own (/dev/vda): no host path has
         # to be visible in the guest, or fit on the kernel command line

@@ -1,5 +1,8 @@
 import os
+import signal
+import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -56,3 +59,88 @@ def default_sigint() -> None:
 def pytest_configure(config):
     config.addinivalue_line("markers", "lines: every line's full matrix (make test-lines, "
                                        "the nightly tier; not in make test)")
+
+
+# ------------------------------------------------------ sources, prefetched
+# A test module names the line sources its tests fetch in SOURCES (a test
+# that takes default_source needs 5.10).  Once collection is over the
+# session fetches them, in the order the tests need them, one at a time in
+# the background (`harness fetch --line L`, niced): unpacking and recording
+# a source is ~60 s of mostly one core and the disk, which the early tests
+# (unit tests, the first builds' serial steps, VMs waiting on dm-delay)
+# leave free.  A test that gets there first waits on the source's own lock.
+# HARNESS_PREFETCH=0 turns it off.
+PREFETCH_NICE = 10
+
+
+def needed_sources(items) -> list[str]:
+    lines: list[str] = []
+    for item in items:
+        need = list(getattr(getattr(item, "module", None), "SOURCES", ()))
+        if "default_source" in getattr(item, "fixturenames", ()):
+            need.insert(0, "5.10")
+        lines += [ln for ln in need if ln not in lines]
+    return lines
+
+
+class Prefetch(threading.Thread):
+    def __init__(self, lines: list[str], log: Path):
+        super().__init__(daemon=True, name="prefetch")
+        self.lines, self.log = lines, log
+        self.proc: subprocess.Popen | None = None
+        self.stopping = False
+        self.lock = threading.Lock()      # no fetch starts once stop() has begun
+
+    def run(self):
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        with open(self.log, "a") as out:
+            for line in self.lines:
+                with self.lock:
+                    if self.stopping:
+                        return
+                    self.proc = p = subprocess.Popen(
+                        ["nice", "-n", str(PREFETCH_NICE), sys.executable, "-m", "harness",
+                         "fetch", "--line", line], cwd=REPO, env=env, stdout=out,
+                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                        start_new_session=True)
+                p.wait()
+
+    def stop(self):
+        """At the session's end: a fetch still under way is ended (the next
+        fetch of that line starts it again)."""
+        with self.lock:
+            self.stopping = True
+            p = self.proc
+        if p and p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(timeout=30)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(p.pid, signal.SIGKILL)
+        self.join(timeout=30)
+
+
+def pytest_collection_finish(session):
+    if os.environ.get("HARNESS_PREFETCH", "1") == "0" or session.config.option.collectonly:
+        return
+    lines = needed_sources(session.items)
+    if not lines:
+        return
+    from harness.paths import cache_dir
+    log = cache_dir() / "prefetch.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    session.config.stash[PREFETCH] = pf = Prefetch(lines, log)
+    pf.start()
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    if tr:
+        tr.write_line(f"fetching line sources in the background: {' '.join(lines)} "
+                      f"(log: {log})")
+
+
+def pytest_sessionfinish(session):
+    pf = session.config.stash.get(PREFETCH, None)
+    if pf:
+        pf.stop()
+
+
+PREFETCH = pytest.StashKey[Prefetch]()

@@ -46,7 +46,11 @@ def harness_run(env, out, *args):
     return cp, doc, {(r["variant"], r["workload"]): r for r in doc["results"]}
 
 
-@pytest.fixture(scope="module", params=["6.1", "6.12", "7.2"])
+# the line sources these tests fetch (conftest fetches them in the background)
+SOURCES = ("6.1", "6.12", "7.2")
+
+
+@pytest.fixture(scope="module", params=SOURCES)
 def line_run(request, tmp_path_factory, harness_env):
     line = request.param
     out = tmp_path_factory.mktemp(f"line-{line}")

@@ -36,6 +36,7 @@ WRITES_THROUGH = {"nocache": {"write_cache": "write through", "fua": "0"},
 # 6.1 (FUA); on 6.12, whose direct IO code is 7.2's, the COW shape and the
 # NOCOW one; every shape of every line is make test-lines'
 RUNS = [("7.2", "nocache", SHAPES), ("6.1", "fua", SHAPES), ("6.12", "nocache", ("cow", "nocow"))]
+SOURCES = tuple(dict.fromkeys(line for line, _, _ in RUNS))   # conftest's prefetch
 
 
 def claims(shapes):
