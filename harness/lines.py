@@ -20,7 +20,9 @@ rows, not code.
                progress count of a first build before any stamp says better
     [bugs.ID]  what, titles = [regex...], fixed_by, deterministic (true: it
                shows at the first such write whatever the timing, no race:
-               VMs that only show it may run beside each other)
+               VMs that only show it may run beside each other),
+               kernel_report (false: the harness finds it itself, power cut
+               or evidence, and the kernel goes on: its cells share VMs)
     [[variants]]  name, revert = [...], apply = [...] (under patches/),
                   shows, pass (why the rest PASSes),
                   fail = {workload = bug ID}, may = {workload = bug ID}
@@ -59,6 +61,10 @@ class Bug:
     titles: tuple[str, ...]
     fixed_by: str = ""
     deterministic: bool = False      # shows at the first such write, whatever the timing
+    # False: the bug shows as the harness's own finding (the power-cut check,
+    # the evidence counts) and the kernel goes on: its cells share a VM with
+    # the next ones (harness.plan); True (the default): a kernel report ends the VM
+    kernel_report: bool = True
 
     def matches(self, title: str | None) -> bool:
         return bool(title) and any(re.search(rx, title) for rx in self.titles)
@@ -225,7 +231,8 @@ def parse(text: str, file: Path | None = None) -> Line:
         name = d["name"]
         bugs = {bid: Bug(bid, b["what"], _strs(where, f"bugs.{bid}.titles", b["titles"]),
                          b.get("fixed_by", ""), _bool(where, f"bugs.{bid}.deterministic",
-                                                      b.get("deterministic", False)))
+                                                      b.get("deterministic", False)),
+                         _bool(where, f"bugs.{bid}.kernel_report", b.get("kernel_report", True)))
                 for bid, b in _table(where, "bugs", d.get("bugs", {})).items()}
         for b in bugs.values():
             for rx in b.titles:

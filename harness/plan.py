@@ -10,6 +10,7 @@ the line's claims.
 """
 from __future__ import annotations
 
+from harness import lines as linesmod
 from harness import verdict as verdictmod
 from harness.cell import Cell
 
@@ -52,10 +53,12 @@ def plan_chains(cells: list[Cell], expectations: bool) -> list[list[Cell]]:
     share the host differently (see harness.scheduler.ChainQueue): a cell claimed to FAIL with a
     bug that shows only when timing allows (a race control) gets a chain of
     its own; the workloads whose VM mostly waits (`Workload.waits`) share
-    chains of their own, unless claimed to FAIL; the rest share chains.  In
-    each group the cells claimed to PASS share VMs (up to MAX_CELLS_PER_VM a
-    VM), and the first cell claimed to FAIL ends the last of them; every
-    further cell claimed to FAIL gets a VM of its own from the start, so
+    chains of their own, unless claimed to FAIL with a kernel report; the
+    rest share chains.  In each group the cells claimed to PASS (or to FAIL
+    by the harness's own finding, which leaves the kernel running: _ends_vm)
+    share VMs (up to MAX_CELLS_PER_VM a VM), and the first cell claimed to
+    FAIL with a kernel report ends the last of them; every further one gets
+    a VM of its own from the start, so
     that they run side by side instead of each waiting for the reboot after
     the one before.  A wrong claim costs a boot, never a verdict: the cells
     after an unexpected report still go to a fresh VM (see harness.chain.stopping_cell)."""
@@ -112,8 +115,14 @@ def _light(c: Cell, expectations: bool) -> bool:
 
 
 def _ends_vm(c: Cell, expectations: bool) -> bool:
+    """The cell is claimed to FAIL with a kernel report (a bug of the line's
+    table without `kernel_report = false`): its VM ends there.  A FAIL the
+    harness finds itself (an acknowledged write lost at a power cut, a sync
+    the evidence never saw) leaves the kernel running: such a cell shares
+    its VM like one claimed to PASS."""
     claim = verdictmod.expectation(c, expectations)
-    return claim is not None and claim.verdict == verdictmod.FAIL
+    return (claim is not None and claim.verdict == verdictmod.FAIL
+            and (claim.bug is None or claim.bug.kernel_report))
 
 
 def _vm_order(cells: list[Cell], expectations: bool) -> list[Cell]:
@@ -123,6 +132,7 @@ def _vm_order(cells: list[Cell], expectations: bool) -> list[Cell]:
     a verdict."""
     def rank(c: Cell) -> int:
         claim = verdictmod.expectation(c, expectations)
-        return 0 if claim is None or claim.verdict == verdictmod.PASS else \
-            2 if claim.verdict == verdictmod.FAIL else 1
+        if _ends_vm(c, expectations):
+            return 2
+        return 1 if claim is not None and claim.verdict == linesmod.MAY else 0
     return sorted(cells, key=rank)

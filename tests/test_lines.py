@@ -211,3 +211,20 @@ def test_select_get_and_for_version():
     assert lines.for_version("5.10.223") is seed
     assert lines.for_version("4.19.1") is None
     assert lines.for_version("5.100.1") is None
+
+
+def test_a_bug_without_a_kernel_report_is_one_the_harness_finds_itself():
+    """`kernel_report = false` (its cells share a VM: harness.plan) is for a
+    bug whose every title is one of the harness's own findings (the
+    power-cut check's, the evidence's), and every such bug says so."""
+    import re
+    from harness import durability
+    own = [durability.judge({"lost": [f"{m}#0" for m in modes], "cuts_lost": [1],
+                             "cut_points": 2, "cut_points_checked": 2, "acknowledged": 2})[1]
+           for modes in (["libaio"], ["uring"], ["libaio", "uring"])]
+    own += ["O_DSYNC direct write completed without its sync (async completion)",
+            "O_DSYNC direct write completed without its sync (inline completion)"]
+    for name in lines.all_lines():
+        for bug in lines.get(name).bugs.values():
+            harness_only = all(any(re.search(rx, t) for t in own) for rx in bug.titles)
+            assert bug.kernel_report == (not harness_only), (name, bug.id, bug.titles)

@@ -128,6 +128,28 @@ def test_cells_claimed_to_fail_get_their_own_vms_from_the_start():
     assert len(singles) == len(fails) - 1
 
 
+def test_a_fail_the_harness_finds_itself_shares_its_vm():
+    """5.10 nosync loses acknowledged writes at a power cut (the harness's
+    own finding, after the VM; `kernel_report = false` in the line's table):
+    the kernel goes on, so those cells share VMs like passing ones instead
+    of a boot each.  The seed's deadlock (a kernel report) still ends its VM."""
+    from harness import verdict
+    cells = [Cell(variant("5.10", "nosync"), w) for w in workload.all_workloads()]
+    claims = {c.workload.name: verdict.expectation(c, True) for c in cells}
+    lost = [n for n, e in claims.items() if e.verdict == "FAIL" and e.bug.id == "lost-sync"]
+    assert len(lost) >= 10 and not any(claims[n].bug.kernel_report for n in lost)
+    chains = plan.plan_chains(cells, True)
+    assert sorted(c.id for ch in chains for c in ch) == sorted(c.id for c in cells)
+    assert len(chains) == 2 and all(len(ch) > 1 for ch in chains)
+    # only the stub leak's assertion (a kernel report) ends a VM: the last cell of one
+    assert [c.workload.name for c in cells if plan._ends_vm(c, True)] == ["unaligned"]
+    assert [ch[-1].workload.name for ch in chains].count("unaligned") == 1
+    base = [Cell(variant("5.10", "base"), w) for w in workload.all_workloads()]
+    singles = [ch[0] for ch in plan.plan_chains(base, True) if len(ch) == 1]
+    assert len(singles) >= 10
+    assert all(verdict.expectation(c, True).bug.id == "seed-deadlock" for c in singles)
+
+
 def test_a_race_control_gets_a_quiet_chain_of_its_own():
     v = variant("6.1", "revert-race")
     cells = [Cell(v, w) for w in cache_disk_workloads()]
