@@ -16,8 +16,7 @@ class AfterContext:
     kernel: Path                    # the bzImage the cell ran
     root_kind: str                  # harness.guestroot.ROOTS: how that kernel gets its root
     outdir: Path                    # the cell's folder
-    accel: str
-    cpus: int
+    accel: str                      # (its CPUs are the check's own: durability.CHECK_CPUS)
     nice: int                       # the check VM's QEMU priority (it shares the host)
     disk: object                    # harness.vm.Disk the cell wrote, with its write log
     fresh: Path                     # the cell's image as mkfs.btrfs left it

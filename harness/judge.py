@@ -36,7 +36,7 @@ def judge_cell(cell: Cell, r: vm.VmRun, ids: list[str], b: buildmod.Build, s: Se
     after = None
     if clean_run and cell.workload.after and not r.facts.problem(s.cpus):
         after = _after(cell, r, AfterContext(
-            kernel=b.bzimage, root_kind=b.root, outdir=cdir, accel=accel, cpus=s.cpus,
+            kernel=b.bzimage, root_kind=b.root, outdir=cdir, accel=accel,
             nice=LIGHT_NICE,            # its VM runs once the cell's is over: light
             disk=disk, fresh=cdir / "fresh.img", keep=s.keep_images,
             mount_options=(s.mount_options if s.mount_options is not None else

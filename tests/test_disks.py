@@ -70,7 +70,7 @@ def test_a_disk_that_is_not_what_its_row_claims_makes_the_cell_infra(tmp_path):
     cell = SimpleNamespace(id="c1")
     r = SimpleNamespace(cell_text=lambda name: CONSOLE)
     ctx = AfterContext(kernel=tmp_path / "bzImage", root_kind="9p", outdir=tmp_path,
-                       accel="tcg", cpus=2, nice=0,
+                       accel="tcg", nice=0,
                        disk=vm.Disk("x.img", str(tmp_path / "w.log"), "nocache"),
                        fresh=tmp_path / "fresh.img", keep=False, mount_options="")
     res = durability.after_run(cell, r, ctx)
