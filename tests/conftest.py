@@ -74,9 +74,17 @@ PREFETCH_NICE = 10
 
 
 def needed_sources(items) -> list[str]:
+    """The lines the selected tests fetch, in the order they need them.  A
+    test parametrized by one of its module's SOURCES (a line, or a tuple that
+    starts with one) needs only that line."""
     lines: list[str] = []
     for item in items:
         need = list(getattr(getattr(item, "module", None), "SOURCES", ()))
+        for v in getattr(getattr(item, "callspec", None), "params", {}).values():
+            v = v[0] if isinstance(v, tuple) and v else v
+            if isinstance(v, str) and v in need:
+                need = [v]
+                break
         if "default_source" in getattr(item, "fixturenames", ()):
             need.insert(0, "5.10")
         lines += [ln for ln in need if ln not in lines]
