@@ -83,6 +83,10 @@ def main() -> int:
     for f in sorted((cache / "src").glob("*/.git/harness-fetch.json")):
         d = json.loads(f.read_text())
         sources[d["line"]] = d["seconds"]
+    # a source that is there with no record of its fetch: the figure would
+    # be short without saying so
+    unrecorded = [r.parent.parent.name for r in sorted((cache / "src").glob("*/.git/harness-ready"))
+                  if not (r.parent / "harness-fetch.json").exists()]
     cold, further = [], []
     for f in sorted((cache / "builds").glob("*/harness-build.json")):
         b = json.loads(f.read_text())
@@ -101,7 +105,8 @@ def main() -> int:
     print(f"bench_ci: make test's suite from an empty cache ({cache}), exit {cp.returncode}")
     print(f"  sources         {sum(sources.values()):7.0f} s  "
           + ", ".join(f"{k} {v:.0f}" for k, v in sources.items())
-          + "  (in the background: not added)")
+          + "  (in the background: not added)"
+          + (f"; no fetch record: {', '.join(unrecorded)}" if unrecorded else ""))
     print(f"  cold builds     {sum(s for _, s in cold):7.0f} s  {len(cold)} builds: "
           + ", ".join(f"{n.rsplit('-', 1)[0]} {s:.0f}" for n, s in cold))
     print(f"  further builds  {sum(s for _, s in further):7.0f} s  {len(further)} builds")

@@ -120,11 +120,16 @@ class Prefetch(threading.Thread):
             self.stopping = True
             p = self.proc
         if p and p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-                p.wait(timeout=30)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(p.pid, signal.SIGKILL)
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(p.pid, sig)
+                except ProcessLookupError:      # gone on its own meanwhile
+                    break
+                try:
+                    p.wait(timeout=30)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
         self.join(timeout=30)
 
 
