@@ -85,7 +85,8 @@ def main() -> int:
         sources[d["line"]] = d["seconds"]
     # a source that is there with no record of its fetch: the figure would
     # be short without saying so
-    unrecorded = [r.parent.parent.name for r in sorted((cache / "src").glob("*/.git/harness-ready"))
+    unrecorded = [r.parent.parent.name
+                  for r in sorted((cache / "src").glob("*/.git/harness-ready"))
                   if not (r.parent / "harness-fetch.json").exists()]
     cold, further = [], []
     for f in sorted((cache / "builds").glob("*/harness-build.json")):
