@@ -56,6 +56,7 @@ class Disk:
     path: str                        # on the host that runs QEMU
     log_writes: str | None = None    # record every write and flush here (blklogwrites)
     kind: str = disksmod.DEFAULT     # harness/disks/KIND.toml: how QEMU attaches it
+    readonly: bool = False           # the guest reads it only (another VM's write log)
 
 
 @dataclass
@@ -170,7 +171,7 @@ def _disk_args(disks: list[Disk]) -> list[str]:
                     "-device", device]
         else:
             cmd += ["-drive", f"file={proc.qemu_opt(d.path)},if=none,id=disk{i},format=raw,"
-                              "cache=none",
+                              "cache=none" + (",readonly=on" if d.readonly else ""),
                     "-device", device]
     return cmd
 
