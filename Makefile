@@ -26,7 +26,7 @@ LINE_ARGS     = $(foreach l,$(subst $(comma), ,$(LINE)),--line $(l))
 CELL_ARGS     = $(foreach c,$(subst $(comma), ,$(CELL)),--cell $(c))
 RUN_ARGS      = $(if $(CPUS),--cpus $(CPUS)) $(if $(REPEAT),--repeat $(REPEAT)) $(CELL_ARGS)
 
-.PHONY: setup host-packages build test-vm test test-lines coverage bench parse-log clean-results
+.PHONY: setup host-packages build test-vm test test-lines coverage bench parse-log clean-results explore
 
 setup: host-packages $(VENV)/.installed
 
@@ -52,6 +52,19 @@ build: setup
 
 test-vm: setup
 	$(PY) -m harness run $(LINE_ARGS) $(VARIANT_ARGS) $(WORKLOAD_ARGS) $(PATCH_ARGS) $(RUN_ARGS)
+
+# the explorer: generated cases on a line's kernels (default 7.2, shipped and
+# the write-through fix, 30 minutes), e.g.
+#   make explore LINE=6.1 VARIANT=shipped DISK=fua BUDGET=10
+#   make explore FS=btrfs,xfs,ext4 SHARD=2/4 SEED=3
+EXPLORE_LINE    ?= 7.2
+EXPLORE_VARIANT ?= shipped,fix-writethrough
+BUDGET ?= 30
+explore: setup
+	$(PY) -m harness explore --line $(or $(LINE),$(EXPLORE_LINE)) \
+		$(foreach v,$(subst $(comma), ,$(or $(VARIANT),$(EXPLORE_VARIANT))),--variant $(v)) \
+		--budget $(BUDGET) $(if $(FS),--fs $(FS)) $(if $(DISK),--disk $(DISK)) \
+		$(if $(SEED),--seed $(SEED)) $(if $(SHARD),--shard $(SHARD))
 
 # the suite, then the coverage floors (every tier checks them)
 test: setup

@@ -141,6 +141,12 @@ class Alphabet:
                 dims.append(d)
         return Alphabet(tuple(dims))
 
+    def fingerprint(self) -> str:
+        """Every dimension's values and constraints, as text (what a cached
+        covering array depends on)."""
+        return repr([(d.name, d.path, [(v.name, v.requires, v.forbids) for v in d.values])
+                     for d in self.dims])
+
     def check(self) -> None:
         """Every constraint names a dimension and values that exist."""
         for d in self.dims:

@@ -4,6 +4,8 @@
   harness build [--variant V]...     build variants (cached)
   harness run   [--variant V]... [--workload W]...   build, boot, judge
   harness parse-log FILE [--json]    name the kernel reports in a log
+  harness explore [--line L] [--variant V]... [--budget MIN]   generated cases
+  harness explore-merge DIR... --out DIR       join an explorer's shards
 """
 from __future__ import annotations
 
@@ -163,6 +165,39 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--modules", metavar="DIR", help="where the module .ko files are")
     pl.add_argument("--kernel-tree", metavar="PATH",
                     help="source tree of the vmlinux (for scripts/decode_stacktrace.sh)")
+    x = sub.add_parser("explore", help="generated O_DSYNC direct-write cases, judged by "
+                       "the power-cut, fsck and kernel-report oracles")
+    _source_args(x)
+    x.add_argument("--fs", action="append", metavar="FS",
+                   help="file systems (comma lists; default btrfs; xfs and ext4 build the "
+                        "line's kernels with guest-config/kconfig/optional/peers.config)")
+    x.add_argument("--disk", action="append", metavar="KIND",
+                   help="disk kinds (default all of harness/disks/)")
+    x.add_argument("--only", action="append", default=[], metavar="DIM=V[,V]",
+                   help="cut a dimension of the alphabet to these values (repeatable)")
+    x.add_argument("--seed", type=int, default=0, help="the plan's seed (default 0)")
+    x.add_argument("--budget", type=float, metavar="MINUTES",
+                   help="stop starting cases after this long (shrinking included)")
+    x.add_argument("--cases", type=_positive("--cases", 1, 10 ** 6), metavar="N",
+                   help="at most N cases of the plan (after sharding)")
+    x.add_argument("--shard", metavar="I/N", default="1/1",
+                   help="run shard I of N of the plan (every N-th case; CI's matrix)")
+    x.add_argument("--strength", type=_positive("--strength", 2, 3), default=3,
+                   help="3 (default): every triple of the path dimensions' values; 2: pairs")
+    x.add_argument("--random", type=_positive("--random", 0, 10 ** 6), default=0,
+                   help="random cases after the covering array and the sequences")
+    x.add_argument("--batch", type=_positive("--batch", 1, 64), default=12,
+                   help="cases a VM (default 12)")
+    x.add_argument("--jobs", type=_positive("--jobs", 1, 8), default=2,
+                   help="batches at once (default 2: one write VM beside one check VM)")
+    x.add_argument("--cpus", type=_positive("--cpus", 1, vm.MAX_CPUS), default=1,
+                   help="CPUs of the write VMs (default 1)")
+    x.add_argument("--no-shrink", action="store_true", help="group the failures, do not shrink")
+    x.add_argument("--keep", action="store_true", help="keep every write log")
+    x.add_argument("--results", metavar="DIR", help="parent folder for results")
+    xm = sub.add_parser("explore-merge", help="join explorer shards' results")
+    xm.add_argument("dirs", nargs="+", metavar="DIR")
+    xm.add_argument("--out", required=True, metavar="DIR")
     return ap
 
 
@@ -366,7 +401,77 @@ def cmd_kcidb(args) -> int:
     return 0
 
 
-COMMANDS = {"fetch": cmd_fetch, "build": cmd_build, "run": cmd_run, "test-vm": cmd_run,
+def _only(args, fs: list[str], disks: list[str] | None) -> dict[str, list[str]]:
+    only: dict[str, list[str]] = {"fs": fs}
+    if disks:
+        only["disk"] = disks
+    for spec in args.only:
+        dim, eq, vals = spec.partition("=")
+        if not eq or not vals:
+            raise HarnessError(f"--only {spec!r}: expected DIMENSION=VALUE[,VALUE]")
+        only[dim] = [v for v in vals.split(",") if v]
+    return only
+
+
+def _shard(text: str) -> tuple[int, int]:
+    i, slash, n = text.partition("/")
+    if not slash or not i.isdigit() or not n.isdigit() or not 1 <= int(i) <= int(n):
+        raise HarnessError(f"--shard {text!r}: expected I/N with 1 <= I <= N")
+    return int(i), int(n)
+
+
+def cmd_explore(args) -> int:
+    from harness import alphabet as alphabetmod
+    from harness import exploration, explore
+    from harness import kconfig
+    fs = _split(args.fs) or ["btrfs"]
+    alpha = alphabetmod.load()
+    only = _only(args, fs, _split(args.disk))
+    try:
+        for dim, vals in only.items():
+            alpha.dim(dim)
+        alpha = alpha.restrict(only)
+    except HarnessError as e:
+        raise HarnessError(f"explore: {e}") from None
+    shard = _shard(args.shard)
+    frags = _fragments(args)
+    if set(fs) - {"btrfs"}:
+        frags.append(kconfig.default_fragments()[0].parent / "optional" / "peers.config")
+    outdir = report.new_results_dir(Path(args.results).resolve() if args.results else None,
+                                    prefix="explore-")
+    say(f"results: {outdir}")
+    kernels = []
+    for v in _variants(args):
+        b = buildmod.build(v, frags, args.make_jobs, progress=say)
+        accel = vm.choose_accel(b.bzimage, outdir, root_kind=b.root)
+        kernels.append(explore.Kernel(v.line or "tree", v.label, b.bzimage, b.root, accel,
+                                      b.commit))
+    opts = exploration.Options(seed=args.seed, budget_s=args.budget * 60 if args.budget else None,
+                               shard=shard, batch=args.batch, jobs=args.jobs, cpus=args.cpus,
+                               strength=args.strength, max_cases=args.cases, random=args.random,
+                               shrink=not args.no_shrink, keep=args.keep)
+    session = exploration.Session(alpha, opts, outdir, progress=say)
+    summary = exploration.explore_kernels(session, kernels)
+    print(exploration.table(summary))
+    print(f"results: {outdir}")
+    counts = [c for k in summary["by_kernel"].values() for c in (k,)]
+    if any(c.get("FAIL") for c in counts):
+        return 1
+    if not summary["outcomes"] or all(c.get("PASS", 0) == 0 for c in counts):
+        return 125
+    return 0
+
+
+def cmd_explore_merge(args) -> int:
+    from harness import alphabet as alphabetmod
+    from harness import exploration
+    summary = exploration.merge([Path(d) for d in args.dirs], Path(args.out),
+                                alphabetmod.load())
+    print(exploration.table(summary))
+    return 1 if summary["findings"] else 0
+
+
+COMMANDS = {"explore": cmd_explore, "explore-merge": cmd_explore_merge, "fetch": cmd_fetch, "build": cmd_build, "run": cmd_run, "test-vm": cmd_run,
             "parse-log": cmd_parse_log, "bisect": cmd_bisect, "bisect-step": cmd_bisect_step,
             "compare": cmd_compare, "kcidb": cmd_kcidb, "replay": cmd_replay}
 

@@ -94,6 +94,7 @@ class Outcome:
     signature: dict = field(default_factory=dict)
     cuts: list = field(default_factory=list)
     batch: str = ""
+    repro: dict | None = None        # the first failing cut, for a reproducer kit
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -326,8 +327,15 @@ def signature(program: Program, tl: Timeline, trace: powercut.Trace) -> dict:
     sig["flushes"] = sum(1 for r in reqs if r.op == "F" or r.preflush)
     sig["fua_writes"] = sum(1 for r in reqs if r.op == "W" and r.fua)
     sig["write_requests"] = sum(1 for r in reqs if r.op == "W" and r.nsect)
-    sig["retries"] = 0
-    sig["written_through"] = bool(acks and program.measure.durable_ack and not syncs)
+    sig["retries"] = sum(1 for m in trace.markers if m.text.startswith(f"kdx retry {program.id} "))
+    # per acknowledged write: was it synced between its issue and its ack?
+    bare = 0
+    for issued, acked, _ in tl.writes.values():
+        if issued is not None and acked is not None and \
+                not any(issued <= p.ts <= acked for p in syncs):
+            bare += 1
+    sig["acks_without_sync"] = bare
+    sig["written_through"] = bool(program.measure.durable_ack and bare)
     return sig
 
 
@@ -409,6 +417,27 @@ def _what(program: Program) -> str:
     return f"{how} {m.engine} write"
 
 
+def repro_of(program: Program, cuts: list[Cut], results: dict, image_of: dict) -> dict | None:
+    """The first failing cut as a reproducer cuts the power: right after
+    acknowledgement N ("ack:N") or after step S ("step:S"), and what must
+    hold there."""
+    bad = next((c for c in cuts if results.get(image_of[id(c)], ("",))[0]
+                in ("lost", "mount-failed", "fsck-failed")), None)
+    if bad is None:
+        return None
+    m = re.match(r"after ack (\d+)", bad.why)
+    if m:
+        spec = f"ack:{int(m.group(1)) + 1}"
+    else:
+        m = re.search(r"\((\d+)\)$", bad.why)
+        m_seq = next(s.seq for s in program.steps if s.kind == "measure")
+        spec = f"step:{m.group(1)}" if m else (f"step:{m_seq - 1}" if m_seq > 1 else None)
+    if spec is None:
+        return None
+    return {"cut": spec, "why": bad.why, "expects": [e.line() for e in bad.expects],
+            "known": list(bad.known)}
+
+
 # ------------------------------------------------------------- a batch
 
 @dataclass
@@ -488,7 +517,10 @@ def run_batch(kernel: Kernel, programs: list[Program], kind: str, name: str,
         if trace is not None and p.id in tls:
             o.signature = signature(p, tls[p.id], trace)
         o.signature["disk"] = kind
+        o.signature["model"] = model
         o.batch = name
+        if o.verdict == "FAIL":
+            o.repro = repro_of(p, cuts_by.get(p.id, []), results, image_of)
         outcomes.append(o)
     failed = any(o.verdict != "PASS" for o in outcomes)
     if not settings.keep and not failed:
@@ -499,3 +531,39 @@ def run_batch(kernel: Kernel, programs: list[Program], kind: str, name: str,
     return BatchResult(name, outcomes, unrun,
                        {"write": round(t_write, 1), "check": round(t_check, 1),
                         "images": len(images), "cases": len(ran)})
+
+
+# ------------------------------------------------------ reproducer kits
+
+REPRO_RE = re.compile(r"^explore: (LOST|kept|the case never got to the cut)", re.M)
+
+
+def run_kit(kernel: Kernel, kit: Path, kind: str, bdir: Path) -> tuple[str, str]:
+    """Run a reproducer kit's case (harness.findings) in a guest on a scratch
+    disk of its kind, as `repro.sh` would on a real machine: ("reproduced" |
+    "kept" | "not run", the program's last line)."""
+    helper = guestbin.compiled(PROGRAM_SRC)
+    case = kit / "case.txt"
+    spec = re.search(r' repro "\$here/case.txt" "\$dev" (\S+)', (kit / "repro.sh").read_text())
+    if not case.is_file() or not spec:
+        raise HarnessError(f"{kit}: not a reproducer kit (case.txt, repro.sh)")
+    bdir.mkdir(parents=True, exist_ok=True)
+    scratch = bdir / "scratch.img"
+    _sparse(scratch, casesmod.REGION * 2)
+    dev = disksmod.guest_names([kind])[0]
+    name = "repro"
+    plan = [PlanLine(name, "none", "", f"{guestroot.guest_path(helper)} repro "
+                     f"{guestroot.guest_path(case)} {dev} {spec.group(1)}").encode()]
+    boot = vm.Boot(kernel.image, kernel.accel, 1, kernel.root_kind, files=(helper, case),
+                   tools=TOOLS, evidence=False)
+    try:
+        run = vm.run(name, boot, plan, [vm.Disk(str(scratch), kind=kind)], bdir,
+                     {name: CASE_SECONDS}, VM_SECONDS + CASE_SECONDS)
+    finally:
+        scratch.unlink(missing_ok=True)
+    m = REPRO_RE.search(run.text)
+    line = next((ln for ln in run.text.splitlines() if ln.startswith("explore: ")
+                 and "power cut" not in ln), run.tail)
+    if not m:
+        return "not run", line
+    return {"LOST": "reproduced", "kept": "kept"}.get(m.group(1), "not run"), line

@@ -22,15 +22,21 @@ CI matrix that runs the space in parallel (case k goes to shard k mod n).
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import random
 from dataclasses import dataclass
+from importlib.metadata import version
 from itertools import islice
+from pathlib import Path
 
 from covertable import make
 
 from harness.alphabet import Alphabet
 from harness.cases import Case
 from harness.errors import HarnessError
+
+COVERTABLE = version("covertable")
 
 
 def constraints(alphabet: Alphabet) -> list[dict]:
@@ -99,10 +105,28 @@ class Plan:
 
 
 def plan(alphabet: Alphabet, seed: int = 0, path_strength: int = 3,
-         extra_random: int = 0, pair_base: dict | None = None) -> Plan:
+         extra_random: int = 0, pair_base: dict | None = None,
+         cache: Path | None = None) -> Plan:
     """The covering array, the sequences, then `extra_random` random cases;
-    each case once."""
-    cov = covering(alphabet, seed, path_strength)
+    each case once.  With `cache` (a folder), the covering array of the same
+    alphabet, seed and strength is read from there (building it takes ~40 s
+    for the whole alphabet at strength 3)."""
+    cov = None
+    if cache is not None:
+        key = hashlib.sha256(repr((alphabet.fingerprint(), seed, path_strength,
+                                   COVERTABLE)).encode()).hexdigest()[:16]
+        f = cache / f"covering-{key}.txt"
+        try:
+            cov = [Case.parse(alphabet, ln) for ln in f.read_text().splitlines() if ln]
+        except (OSError, HarnessError):
+            cov = None
+    if cov is None:
+        cov = covering(alphabet, seed, path_strength)
+        if cache is not None:
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = f.with_suffix(f".{os.getpid()}")
+            tmp.write_text("".join(c.key + "\n" for c in cov))
+            os.replace(tmp, f)
     seqs = pairs(alphabet, pair_base) if pair_base else []
     seen, out = set(), []
     for c in [*cov, *seqs, *randoms(alphabet, seed, extra_random)]:

@@ -146,6 +146,12 @@ def rwbs(flags: str) -> tuple[str, bool, bool]:
     return op, fua, preflush
 
 
+def _key(op: str, sector: int, nsect: int) -> tuple:
+    """How an issue and its completion are paired: a flush request by its
+    op alone (its completion prints sector -1 where the issue printed 0)."""
+    return (op, 0, 0) if op == "F" else (op, sector, nsect)
+
+
 def parse_trace(text: str) -> Trace:
     """The block requests (issue and completion paired), the kdx markers
     and the probes of a trace; a completion with no issue before it, or two
@@ -166,7 +172,7 @@ def parse_trace(text: str) -> Trace:
             r = RQ_RE.match(rest)
             if r:
                 op, _, _ = rwbs(r.group(3))
-                key = (op, int(r.group(5)), int(r.group(6)))
+                key = _key(op, int(r.group(5)), int(r.group(6)))
                 if pending[key]:
                     # it will be issued again: its issue is the next one
                     pending[key].pop()["requeued"] = True
@@ -175,15 +181,19 @@ def parse_trace(text: str) -> Trace:
             if not r:
                 raise ModelError(f"unreadable block event: {line.strip()}")
             op, fua, preflush = rwbs(r.group(3))
-            key = (op, int(r.group(5)), int(r.group(6)))
+            key = _key(op, int(r.group(5)), int(r.group(6)))
             if event == "block_rq_issue":
                 rq = {"op": op, "sector": key[1], "nsect": key[2], "fua": fua,
                       "preflush": preflush, "issue": ts, "done": None}
                 reqs.append(rq)
                 pending[key].append(rq)
             else:
+                if not pending[key] and key[2] == 0:
+                    # an empty write with PREFLUSH: the flush machinery
+                    # issued a flush request for it (traced) and completes
+                    # the empty request itself, never issued
+                    continue
                 if not pending[key]:
-                    # a request requeued and issued again completes once;
                     # one that completes unissued means the trace lost events
                     raise ModelError(f"completion with no issue in the trace: {line.strip()}")
                 rq = pending[key].popleft()

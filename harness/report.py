@@ -20,13 +20,13 @@ from harness.verdict import ERROR, FAIL, INFRA, PASS, UNPROVEN, Verdict, exit_co
 COLOURS = {PASS: "green", FAIL: "red", ERROR: "yellow", INFRA: "magenta", UNPROVEN: "yellow"}
 
 
-def new_results_dir(root: Path | None = None) -> Path:
+def new_results_dir(root: Path | None = None, prefix: str = "") -> Path:
     """A fresh folder for this run; an existing one is never reused."""
     root = root or results_root()
     root.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     while True:
-        d = root / f"{stamp}-{secrets.token_hex(3)}"
+        d = root / f"{prefix}{stamp}-{secrets.token_hex(3)}"
         try:
             d.mkdir()
             return d

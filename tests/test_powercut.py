@@ -136,3 +136,13 @@ def test_rwbs():
     assert pc.rwbs("FF") == ("F", False, True)
     assert pc.rwbs("WS") == ("W", False, False)
     assert pc.rwbs("D") == ("D", False, False)
+
+
+def test_a_flush_completion_pairs_with_its_issue_whatever_sector_it_prints():
+    # as 7.2 prints them: the completion of a flush request says sector -1,
+    # and the empty PREFLUSH write the flush machinery finishes itself
+    # completes with no issue of its own
+    t = pc.parse_trace(trace(rq(1, "issue", "FF", 0, 0),
+                             (2, "block_rq_complete", "8,0 FF () 18446744073709551615 + 0 none,0,0 [0]"),
+                             (3, "block_rq_complete", "8,0 WS () 0 + 0 be,0,4 [0]")))
+    assert [(r.op, r.issue, r.done) for r in t.requests] == [("F", 1, 2)]

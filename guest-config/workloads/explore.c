@@ -6,7 +6,7 @@
  *
  *   explore run CASEDEV DATADEV OUTDEV
  *   explore check PLANDEV LOGDEV
- *   explore repro CASEFILE DEV CUT_ACK      (a standalone reproducer: below)
+ *   explore repro CASEFILE DEV ack:N|step:S  (a standalone reproducer: below)
  *
  * run: CASEDEV holds text, NUL-padded, one case after the other:
  *
@@ -75,11 +75,12 @@
  *
  *     @@harness progress xcut K ok|lost|mount-failed|fsck-failed|error DETAIL
  *
- * repro: one case file (the "case" block above, then "cut ACK" and the
- * expect lines of that cut) run on DEV, a dm-flakey device: right after
- * the ACK-th acknowledgement the program loads flakey's drop_writes table
- * (a power cut: nothing more reaches the disk), unmounts, loads the
- * pass-through table again, mounts and checks.  Exit 0: kept, 1: lost.
+ * repro: one case file (the "case" block above, then the known and expect
+ * lines of one cut) run on a dm-flakey device over DEV: right after the
+ * N-th acknowledgement (ack:N), or step S (step:S), the program loads
+ * flakey's drop_writes table (a power cut: nothing more reaches the disk),
+ * unmounts, loads the pass-through table again, mounts and checks.  Exit
+ * 0: kept, 1: lost, 2: not reproduced (the case never got to the cut).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -558,7 +559,7 @@ struct measure {
 	off_t off, stride;
 	size_t len;
 	uint64_t seed;
-	int acks, cut_ack;              /* repro: the power cut after this ack (0: none) */
+	int acks, cut_ack, cut_step;    /* repro: the power cut after this ack or step (0: none) */
 	void (*cut)(void);
 };
 
@@ -747,13 +748,14 @@ static int measure(char **tok, int n, int seq)
 {
 	unsigned char *bufs[MAXDEPTH];
 	char p[256];
-	int fd, k, cut_ack = M.cut_ack;
+	int fd, k, cut_ack = M.cut_ack, cut_step = M.cut_step;
 	void (*cut)(void) = M.cut;
 
 	if (n != 13)
 		return -EINVAL;
 	memset(&M, 0, sizeof(M));
 	M.cut_ack = cut_ack;
+	M.cut_step = cut_step;
 	M.cut = cut;
 	M.seq = seq;
 	M.file = tok[1];
@@ -888,6 +890,8 @@ static int run_case(char **lines, int nlines, const char *datadev_mm, int *acks_
 		else
 			rc = -EINVAL;
 		mark("kdx op %ld %d end rc=%d", c.id, seq, rc);
+		if (M.cut && M.cut_step == seq)
+			M.cut();
 		if (rc) {
 			snprintf(err, sizeof(err), "step %d (%s)", seq, lines[k]);
 			why = err;
@@ -895,12 +899,20 @@ static int run_case(char **lines, int nlines, const char *datadev_mm, int *acks_
 		}
 	}
 out:
-	if (mounted && umount(MNT)) {
-		if (!rc) {
-			rc = -errno;
-			why = "umount";
+	if (mounted) {
+		int tries, ret = -1;
+
+		/* io_uring's workers drop their file references a moment after
+		 * the ring is gone: a busy mount is retried for up to 2 s */
+		for (tries = 0; tries < 40 && (ret = umount(MNT)) && errno == EBUSY; tries++)
+			usleep(50000);
+		if (ret) {
+			if (!rc) {
+				rc = -errno;
+				why = "umount";
+			}
+			umount2(MNT, MNT_DETACH);
 		}
-		umount2(MNT, MNT_DETACH);
 	}
 	dm_remove(name);
 	mark("kdx case %ld end rc=%d", c.id, rc);
@@ -1352,16 +1364,20 @@ static char R_NAME[] = "kdxrepro";
 static char R_UP[256], R_DOWN[256];
 static unsigned long long R_SECTORS;
 
+static int R_CUT_DONE;
+
 static void repro_cut(void)
 {
 	int ret = dm_reload(R_NAME, "flakey", R_SECTORS, R_DOWN);
 
-	printf("explore: power cut after acknowledgement %d (dm-flakey drop_writes): %s\n",
-	       M.acks, ret ? strerror(-ret) : "ok");
+	R_CUT_DONE = 1;
+	printf("explore: power cut after %s %d (dm-flakey drop_writes): %s\n",
+	       M.cut_step ? "step" : "acknowledgement", M.cut_step ? M.cut_step : M.acks,
+	       ret ? strerror(-ret) : "ok");
 	fflush(stdout);
 }
 
-static int cmd_repro(const char *casefile, const char *dev, int cut_ack)
+static int cmd_repro(const char *casefile, const char *dev, const char *cutspec)
 {
 	char *text, *save = NULL, *line, *lines[4096], mm[32], fdev[64], *tok[MAXTOK], copy[4096];
 	char detail[1024] = "", d[1024];
@@ -1402,7 +1418,12 @@ static int cmd_repro(const char *casefile, const char *dev, int cut_ack)
 	if ((k = dm_create(R_NAME, "flakey", R_SECTORS, R_UP, fdev, sizeof(fdev))))
 		die("dm-flakey", -k);
 	M.cut = repro_cut;
-	M.cut_ack = cut_ack;
+	if (!strncmp(cutspec, "ack:", 4))
+		M.cut_ack = atoi(cutspec + 4);
+	else if (!strncmp(cutspec, "step:", 5))
+		M.cut_step = atoi(cutspec + 5);
+	else
+		die("cut: want ack:N or step:S", EINVAL);
 	/* run_case makes its own dm device: here it goes on the flakey one */
 	{
 		char hdr[512], *patched[4096];
@@ -1410,16 +1431,18 @@ static int cmd_repro(const char *casefile, const char *dev, int cut_ack)
 
 		stat(fdev, &fst);
 		snprintf(mm, sizeof(mm), "%u:%u", major(fst.st_rdev), minor(fst.st_rdev));
-		snprintf(hdr, sizeof(hdr), "case %ld 0 %llu %s 0 %s", c.id, R_SECTORS, c.fs,
-			 c.opts[0] ? c.opts : "-");
+		/* its dm-delay (when it has one) on the flakey device: under a
+		 * VM the delay is what makes AIO complete in a worker */
+		snprintf(hdr, sizeof(hdr), "case %ld 0 %llu %s %d %s", c.id, R_SECTORS, c.fs,
+			 c.delay, c.opts[0] ? c.opts : "-");
 		patched[0] = hdr;
 		for (k = start + 1; k <= end; k++)
 			patched[k - start] = lines[k];
 		run_case(patched, end - start + 1, mm, &acks);
 	}
-	if (acks < cut_ack) {
-		printf("explore: only %d acknowledgements, the cut was after %d: not reproduced\n",
-		       acks, cut_ack);
+	if (!R_CUT_DONE) {
+		printf("explore: the case never got to the cut (%s; %d acknowledgements): "
+		       "not reproduced\n", cutspec, acks);
 		dm_remove(R_NAME);
 		return 2;
 	}
@@ -1464,8 +1487,8 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "check"))
 		return cmd_check(argv[2], argv[3]);
 	if (argc == 5 && !strcmp(argv[1], "repro"))
-		return cmd_repro(argv[2], argv[3], atoi(argv[4]));
+		return cmd_repro(argv[2], argv[3], argv[4]);
 	fprintf(stderr, "usage: %s run CASEDEV DATADEV OUTDEV | check PLANDEV LOGDEV | "
-		"repro CASEFILE DEV CUT_ACK\n", argv[0]);
+		"repro CASEFILE DEV ack:N|step:S\n", argv[0]);
 	return 2;
 }
