@@ -36,6 +36,7 @@ from pathlib import Path
 from harness import cases as casesmod
 from harness import disks as disksmod
 from harness import guestbin, guestroot, powercut, vm
+from harness import taint as taintmod
 from harness.cases import Program, Timeline
 from harness.cell import PlanLine
 from harness.errors import HarnessError, InfraError
@@ -52,6 +53,8 @@ CASE_SECONDS = 45.0           # no progress for this long in a case: the VM is s
 IMAGE_SECONDS = 45.0
 VM_SECONDS = 12.0             # a VM's boot and teardown, in its budget
 
+TAINT_RE = re.compile(r"taint=(-?\d+)(?:,(-?\d+))?")
+BOOT_TAINT_RE = re.compile(r"@@harness xboot taint=(-?\d+)")
 PROGRESS_RE = re.compile(r"@@harness progress (xstart|xcase|xcheck-start|xcut) (-?\d+)(.*)$",
                          re.M)
 MARK_RE = re.compile(r"^kdx (\w+) (-?\d+)(?: (.*))?$")
@@ -339,15 +342,42 @@ def signature(program: Program, tl: Timeline, trace: powercut.Trace) -> dict:
     return sig
 
 
+def case_taint(rest: str) -> taintmod.Taint | None:
+    """The taint reading of an xcase line (before and after the case)."""
+    m = TAINT_RE.search(rest)
+    if not m or m.group(2) is None or int(m.group(1)) < 0 or int(m.group(2)) < 0:
+        return None
+    return taintmod.Taint(int(m.group(1)), int(m.group(2)))
+
+
+def image_taints(progress: list[tuple[str, int, str]]) -> dict[int, int]:
+    """The taint bits each check image added: the reading at its start
+    against the next one's (the last start line is the run's end)."""
+    starts = [(k, int(m.group(1))) for what, k, rest in progress if what == "xcheck-start"
+              for m in [TAINT_RE.search(rest)] if m]
+    return {k: nxt & ~cur for (k, cur), (_, nxt) in zip(starts, starts[1:]) if nxt & ~cur}
+
+
 def judge(program: Program, case_line: tuple | None, write_reports: list[str],
           cuts: list[Cut], results: dict[int, tuple[str, str]], check_reports: dict,
-          image_of: dict[int, int], model_error: str | None) -> Outcome:
+          image_of: dict[int, int], model_error: str | None,
+          boot_taint: int | None = 0, check_taint: dict | None = None) -> Outcome:
     """One case's verdict from every oracle it needed; what each concluded."""
     out = Outcome(program.case.key, program.id, "PASS")
     if write_reports:
         out.oracles["kernel"] = f"report: {write_reports[0]}"
     elif case_line is not None:
         out.oracles["kernel"] = "no report"
+    taint = case_taint(case_line[1]) if case_line is not None else None
+    if boot_taint:
+        out.missing["taint"] = (f"the kernel was tainted ({taintmod.letters(boot_taint)}) "
+                                "before the first case: a new problem could not show")
+    elif case_line is not None and taint is None:
+        out.missing["taint"] = "no taint reading for the case"
+    elif taint is not None:
+        out.oracles["taint"] = (f"new: {taintmod.letters(taint.new)}" if taint.new
+                                else "nothing new")
+    check_taint = check_taint or {}
     if case_line is None:
         out.missing["steps"] = "the case never finished in the write VM"
     else:
@@ -376,7 +406,12 @@ def judge(program: Program, case_line: tuple | None, write_reports: list[str],
             fsck.append((cut, detail))
         else:
             unchecked.append((cut, detail or "no answer from the check VM"))
+    replay_taint = 0
+    for cut in cuts:
+        replay_taint |= check_taint.get(image_of[id(cut)], 0)
     if cuts:
+        out.oracles["check_taint"] = (f"new: {taintmod.letters(replay_taint)}" if replay_taint
+                                      else "nothing new")
         out.oracles["powercut"] = (f"{ok}/{len(cuts)} cut(s) kept every promised unit"
                                    + (f", {len(lost)} lost" if lost else ""))
         out.oracles["fsck"] = "clean" if not fsck else f"{len(fsck)} cut(s) failed"
@@ -391,6 +426,15 @@ def judge(program: Program, case_line: tuple | None, write_reports: list[str],
     elif reports:
         out.verdict, out.title = "FAIL", reports[0]
         out.detail = "while a power-cut image was mounted (log replay)"
+    elif taint is not None and taint.new:
+        out.verdict = "FAIL"
+        out.title = f"kernel tainted ({taintmod.letters(taint.new)}) with no recognised report"
+        out.detail = f"while the case ran ({taintmod.meaning(taint.new)}): see write.console.log"
+    elif replay_taint:
+        out.verdict = "FAIL"
+        out.title = f"kernel tainted ({taintmod.letters(replay_taint)}) with no recognised report"
+        out.detail = (f"while a power-cut image was mounted ({taintmod.meaning(replay_taint)}): "
+                      "see check.console.log")
     elif lost:
         cut, detail = lost[0]
         out.verdict = "FAIL"
@@ -460,6 +504,8 @@ def run_batch(kernel: Kernel, programs: list[Program], kind: str, name: str,
              for what, cid, rest in prog if what == "xcase"}
     started = [cid for what, cid, _ in prog if what == "xstart"]
     wreports = reports_by(wrun, "xstart")
+    bt = BOOT_TAINT_RE.search(wrun.text)
+    boot_taint = int(bt.group(1)) if bt else None
     # a VM a report (or a hang) stopped: its running case is judged on the
     # report, the ones after it run again in another batch
     ran = [p for p in programs if p.id in ended or p.id in wreports]
@@ -500,20 +546,23 @@ def run_batch(kernel: Kernel, programs: list[Program], kind: str, name: str,
                     images.append((len(images), p, c))
     results: dict[int, tuple[str, str]] = {}
     creports: dict[int, list[str]] = {}
+    ctaint: dict[int, int] = {}
     t1 = time.monotonic()
     if images:
         crun = check_phase(kernel, images, paths["log"], bdir, settings)
-        for what, k, rest in progress_lines(crun.text):
+        cprog = progress_lines(crun.text)
+        for what, k, rest in cprog:
             if what == "xcut":
                 status, _, detail = rest.partition(" ")
                 results[k] = (status, detail)
         creports = reports_by(crun, "xcheck-start")
+        ctaint = image_taints(cprog)
     t_check = time.monotonic() - t1
     image_of = {id(c): k for k, _, c in images}
     outcomes = []
     for p in ran:
         o = judge(p, ended.get(p.id), wreports.get(p.id, []), cuts_by.get(p.id, []), results,
-                  creports, image_of, model_error)
+                  creports, image_of, model_error, boot_taint, ctaint)
         if trace is not None and p.id in tls:
             o.signature = signature(p, tls[p.id], trace)
         o.signature["disk"] = kind

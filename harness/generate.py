@@ -173,6 +173,7 @@ def coverage(alphabet: Alphabet, cases: list[Case]) -> dict:
             values[a.name].add(row[a.name])
             for b in dims[i + 1:]:
                 seen_pairs.add((a.name, row[a.name], b.name, row[b.name]))
+    feasible_values = sum(1 for d in dims for v in d.names if feasible(alphabet, {d.name: v}))
     return {"values": sum(len(v) for v in values.values()),
-            "values_all": sum(len(d.values) for d in dims),
+            "values_all": feasible_values,
             "pairs": len(seen_pairs & allowed_pairs), "pairs_all": len(allowed_pairs)}

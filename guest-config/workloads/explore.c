@@ -360,6 +360,17 @@ static void dm_remove(const char *name)
 	unlink(path);
 }
 
+static long read_taint(void)
+{
+	char buf[32] = "";
+	int fd = open("/proc/sys/kernel/tainted", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return n > 0 ? atol(buf) : -1;
+}
+
 /* ---------------------------------------------------------------- ops */
 
 static char *path_of(const char *name, char *buf, size_t len)
@@ -835,6 +846,7 @@ static int run_case(char **lines, int nlines, const char *datadev_mm, int *acks_
 	char *tok[MAXTOK], name[32], dev[64], params[256], err[4096], copy[1024];
 	int n, k, rc = 0, seq = 0, mounted = 0;
 	const char *why = "";
+	long taint0 = read_taint(), taint1;
 
 	snprintf(copy, sizeof(copy), "%s", lines[0]);
 	n = split(copy, tok);
@@ -917,12 +929,19 @@ out:
 	dm_remove(name);
 	mark("kdx case %ld end rc=%d", c.id, rc);
 	*acks_out = M.acks;
+	taint1 = read_taint();
 	if (rc)
-		printf("@@harness progress xcase %ld rc=%d acks=%d error %s: %s\n", c.id, rc, M.acks, why,
-		       strerror(-rc));
+		printf("@@harness progress xcase %ld rc=%d acks=%d taint=%ld,%ld error %s: %s\n",
+		       c.id, rc, M.acks, taint0, taint1, why, strerror(-rc));
 	else
-		printf("@@harness progress xcase %ld rc=0 acks=%d\n", c.id, M.acks);
+		printf("@@harness progress xcase %ld rc=0 acks=%d taint=%ld,%ld\n", c.id, M.acks,
+		       taint0, taint1);
 	fflush(stdout);
+	/* a taint bit stays set: a second problem of the same kind would go
+	 * unseen in this kernel, so a case that tainted it ends the run (the
+	 * host runs the rest in a fresh VM) */
+	if (taint1 != taint0)
+		return -EHWPOISON;
 	return rc;
 }
 
@@ -1029,13 +1048,20 @@ static int cmd_run(const char *casedev, const char *datadev, const char *outdev)
 	for (line = strtok_r(text, "\n", &save); line && nlines < 4096; line = strtok_r(NULL, "\n", &save))
 		lines[nlines++] = line;
 	trace_setup(datadev, probes, sizeof(probes));
+	printf("@@harness xboot taint=%ld\n", read_taint());
 	for (k = 0; k < nlines; k++) {
 		if (!strncmp(lines[k], "case ", 5))
 			start = k;
 		else if (!strcmp(lines[k], "end") && start >= 0) {
-			failed |= run_case(lines + start, k - start + 1, mm, &acks) != 0;
+			int ret = run_case(lines + start, k - start + 1, mm, &acks);
+
+			failed |= ret != 0;
 			ncases++;
 			start = -1;
+			if (ret == -EHWPOISON) {
+				printf("@@harness xstop tainted: the other cases need a fresh kernel\n");
+				break;
+			}
 		}
 	}
 	trace_out(outdev, probes, ncases);
@@ -1230,7 +1256,7 @@ static void check_image(struct image *im, char **lines, int nlines, int logfd)
 	size_t buflen = 0;
 
 	nknown = 0;
-	printf("@@harness progress xcheck-start %d\n", im->k);
+	printf("@@harness progress xcheck-start %d taint=%ld\n", im->k, read_taint());
 	fflush(stdout);
 	unlink(img);
 	imgfd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -1353,6 +1379,7 @@ static int cmd_check(const char *plandev, const char *logdev)
 			start = -1;
 		}
 	}
+	printf("@@harness progress xcheck-start %d taint=%ld\n", images, read_taint());
 	printf("@@harness xcheck images=%d\n", images);
 	fflush(stdout);
 	return images ? 0 : 2;
