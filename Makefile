@@ -64,7 +64,8 @@ explore: setup
 	$(PY) -m harness explore --line $(or $(LINE),$(EXPLORE_LINE)) \
 		$(foreach v,$(subst $(comma), ,$(or $(VARIANT),$(EXPLORE_VARIANT))),--variant $(v)) \
 		--budget $(BUDGET) $(if $(FS),--fs $(FS)) $(if $(DISK),--disk $(DISK)) \
-		$(if $(SEED),--seed $(SEED)) $(if $(SHARD),--shard $(SHARD))
+		$(if $(SEED),--seed $(SEED)) $(if $(SHARD),--shard $(SHARD)) \
+		$(if $(RESULTS),--results $(RESULTS))
 
 # the suite, then the coverage floors (every tier checks them)
 test: setup

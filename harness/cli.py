@@ -26,6 +26,9 @@ from harness import workload as workloadmod
 from harness.errors import HarnessError
 
 
+DEFAULT_BUDGET = 30.0          # minutes of `harness explore` (make explore's too)
+
+
 def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -176,8 +179,9 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--only", action="append", default=[], metavar="DIM=V[,V]",
                    help="cut a dimension of the alphabet to these values (repeatable)")
     x.add_argument("--seed", type=int, default=0, help="the plan's seed (default 0)")
-    x.add_argument("--budget", type=float, metavar="MINUTES",
-                   help="stop starting cases after this long (shrinking included)")
+    x.add_argument("--budget", type=float, metavar="MINUTES", default=DEFAULT_BUDGET,
+                   help=f"stop starting cases after this long, shared by the kernels, a fifth "
+                        f"of it for shrinking (default {DEFAULT_BUDGET:g}; 0: the whole plan)")
     x.add_argument("--cases", type=_positive("--cases", 1, 10 ** 6), metavar="N",
                    help="at most N cases of the plan (after sharding)")
     x.add_argument("--shard", metavar="I/N", default="1/1",
@@ -446,7 +450,7 @@ def cmd_explore(args) -> int:
         accel = vm.choose_accel(b.bzimage, outdir, root_kind=b.root)
         kernels.append(explore.Kernel(v.line or "tree", v.label, b.bzimage, b.root, accel,
                                       b.commit))
-    opts = exploration.Options(seed=args.seed, budget_s=args.budget * 60 if args.budget else None,
+    opts = exploration.Options(seed=args.seed, budget_s=args.budget * 60 if args.budget > 0 else None,
                                shard=shard, batch=args.batch, jobs=args.jobs, cpus=args.cpus,
                                strength=args.strength, max_cases=args.cases, random=args.random,
                                shrink=not args.no_shrink, keep=args.keep)

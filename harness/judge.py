@@ -15,6 +15,7 @@ from harness import verdict as verdictmod
 from harness.afterrun import AfterContext, AfterResult
 from harness.cell import Cell
 from harness.errors import HarnessError
+from harness.kernel_reports import bugs
 from harness.plan import LIGHT_NICE
 from harness.settings import Settings
 
@@ -29,8 +30,10 @@ def judge_cell(cell: Cell, r: vm.VmRun, ids: list[str], b: buildmod.Build, s: Se
     findings = r.cell_findings(cell.id, ids)
     ev = evidencemod.parse(text.splitlines() if times else [])
     fsck = times.fsck if times else None
+    # an informational finding (the blocked-tasks dump) is no reason to skip
+    # the cell's checks: only a kernel bug report is
     clean_run = (times is not None and times.rc == 0 and not times.errors
-                 and "end" in times.times and not findings)
+                 and "end" in times.times and not bugs(findings))
     if clean_run and disk is not None and fsck is None and not cell.workload.log_writes:
         fsck = host.fsck(disk.path)
     after = None

@@ -43,7 +43,7 @@ def verdict_json(v: Verdict) -> dict:
         "expected": str(v.expected) if v.expected else None,
         "claim": v.expected.to_json() if v.expected else None,
         "as_expected": v.as_expected, "timings": v.timings,
-        "guest": v.facts, "evidence": v.evidence, "taint": v.taint,
+        "guest": v.facts, "evidence": v.evidence, "taint": v.taint, "oracles": v.oracles,
         "console_log": v.console_log, "cell_dir": v.cell_dir, "report": v.report,
         "findings": [f.to_json() for f in v.findings],
         **({v.workload: v.extra} if v.extra and "harness_fault" not in v.extra else {}),

@@ -54,6 +54,9 @@ class Verdict:
     cell_dir: str | None = None
     source: str = ""
     taint: dict = field(default_factory=dict)      # taint.Taint.to_json() of the cell
+    # which oracles ran and what each concluded, and which the cell's row
+    # needed that did not run, with why: {"ran": {...}, "missing": {...}}
+    oracles: dict = field(default_factory=dict)
 
     @property
     def key(self) -> CellKey:
@@ -114,6 +117,7 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
         return _base(cell, verdict, expectations, title=title, frame=frame, kind=kind,
                      report=report, detail=detail, **common)
 
+
     if getattr(r, "fault", None):
         where = r.fault.splitlines()[0]
         last = r.fault.strip().splitlines()[-1]
@@ -172,6 +176,12 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
         return out(ERROR, detail="the after-run check gave no verdict")
     if after is not None and after.verdict != PASS:
         return out(after.verdict, after.title, None, after.kind, after.report, after.detail)
+    ran, missing = oracles_of(cell, times, fsck, after, ev)
+    common["oracles"] = {"ran": ran, "missing": missing}
+    if missing:
+        # a PASS with a check its row needs that did not run is no PASS
+        what, why = next(iter(missing.items()))
+        return out(ERROR, detail=f"the {what} check the row needs did not run: {why}")
     bug = evidencemod.missing_sync(cell.workload, ev)
     if bug:
         return out(FAIL, bug, None, "evidence", "",
@@ -185,6 +195,25 @@ def judge(cell, r, times, findings, ev: evidencemod.Evidence, fsck: str | None,
                                                   ev.summary()) if x))
 
 
+def oracles_of(cell, times, fsck, after, ev: evidencemod.Evidence) -> tuple[dict, dict]:
+    """What each oracle of a clean cell concluded, and the ones its row
+    needs that gave nothing (the row's after-run check above all)."""
+    ran = {"exit": f"rc={times.rc}", "kernel": "no report",
+           "taint": "nothing new" if times.taint and not times.taint.new else "?"}
+    missing = {}
+    if fsck is not None:
+        ran["fsck"] = fsck or "clean"
+    if ev.available:
+        ran["evidence"] = ev.summary() or "available"
+    if cell.workload.after is not None:
+        if after is None:
+            missing["power-cut"] = ("the after-run check was not made (the cell's run was not "
+                                    "clean, or the guest was not what it needs)")
+        else:
+            ran["power-cut"] = after.detail or after.verdict
+    return ran, missing
+
+
 def exit_code(verdicts: list[Verdict]) -> int:
     """0: all as expected; 125: something could not be built/booted (bisect
     skips); 1: a kernel bug where none was expected, or any other surprise.
@@ -192,6 +221,10 @@ def exit_code(verdicts: list[Verdict]) -> int:
     never 0."""
     if not verdicts:
         return EXIT_USAGE
+    # a surprise the kernel showed outranks a cell that could not run: a
+    # bisect must not skip a commit that does show the regression
+    if any(v.as_expected is False and v.verdict != INFRA for v in verdicts):
+        return EXIT_BUG
     if any(v.verdict == INFRA for v in verdicts):
         return EXIT_SKIP
     if any(v.as_expected is False for v in verdicts):

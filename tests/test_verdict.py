@@ -338,13 +338,34 @@ def test_exit_code_unexpected_is_1():
     assert verdict.exit_code([_v(ERROR, Claim(PASS))]) == EXIT_BUG
 
 
-def test_exit_code_infra_wins_over_an_unexpected_bug():
-    """125 before 1: git bisect must skip a commit that did not build or boot
-    somewhere, not call it bad."""
+def test_exit_code_an_unexpected_bug_wins_over_infra():
+    """1 before 125: a commit one of whose cells shows the regression is bad,
+    whatever another cell could not do; skipping it would let `git bisect
+    run` step over the regression.  INFRA alone still skips."""
     vs = [_v(FAIL, Claim(PASS)), _v(INFRA, Claim(PASS)), _v(PASS, Claim(PASS))]
-    assert verdict.exit_code(vs) == EXIT_SKIP
-    assert verdict.exit_code(list(reversed(vs))) == 125
+    assert verdict.exit_code(vs) == EXIT_BUG
+    assert verdict.exit_code(list(reversed(vs))) == EXIT_BUG
+    assert verdict.exit_code([_v(INFRA, Claim(PASS)), _v(PASS, Claim(PASS))]) == 125
     assert verdict.exit_code([_v(INFRA, None)]) == 125
+
+
+def test_a_power_cut_row_without_its_check_is_not_a_pass():
+    """The row needs its after-run check: a clean cell whose check was never
+    made (after=None) is ERROR naming it, never a PASS on evidence alone."""
+    c = cell("fixed", "durability")
+    ev = Evidence(available=True, direct_bytes=3 << 20, direct_extents=48,
+                  completions={"dsync_ack": 16, "kworker/u4:1": 32},
+                  syncs={"dsync_ack": 16, "kworker/u4:1": 32}, stats={"writes": 48})
+    v = judge(c, ev=ev, after=None)
+    assert v.verdict == ERROR and "power-cut" in v.detail
+    assert v.oracles["missing"] and "power-cut" in v.oracles["missing"]
+
+
+def test_a_pass_records_the_oracles_it_rests_on():
+    v = judge(cell("fixed"))
+    assert v.verdict == PASS
+    assert set(v.oracles["ran"]) >= {"exit", "kernel", "taint", "evidence"}
+    assert not v.oracles["missing"]
 
 
 def test_an_empty_run_is_not_a_pass():
