@@ -160,7 +160,10 @@ evidence_stop() {
     [ -n "$EVIDENCE" ] || return 0
     echo 0 > $T/tracing_on
     awk '
-        FILENAME ~ /\/stats$/ { if ($1 == "overrun:") lost += $2; next }
+        # every way the ring buffer loses events: overwritten, dropped, commit overrun
+        FILENAME ~ /\/stats$/ { if ($1 == "overrun:") lost += $2
+                                else if ($1 $2 == "droppedevents:" || $1 $2 == "commitoverrun:") lost += $3
+                                next }
         /^#/ { next }
         # the workload says where its measured phase starts: forget the rest
         / tracing_mark_write: kdsync-phase measured/ { delete dio; delete syn; delete oe

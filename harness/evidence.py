@@ -45,6 +45,12 @@ INLINE, ASYNC, MIXED = "inline", "async", "mixed"
 READER = "kdsync-verify"
 FSYNCER = "kdsync-fsync"
 WORKERS = ("kworker/", "dio/")       # the dio completion workqueue's threads
+# tasks that are neither the submitter nor a dio worker: the idle task or
+# softirq thread an interrupt-context completion shows (IRQ), and a name the
+# trace's saved_cmdlines lost (UNNAMED: a completion there cannot be placed)
+IRQ = ("swapper/", "ksoftirqd/", "<idle>")
+UNNAMED = ("<...>",)
+ELSEWHERE = IRQ + UNNAMED
 KV_RE = re.compile(r"(\w+)=(\S+)")
 SMP_RE = re.compile(r"smp: Brought up (\d+) nodes?, (\d+) CPUs?")
 VERSION_RE = re.compile(r"Linux version (\S+) .*?#\d+(?P<flags>(?: [A-Z_]+)*)")
@@ -66,6 +72,7 @@ class Evidence:
     direct_by_task: dict = field(default_factory=dict)  # task -> DIRECT ordered bytes
     thread_claims: dict = field(default_factory=dict)   # task -> direct bytes it wrote
     overrun: int = 0
+    phase_unmarked: str = ""         # the workload could not mark its measured phase
     stats: dict = field(default_factory=dict)           # what the workload said it did
 
     @property
@@ -83,6 +90,16 @@ class Evidence:
     @property
     def sync_async(self) -> int:
         return _async(self.syncs)
+
+    @property
+    def elsewhere(self) -> dict:
+        """Completions and syncs seen in a task that is neither: {task: n}."""
+        out: dict = {}
+        for counts in (self.completions, self.syncs):
+            for t, n in counts.items():
+                if t.startswith(ELSEWHERE):
+                    out[t] = out.get(t, 0) + n
+        return out
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -113,7 +130,7 @@ class Evidence:
 
 def _inline(counts: dict) -> int:
     return sum(n for t, n in counts.items()
-               if t not in (READER, FSYNCER) and not t.startswith(WORKERS))
+               if t not in (READER, FSYNCER) and not t.startswith(WORKERS + ELSEWHERE))
 
 
 def _async(counts: dict) -> int:
@@ -186,6 +203,8 @@ def parse(lines: list[str]) -> Evidence:
         elif rest[0] == "overrun":
             ev.available = True
             ev.overrun += int(kv.get("n", 0))
+        elif rest[0] == "phase-unmarked":
+            ev.phase_unmarked = " ".join(rest[1:]) or "?"
     return ev
 
 
@@ -194,6 +213,21 @@ def check(claims, ev: Evidence) -> list[str]:
     race); [] when the evidence proves the path."""
     problems = []
     st = ev.stats
+    if ev.available and ev.overrun:
+        problems.append(f"the trace lost {ev.overrun} events (ring buffer overrun, dropped or "
+                        "commit overrun): its counts prove nothing")
+    lost_names = {t: n for t, n in ev.elsewhere.items() if t.startswith(UNNAMED)}
+    irq = {t: n for t, n in ev.elsewhere.items() if t.startswith(IRQ)}
+    if ev.available and lost_names:
+        problems.append(f"{sum(lost_names.values())} completions or syncs in a task whose name "
+                        "the trace lost (<...>): the evidence cannot place them")
+    if ev.available and irq and claims.completions in (INLINE, ASYNC):
+        where = ", ".join(f"{t} x{n}" for t, n in sorted(irq.items()))
+        problems.append(f"completions in interrupt context ({where}): neither in the "
+                        f"submitter nor in a dio worker, as the row claims ({claims.completions})")
+    if ev.available and ev.phase_unmarked:
+        problems.append(f"the measured phase was not marked in the trace ({ev.phase_unmarked}): "
+                        "the counts include the preparation")
     if claims.direct:
         want = int(st.get("direct_bytes", st.get("bytes", 0)))
         if not ev.available:
@@ -278,6 +312,8 @@ def missing_sync(claims, ev: Evidence) -> str | None:
     as a whole (the submitter syncs after the write too)."""
     needs = getattr(claims, "needs_sync", False)
     if not (ev.available and needs and claims.completions):
+        return None
+    if ev.overrun or ev.phase_unmarked:       # incomplete counts: check() says UNPROVEN
         return None
     if not int(ev.stats.get("writes", 0)):
         return None

@@ -417,3 +417,51 @@ def test_each_racing_writer_needs_its_own_direct_bytes():
     assert problem == "kdsync-write: 0 B of its 400 KiB went down the direct IO path"
     ev = parse(lines + ["@@harness evidence ordered_task task=kdsync-write n=100 bytes=409600"])
     assert check(claims(), ev) == []
+
+
+def test_lost_trace_events_are_never_a_clean_bill():
+    """An overrun of 5000 used to leave check() == []: counts from a trace
+    that lost events prove nothing."""
+    ev = parse([l for l in DIRECT if "kworker" not in l and "overrun" not in l]
+               + ["@@harness evidence overrun n=5000"])
+    problems = check(claims(completions="inline"), ev)
+    assert problems and "lost 5000 events" in problems[0]
+    assert evidence.missing_sync(SimpleNamespace(direct=True, completions="inline",
+                                                 needs_sync=True, race=False, race_min=0),
+                                 ev) is None
+
+
+def test_the_guest_counts_dropped_and_commit_overrun_events_as_lost(tmp_path):
+    trace = tmp_path / "trace"
+    trace.write_text("# tracer: nop\n")
+    stats = tmp_path / "stats"
+    stats.write_text("entries: 10\noverrun: 0\ncommit overrun: 2\nbytes: 100\n"
+                     "dropped events: 7\nread events: 0\n")
+    out = subprocess.run(["awk", _guest_awk(), str(trace), str(stats)], check=True,
+                         capture_output=True, text=True).stdout
+    assert parse(out.splitlines()).overrun == 9
+
+
+def test_an_unmarked_measured_phase_proves_nothing():
+    ev = parse([l for l in DIRECT if "kworker" not in l]
+               + ["@@harness evidence phase-unmarked trace_marker: No such file or directory"])
+    problems = check(claims(completions="inline"), ev)
+    assert problems and "not marked" in problems[0]
+
+
+def test_the_shapes_say_when_they_could_not_mark_the_phase():
+    src = (Path(__file__).parent.parent / "guest-config" / "workloads" / "dsync_shapes.c").read_text()
+    assert "phase-unmarked" in src
+    sh = (Path(__file__).parent.parent / "guest-config" / "workloads" / "wb_error.sh").read_text()
+    assert "phase-unmarked" in sh and "trace_marker 2>/dev/null || :" not in sh
+
+
+def test_an_interrupt_context_or_unnamed_task_is_not_the_submitter():
+    """swapper/N (an IRQ-context completion), ksoftirqd and "<...>" (a name
+    saved_cmdlines lost) used to count as inline completions."""
+    ev = ev_with({"kdsync-write": 8, "swapper/0": 6, "<...>": 2})
+    assert ev.inline == 8 and ev.elsewhere == {"swapper/0": 12, "<...>": 4}
+    problems = check(claims(completions="inline"), ev)
+    assert any("swapper/0" in p for p in problems) and any("<...>" in p for p in problems)
+    # an io_uring worker that issued the write is its submitter
+    assert ev_with({"iou-wrk-301": 16}).inline == 16

@@ -257,11 +257,13 @@ static void phase_measured(void)
 {
 	int fd = open("/sys/kernel/tracing/trace_marker", O_WRONLY);
 
-	if (fd >= 0) {
-		if (write(fd, "kdsync-phase measured\n", 22) < 0)
-			fprintf(stderr, "trace_marker: %s\n", strerror(errno));
+	/* unmarked, the guest's counts would take the preparation for the
+	 * measured phase: say so, and the evidence proves nothing */
+	if (fd < 0 || write(fd, "kdsync-phase measured\n", 22) != 22)
+		printf("@@harness evidence phase-unmarked trace_marker: %s\n", strerror(errno));
+	if (fd >= 0)
 		close(fd);
-	}
+	fflush(stdout);
 }
 
 /* (a) and (e): extending direct writes, O_DSYNC or RWF_DSYNC */

@@ -55,7 +55,8 @@ echo "wb-error: file at logical $((log * 512)), device byte $phys; sectors $bad+
 xfs_io -c "pwrite -q 1m 4k" -c "sync_range -w 1m 4k" $f
 # the guest's evidence counts from here: the direct write, its sync and the
 # writeback error reported to it (guest-init.sh's evidence_stop)
-echo "kdsync-phase measured" > /sys/kernel/tracing/trace_marker 2>/dev/null || :
+echo "kdsync-phase measured" > /sys/kernel/tracing/trace_marker 2>/dev/null ||
+    echo "@@harness evidence phase-unmarked trace_marker write failed"
 out=$(xfs_io -d -s -c "pwrite -q 0 4k" $f 2>&1) || true
 echo "wb-error: O_DIRECT|O_SYNC pwrite at 0: ${out:-ok}"
 echo "@@harness stat writes=1 direct_bytes=4096"
