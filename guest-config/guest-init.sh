@@ -165,10 +165,15 @@ evidence_stop() {
                                 else if ($1 $2 == "droppedevents:" || $1 $2 == "commitoverrun:") lost += $3
                                 next }
         /^#/ { next }
-        # the workload says where its measured phase starts: forget the rest
-        / tracing_mark_write: kdsync-phase measured/ { delete dio; delete syn; delete oe
+        # the workload says where its measured phase starts: forget the rest;
+        # one that runs several times marks each preparation ("prepare" ...
+        # "measured"), and only what lies between those is left out
+        / tracing_mark_write: kdsync-phase prepare/ { skip = 1; next }
+        / tracing_mark_write: kdsync-phase measured/ { if (skip) { skip = 0; next }
+                                                       delete dio; delete syn; delete oe
                                                        delete bytes; delete err
                                                        delete toe; delete tbytes; next }
+        skip { next }
         {
             task = $1; sub(/-[0-9]+$/, "", task)
             if (match($0, / comm="[^"]*"/)) task = substr($0, RSTART + 7, RLENGTH - 8)

@@ -14,8 +14,7 @@ a power cut.
    is where a power cut right after the ack would leave the disk (the cache
    holds nothing the kernel did not flush).  Everything acknowledged by then
    must be on the disk at that point.
-3. Check phase: the disk is rebuilt at each cut point (all of them, or a
-   bounded random sample) from the fresh image plus the logged writes.  All
+3. Check phase: the disk is rebuilt at each cut point (every one) from the fresh image plus the logged writes.  All
    the rebuilt images are mounted in one fresh VM (btrfs replays its log tree
    as after a real power cut), every required write is read back, and
    `btrfs check` runs on each image on the host.
@@ -23,7 +22,6 @@ a power cut.
 from __future__ import annotations
 
 import mmap
-import random
 import re
 import struct
 from dataclasses import dataclass
@@ -40,9 +38,13 @@ from harness.paths import GUEST_CONFIG
 HELPER_SRC = GUEST_CONFIG / "workloads" / "dsync_ack.c"
 BLOCK = 65536
 MARK_OFFSET = 32768            # where dsync_ack drops its markers (btrfs never writes there)
-MAX_CUTS = 8                   # cut points checked per run beyond every async ack's own
 ASYNC_MODES = ("libaio", "uring")
 MAX_DISKS = 24                 # rebuilt images in one check VM (vdb..vdy)
+# every acknowledgement's own cut point is checked, MAX_DISKS to a check VM:
+# sampling them let the psync acks' own cuts go unchecked (the earliest one
+# checked came after libaio's preparing fsync, which flushed them), so a
+# kernel that dropped the sync of synchronous O_DSYNC writes passed
+MAX_CHECK_VMS = 4
 # the check VM mounts its images one after the other: one vCPU does it (a
 # second only boots and idles, and takes a host core from the heavy VM
 # beside it: 5.10's check VM on an idle host, 8.0-8.5 s with one against
@@ -155,19 +157,6 @@ def cut_points(entries: list[Entry], marks: dict[tuple[str, int], int],
     return {c: [a for a in acks if marks[(a.mode, a.index)] <= last[c]] for c in order}
 
 
-def sample(cuts: list, n: int, seed: str, keep: list | None = None) -> list:
-    """The cut points to check: all of them when there are at most n;
-    otherwise every one in `keep` (the async acks' own), the last one and a
-    seeded random sample of the rest, n in all (more when `keep` is longer)."""
-    if len(cuts) <= n:
-        return list(cuts)
-    must = {cuts[-1], *(keep or [])}
-    rest = [c for c in cuts if c not in must]
-    rng = random.Random(seed)
-    extra = set(rng.sample(rest, max(0, min(len(rest), n - len(must)))))
-    return [c for c in cuts if c in must or c in extra]
-
-
 def rebuild(base: Path, log: bytes, ss: int, entries: list[Entry], cut: "Cut | int",
             out: Path) -> None:
     """The disk as the power cut `cut` leaves it (an int: after that entry)."""
@@ -229,48 +218,60 @@ def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED) -> dict:
         raise InfraError(f"durability: {len(acks)} acks, {len(missing)} without a marker "
                          "in the write log")
     cuts = cut_points(entries, marks, acks, model)
-    # every cut point right after an async ack is checked; the others are
-    # sampled (MAX_CUTS in all, if that is more); at most MAX_DISKS images
-    # fit one check VM (/dev/vdb ... /dev/vdy, the listing on the next)
-    async_cuts = {durable_at(entries, marks[(a.mode, a.index)], model)
-                  for a in acks if a.mode in ASYNC_MODES}
-    keep = [c for c in cuts if c in async_cuts]
-    chosen = sample(list(cuts), max(MAX_CUTS, min(len(cuts), MAX_DISKS)), name, keep)
-    if len(chosen) > MAX_DISKS:
-        chosen = sample(chosen, MAX_DISKS, name, keep[-(MAX_DISKS - 1):])
+    # every cut point, MAX_DISKS images to a check VM (/dev/vdb ... /dev/vdy,
+    # the listing on the next)
+    chosen = list(cuts)
+    if len(chosen) > MAX_DISKS * MAX_CHECK_VMS:
+        raise InfraError(f"{name}: {len(chosen)} cut points, more than "
+                         f"{MAX_DISKS * MAX_CHECK_VMS} the check VMs take")
     info.update(acknowledged=len(acks), cut_points=len(cuts), cut_points_checked=len(chosen),
                 log_entries=len(entries),
                 flushes=sum(1 for e in entries if e.flags & LOG_FLUSH))
-    images, listing_text = [], f"block {BLOCK}\n"
-    for k, c in enumerate(chosen):
-        img = outdir / f"cut{k}.img"
-        rebuild(base, data, ss, entries, c, img)
-        images.append(str(img))
-        required: dict[str, list[int]] = {}
-        for a in cuts[c]:
-            required.setdefault(a.mode, []).append(a.index)
-        listing_text += (f"cut {k} {vm.dev_name(k)} " + " ".join(
-            f"{mode} {','.join(map(str, idx))}" for mode, idx in required.items()) + "\n")
-    listing = outdir / "cuts.img"
-    blob = listing_text.encode()
-    listing.write_bytes(blob + b"\0" * (LIST_SIZE - len(blob)))
-    list_dev = vm.dev_name(len(images))
+    images: list[str] = []
+    texts, boots, booted, reasons, found = [], 0, True, [], []
     helper = guestbin.compiled(HELPER_SRC)
-    plan = [PlanLine(f"{name}-check", "none", "", f"{guestroot.guest_path(helper)} cuts "
-                     f"{list_dev} {ctx.mount_options}".rstrip()).encode()]
-    disks = [vm.Disk(p) for p in images] + [vm.Disk(str(listing))]
-    # the same kernel booted for the write phase: a check VM that does not
-    # reach userspace is the host's hiccup, and gets one more boot (its
-    # console kept beside the second one's)
-    for attempt in (1, 2):
-        boot = check_boot(ctx, helper)
-        with ctx.slot():
-            rc = vm.run(f"{name}-check" + ("" if attempt == 1 else "-again"), boot, plan,
-                        disks, outdir, {f"{name}-check": 120.0}, 120.0)
-        if rc.booted:
-            break
-    info["check_vm_boots"] = attempt
-    text = rc.text
+    for part in range(0, len(chosen), MAX_DISKS):
+        chunk = chosen[part:part + MAX_DISKS]
+        mine, listing_text = [], f"block {BLOCK}\n"
+        for j, c in enumerate(chunk):
+            k = part + j
+            img = outdir / f"cut{k}.img"
+            rebuild(base, data, ss, entries, c, img)
+            mine.append(str(img))
+            required: dict[str, list[int]] = {}
+            for a in cuts[c]:
+                required.setdefault(a.mode, []).append(a.index)
+            listing_text += (f"cut {k} {vm.dev_name(j)} " + " ".join(
+                f"{mode} {','.join(map(str, idx))}" for mode, idx in required.items()) + "\n")
+        images += mine
+        suffix = "" if part == 0 else f"-{part // MAX_DISKS + 1}"
+        listing = outdir / f"cuts{suffix}.img"
+        blob = listing_text.encode()
+        listing.write_bytes(blob + b"\0" * (LIST_SIZE - len(blob)))
+        list_dev = vm.dev_name(len(mine))
+        plan = [PlanLine(f"{name}-check", "none", "", f"{guestroot.guest_path(helper)} cuts "
+                         f"{list_dev} {ctx.mount_options}".rstrip()).encode()]
+        disks = [vm.Disk(p) for p in mine] + [vm.Disk(str(listing))]
+        # the same kernel booted for the write phase: a check VM that does
+        # not reach userspace is the host's hiccup, and gets one more boot
+        # (its console kept beside the second one's)
+        for attempt in (1, 2):
+            boot = check_boot(ctx, helper)
+            with ctx.slot():
+                rc = vm.run(f"{name}-check{suffix}" + ("" if attempt == 1 else "-again"), boot,
+                            plan, disks, outdir, {f"{name}-check": 120.0}, 120.0)
+            if rc.booted:
+                break
+        boots += attempt
+        booted &= rc.booted
+        reasons.append(rc.reason)
+        texts.append(rc.text)
+        found += [f.title for f in bugs(rc.findings)]
+        if not ctx.keep:
+            listing.unlink(missing_ok=True)
+    info["check_vm_boots"] = boots
+    info["check_vms"] = len(texts)
+    text = "\n".join(texts)
     results = {int(m.group(1)): m.group(2) for m in CUT_RE.finditer(text)}
     lost = parse_lost(text)
     fsck = {}
@@ -278,16 +279,16 @@ def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED) -> dict:
         complaint = LOCAL.fsck(img)     # the images are here: the write log is
         if complaint:
             fsck[k] = complaint
-    info.update(check_console=f"{name}/{rc.console_log.name}", check_vm=rc.reason,
-                check_vm_booted=rc.booted, lost=lost,
+    info.update(check_console=f"{name}/{rc.console_log.name}", check_vm=",".join(reasons),
+                check_vm_booted=booted, lost=lost,
                 cuts_lost=sorted(k for k, v in results.items() if v == "lost"),
                 mount_failed=sorted(k for k, v in results.items() if v == "mount-failed"),
                 unchecked=sorted(set(range(len(images))) - set(results)),
-                fsck=fsck, check_findings=[f.title for f in bugs(rc.findings)])
+                fsck=fsck, check_findings=found)
     clean = not (lost or fsck or info["mount_failed"] or info["unchecked"]
                  or info["check_findings"])
     if clean and not ctx.keep:
-        for p in [*images, str(listing)]:
+        for p in images:
             Path(p).unlink(missing_ok=True)
     return info
 

@@ -115,16 +115,6 @@ def test_rebuild_applies_writes_up_to_the_cut(tmp_path):
     assert base.read_bytes() == b"\0" * 400 * SS               # the fresh image is untouched
 
 
-def test_sample_is_bounded_seeded_and_keeps_the_last():
-    cuts = list(range(50))
-    s1, s2 = d.sample(cuts, 8, "x"), d.sample(cuts, 8, "x")
-    assert s1 == s2 and len(s1) == 8 and s1[-1] == 49 and s1 == sorted(s1)
-    assert d.sample([3, 4], 8, "x") == [3, 4]
-    keep = list(range(0, 40, 2))                      # 20 async acks' own cuts
-    s3 = d.sample(cuts, 8, "x", keep)
-    assert set(keep) <= set(s3) and 49 in s3 and len(s3) == 21 and s3 == sorted(s3)
-
-
 def test_parse_acks_from_console():
     text = ("[ 5.0][ T9] noise\r\n@@harness ack libaio 3 196608 65536 00ff00ff00ff00ff\r\n"
             "@@harness ack uring 0 0 65536 0123456789abcdef\n")

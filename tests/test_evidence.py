@@ -465,3 +465,23 @@ def test_an_interrupt_context_or_unnamed_task_is_not_the_submitter():
     assert any("swapper/0" in p for p in problems) and any("<...>" in p for p in problems)
     # an io_uring worker that issued the write is its submitter
     assert ev_with({"iou-wrk-301": 16}).inline == 16
+
+
+def test_a_marked_preparation_is_left_out_of_the_counts(tmp_path):
+    """dsync_ack runs once a mode in one cell: each preparing fsync lies
+    between "prepare" and "measured" and is not counted as the O_DSYNC
+    writes' sync; a plain "measured" still forgets everything before it."""
+    sync = ("  dsync_ack-{p} [000] ..... {t}: btrfs_sync_file: (btrfs_sync_file+0x0/0x4a0) "
+            "comm=\"dsync_ack\"\n")
+    mark = "  dsync_ack-{p} [000] ..... {t}: tracing_mark_write: kdsync-phase {w}\n"
+    trace = tmp_path / "trace"
+    trace.write_text("# tracer: nop\n"
+                     + mark.format(p=1, t=1.0, w="prepare") + sync.format(p=1, t=1.1)
+                     + mark.format(p=1, t=1.2, w="measured") + sync.format(p=1, t=1.3)
+                     + mark.format(p=2, t=2.0, w="prepare") + sync.format(p=2, t=2.1)
+                     + mark.format(p=2, t=2.2, w="measured") + sync.format(p=2, t=2.3))
+    stats = tmp_path / "stats"
+    stats.write_text("overrun: 0\n")
+    out = subprocess.run(["awk", _guest_awk(), str(trace), str(stats)], check=True,
+                         capture_output=True, text=True).stdout
+    assert parse(out.splitlines()).syncs == {"dsync_ack": 2}
