@@ -43,7 +43,8 @@ class Host:
         """The workloads this host can run: one that needs its disk's write
         log read back (the power-cut check) runs only where QEMU writes the
         log here.  Such a workload asked for by name is one clear error;
-        one that merely is in the matrix is left out."""
+        one that merely is in the matrix is left out, and `left_out` says
+        why: its cells are INFRA, never silently gone."""
         if self.logs_writes:
             return list(workloads)
         logged = [w for w in workloads if w.log_writes]
@@ -52,6 +53,14 @@ class Host:
             raise HarnessError(f"the {named[0].name} workload needs its write log here; it "
                                f"cannot run on {self.label} (leave it out with --workload)")
         return [w for w in workloads if not w.log_writes]
+
+    def left_out(self, workloads: list) -> str | None:
+        """Why runnable() leaves the power-cut workloads out (None: it keeps
+        every one)."""
+        if self.logs_writes or not any(w.log_writes for w in workloads):
+            return None
+        return (f"not run: its power-cut check reads the disk's write log, which QEMU writes "
+                f"on {self.label}, out of this machine's reach")
 
     # -- files: a path QEMU on this host can open
     def remote_path(self, local: Path) -> str:

@@ -46,7 +46,10 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
     t0 = s.t0 = time.monotonic()
     say = s.progress
     host = s.host or LOCAL
+    asked = workloads
     workloads = host.runnable(workloads, s.explicit)
+    left_out = [w for w in asked if w not in workloads]
+    left_why = host.left_out(left_out)
     queue = ChainQueue(s.jobs, s.shared_jobs,
                        lambda chain: planmod.chain_kind(chain, s.expectations))
     builds: dict[str, buildmod.Build] = {}
@@ -96,6 +99,11 @@ def run(variants: list[Variant], workloads: list[Workload], s: Settings) -> Outc
                     for chain in planmod.plan_chains([Cell(v, w, r) for w in mine(v)],
                                                      s.expectations):
                         queue.put(chain)
+                    # a row this host cannot check is an INFRA cell, never gone
+                    with lock:
+                        for w in planmod.line_workloads(v, left_out, s.explicit, say):
+                            verdicts.append(verdictmod.infra(Cell(v, w, r), left_why,
+                                                             s.expectations))
         except BaseException as e:          # noqa: BLE001 - reported by the main thread
             state["error"] = e
         finally:

@@ -34,3 +34,13 @@ def test_a_power_cut_shape_asked_for_by_name_is_one_clear_error():
 def test_the_local_host_answers_its_capabilities_itself():
     assert hostmod.LOCAL.label == "local" and len(hostmod.LOCAL.boot_id()) > 8
     assert FarHost().kvm_device()           # unknown there: the boot probe decides
+
+
+def test_a_host_that_leaves_the_power_cut_shapes_out_says_why():
+    """--remote used to drop them silently: the run printed "as expected",
+    exit 0.  The matrix makes their cells INFRA with this reason."""
+    ws = list(workload.all_workloads())
+    why = FarHost().left_out([w for w in ws if w.log_writes])
+    assert why and "me@far:22" in why and "write log" in why
+    assert hostmod.LOCAL.left_out(ws) is None
+    assert FarHost().left_out([w for w in ws if not w.log_writes]) is None
