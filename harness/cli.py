@@ -103,7 +103,7 @@ def parser() -> argparse.ArgumentParser:
                    help="only this variant x workload cell (repeatable, comma lists; "
                         "instead of --variant/--workload: the cells, not their product)")
     r.add_argument("--cpus", type=_positive("--cpus", 1, vm.MAX_CPUS),
-                   default=int(os.environ.get("HARNESS_CPUS", vm.DEFAULT_CPUS)),
+                   default=os.environ.get("HARNESS_CPUS", str(vm.DEFAULT_CPUS)),
                    help=f"CPUs of each guest (default {vm.DEFAULT_CPUS}; also CPUS=)")
     r.add_argument("--repeat", type=_positive("--repeat", 1, 1000), default=1,
                    help="run every cell N times; exit 0 only if every claim holds N/N")
@@ -111,10 +111,10 @@ def parser() -> argparse.ArgumentParser:
                    help="btrfs mount options instead of the line's (e.g. nodatasum; "
                         "'defaults' for none)")
     r.add_argument("--jobs", type=_positive("--jobs", 1, 16),
-                   default=int(os.environ.get("HARNESS_JOBS", "1")),
+                   default=os.environ.get("HARNESS_JOBS", "1"),
                    help="VMs run at once (default 1; also HARNESS_JOBS=)")
     r.add_argument("--shared-jobs", type=_positive("--shared-jobs", 1, 16),
-                   default=int(os.environ.get("HARNESS_SHARED_JOBS", "3")),
+                   default=os.environ.get("HARNESS_SHARED_JOBS", "3"),
                    help="VMs run at once in all: light ones (a deterministic bug, a "
                         "workload that mostly waits) beside the heavy ones, "
                         "default 3; 1: never share the host")
@@ -140,7 +140,8 @@ def parser() -> argparse.ArgumentParser:
     bi.add_argument("--min-bad", type=int, default=None,
                     help="a step is bad when at least this many runs show the bug (default: 1)")
     bi.add_argument("--title", help="regex of the bug's title (default: the title seen at --bad)")
-    bi.add_argument("--jobs", type=int, default=int(os.environ.get("HARNESS_JOBS", "2")))
+    bi.add_argument("--jobs", type=_positive("--jobs", 1, 16),
+                    default=os.environ.get("HARNESS_JOBS", "2"))
     bi.add_argument("--results", metavar="DIR")
     bi.add_argument("--config-fragment", action="append", default=[], metavar="FILE")
     bi.add_argument("--reset", action="store_true", help="git bisect reset at the end")

@@ -190,12 +190,25 @@ def after_run(cell, r, ctx: AfterContext) -> AfterResult:
     acks = parse_acks(text)
     info.update(acknowledged=len(acks), cut_points=0, cut_points_checked=0,
                 model=kind.durable)
+    wrote = written(text)
+    if wrote is not None and wrote != len(acks):
+        # an ack line lost on the console (or one too many) would check the
+        # wrong set of writes
+        return AfterResult("ERROR", detail=f"the console shows {len(acks)} acknowledgements "
+                           f"for the {wrote} writes the workload says it made", figures=info)
     # the log file is 1 GiB and sparse: map it rather than read it
     with open(log_path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         info = _check(cell.id, ctx, outdir, data, acks, info, kind.durable)
     verdict, title, detail = judge(info)
     return AfterResult(verdict, title=title, detail=detail,
                        kind="durability" if verdict != "PASS" else None, figures=info)
+
+
+def written(text: str) -> int | None:
+    """The writes the workload says it acknowledged ("@@harness stat
+    writes=N", one line a mode), None when it said nothing."""
+    counts = [int(m.group(1)) for m in re.finditer(r"@@harness stat writes=(\d+)", text)]
+    return sum(counts) if counts else None
 
 
 def disk_facts(text: str) -> dict[str, dict]:

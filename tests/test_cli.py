@@ -1,5 +1,8 @@
 """Bad input gets one clear line and a non-zero exit, never a traceback."""
 import json
+from pathlib import Path
+
+import pytest
 import subprocess
 import sys
 
@@ -133,3 +136,22 @@ def test_a_pinned_version_that_left_the_archive(harness_env):
     # pin is among what it names
     available = cp.stderr.split("available: ", 1)[1].split(" (pin", 1)[0].split(", ")
     assert "6.1.192-2" in available, cp.stderr
+
+
+@pytest.mark.parametrize("value, says", [("abc", "whole number"), ("0", "between 1")])
+def test_a_bad_harness_cpus_is_one_line_for_run_and_ignored_by_parse_log(value, says, tmp_path):
+    """HARNESS_CPUS=abc used to be a traceback for every subcommand, and 0
+    was taken as 0 CPUs."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, HARNESS_CPUS=value)
+    cp = subprocess.run([sys.executable, "-m", "harness", "run", "--variant", "nope"],
+                        capture_output=True, text=True, env=env, cwd=Path(__file__).parent.parent)
+    assert cp.returncode == 2 and says in cp.stderr + cp.stdout
+    assert "Traceback" not in cp.stderr
+    log = tmp_path / "c.log"
+    log.write_text("nothing\n")
+    cp = subprocess.run([sys.executable, "-m", "harness", "parse-log", str(log)],
+                        capture_output=True, text=True, env=env, cwd=Path(__file__).parent.parent)
+    assert cp.returncode == 0 and "Traceback" not in cp.stderr

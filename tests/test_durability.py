@@ -151,3 +151,11 @@ def test_a_check_vm_that_never_booted_is_infra_not_a_failed_mount():
     # a check VM that booted and left cut points unanswered: their mounts failed
     assert d.judge(dict(info, check_vm="deadline", check_vm_booted=True))[:2] == \
         ("FAIL", "btrfs mount failed after power cut")
+
+
+def test_the_acks_are_held_against_the_writes_the_workload_made():
+    text = ("@@harness ack psync 0 0 65536 aa\n@@harness ack psync 1 65536 65536 bb\n"
+            "@@harness stat writes=2 bytes=131072 direct_bytes=131072\n"
+            "@@harness ack uring 0 0 65536 cc\n@@harness stat writes=2 bytes=1 direct_bytes=1\n")
+    assert d.written(text) == 4 and len(d.parse_acks(text)) == 3
+    assert d.written("no stat line") is None

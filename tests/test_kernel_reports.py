@@ -1271,3 +1271,18 @@ def test_every_row_names_strategies_the_parser_has():
     for k in kr.KINDS:
         assert k.frame == "none" or (k.strategies and set(k.strategies) <= set(kr.STRATEGIES)), \
             (k.name, k.frame)
+
+
+def test_a_workload_line_inside_a_report_does_not_cut_its_stack():
+    """A racing thread's "@@harness progress" printed between a report's
+    lines used to close the report there: its stack (and so its title's
+    frame) was lost.  Only a cell's boundary ends a report."""
+    text = ("INFO: task fio:7 blocked for more than 10 seconds.\n"
+            "@@harness progress writer 120\n"
+            "Call Trace:\n"
+            " __schedule+0x2f4/0x8b0\n"
+            " schedule+0x4e/0xc0\n"
+            " btrfs_sync_file+0x9e/0x4f0\n"
+            " do_fsync+0x38/0x70\n")
+    (f,) = kr.bugs(kr.parse(text))
+    assert f.title == "INFO: task hung in btrfs_sync_file" and not f.corrupted

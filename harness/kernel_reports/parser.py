@@ -299,6 +299,12 @@ def _finish(rep: _Open) -> Finding:
                    kind.is_bug, 1, lines[0].ts, reason)
 
 
+# the guest's markers that end a cell (guest-config/guest-init.sh): every
+# other marker is a workload's own line
+BOUNDARIES = frozenset({"cell-start", "cell-end", "kcell-start", "kcell-end", "workload-start",
+                        "workload-end", "done", "booted"})
+
+
 class Parser:
     """Line-at-a-time report finder.  Reports from different callers
     (CONFIG_PRINTK_CALLER tags) are followed separately, so interleaved
@@ -325,10 +331,15 @@ class Parser:
         line = split_line(no if no is not None else self.lines_seen, raw)
         text = line.text.strip()
         if text.startswith(MARKER):
-            for key in list(self.open):
-                self._close(key)
-            for key in list(self.waiting):
-                self._settle(key)
+            # a cell's boundary ends what is open; a workload's own line
+            # (a racing thread's progress, an ack) printed in the middle of
+            # a report is skipped, or it would cut the report's stack short
+            if text[len(MARKER):].split(None, 1)[:1] and \
+                    text[len(MARKER):].split(None, 1)[0] in BOUNDARIES:
+                for key in list(self.open):
+                    self._close(key)
+                for key in list(self.waiting):
+                    self._settle(key)
             return None
         for k in [k for k, r in self.open.items() if line.no - r.lines[-1].no > IDLE_LINES]:
             self._close(k)
