@@ -27,3 +27,17 @@ def test_a_changed_claim_is_seen(monkeypatch):
     got = readme_claims.table_claims("7.2")
     assert got[("rebreak", "wb-error")] == ("PASS", None)
     assert got != readme_claims.claims("7.2")
+
+
+def test_a_dropped_variant_or_a_newly_skipped_shape_is_seen(monkeypatch):
+    """The claims used to take the variants and the skipped shapes from the
+    table under test: skipping 6.1's FUA cut shapes and wb-error and
+    deleting fix-writethrough left the test green."""
+    import dataclasses
+    real = lines.get("6.1")
+    fewer = dataclasses.replace(real, variants=tuple(v for v in real.variants
+                                                     if v.name != "fix-writethrough"))
+    skips = dataclasses.replace(real, skip_workloads=("cut-cow@fua", "wb-error"))
+    for table in (fewer, skips):
+        monkeypatch.setattr(lines, "get", lambda name, t=table: t)
+        assert set(readme_claims.claims("6.1")) != set(readme_claims.table_claims("6.1"))
