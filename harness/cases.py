@@ -184,6 +184,7 @@ def compile_case(alphabet: Alphabet, case: Case, case_id: int, salt: str = "") -
     v = {d.name: d.value(case[d.name]) for d in alphabet.dims}
     names = {TARGET: TARGET}
     seen_names = [TARGET]
+    prior_files: set[str] = set()
     steps: list[Step] = []
     eof = 0
 
@@ -192,9 +193,12 @@ def compile_case(alphabet: Alphabet, case: Case, case_id: int, salt: str = "") -
         kind, args = parts[0], parts[1:]
         n = FILE_ARGS.get(kind, 0)
         # a file argument: the target by its current name, a helper file
-        # with the dimension's suffix (meta2's own C, A3, ...)
-        args = [(names[a] if a == TARGET else a + suffix) if i < n else a
-                for i, a in enumerate(args)]
+        # with the dimension's suffix (meta2's own C, A3, ...) unless the
+        # prior state made it (its B)
+        args = [(names[a] if a == TARGET else a if a in prior_files else a + suffix)
+                if i < n else a for i, a in enumerate(args)]
+        if phase == "prior" and n:
+            prior_files.update(args[:n])
         seq = len(steps) + 1
         if kind == "write":                  # write F OFF LEN direct|buffered
             args = [args[0], str(_size(args[1], eof)), str(_size(args[2], eof)),

@@ -158,3 +158,8 @@ def test_shards_split_the_plan():
 def test_a_case_key_round_trips():
     c = cases.Case.of(A, BASE)
     assert cases.Case.parse(A, c.key) == c
+
+
+def test_meta2_reaches_the_prior_states_helper_file():
+    p = program(prior="reflinked-uncommitted-nocow", meta="none", meta2="unlink-source")
+    assert [s.args for s in p.steps if s.kind == "unlink"] == [("B",)]
