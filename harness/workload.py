@@ -142,6 +142,21 @@ def _power_cut(prep: str, what: str, metadata: bool, disk: str, letter: str,
         seconds=14.0, waits=True, disk=disk, changes_metadata=metadata)
 
 
+def _cost(disk: str, letter: str) -> Workload:
+    from harness import cost
+    return Workload(
+        f"cost@{disk}", letter,
+        f"what 16 O_DSYNC direct COW overwrites cost (syncs, log commits, flushes) against "
+        f"the same writes each followed by fdatasync, on a {disks.get(disk).what} disk",
+        WORKLOADS_DIR / "cost.sh", ("{dev}",), RAW, direct=False, completions=None,
+        progress_deadline=60.0, after=cost.after_run, seconds=8.0, disk=disk)
+
+
+def cost_workloads(first: int) -> tuple[Workload, ...]:
+    """The cost claim on every disk kind, lettered from `first` on."""
+    return tuple(_cost(d, chr(first + i)) for i, d in enumerate(disks.kinds()))
+
+
 def cut_workloads() -> tuple[Workload, ...]:
     """The power-cut shapes on the disk kinds other than today's: letters
     from m on, one per (shape, disk kind), then the O_SYNC twins."""
@@ -184,7 +199,8 @@ def all_workloads() -> tuple[Workload, ...]:
         _shape("overwrite-race", "k", "two threads on two CPUs loop 4 KiB O_DIRECT|O_DSYNC "
                "overwrites inside EOF of one file (shared inode lock)",
                race=50),              # O_DSYNC rounds: ~40 a second under TCG
-        *cut_workloads(),
+        *(cuts := cut_workloads()),
+        *cost_workloads(ord(cuts[-1].letter) + 1),
     )
 
 

@@ -35,8 +35,12 @@ MAY_UNLOCK_RACE = ("6.1", "7.2", "7.3-rc")
 # from the table under test (a variant dropped from a table, or a claim
 # hidden by skipping its shape, turns the test red)
 CURRENT = ("shipped", "rebreak", "revert-race", "revert-unlock", "fix-writethrough")
-VARIANTS = {"5.10": ("base", "workaround", "fixed", "nosync"), "6.1": CURRENT,
-            "6.12": CURRENT, "7.2": CURRENT, "7.3-rc": CURRENT}
+FIXES = ("fix-double-sync", "fix-both")
+VARIANTS = {"5.10": ("base", "workaround", "fixed", "nosync"), "6.1": CURRENT + FIXES,
+            "6.12": CURRENT + FIXES, "7.2": CURRENT + FIXES, "7.3-rc": CURRENT + FIXES}
+# the cost rows ("A second finding: every synchronous O_DSYNC direct write
+# is synced twice", docs/findings/double-sync.md): O_DSYNC against fdatasync
+COST = {d: f"cost@{d}" for d in ("cache", "nocache", "fua")}
 SKIPPED = {"5.10": (), "6.1": (), "6.12": ("libaio", "io_uring"),
            "7.2": ("libaio", "io_uring"), "7.3-rc": ("libaio", "io_uring")}
 
@@ -67,6 +71,9 @@ def claims(line: str) -> dict[tuple[str, str], tuple[str, str | None]]:
         # the disk without a cache is durable once written, on the FUA disk
         # it waits in the cache (5.10 writes nothing with FUA)
         fail("nosync", ["unaligned"], "stub-leak")
+        # the cost rows' psync O_DSYNC writes deadlock where iomap syncs them
+        # (with FUA it writes them through); the workaround syncs once
+        fail("base", [COST["cache"], COST["nocache"]], "seed-deadlock")
         fail("nosync", ["durability", "libaio-async", "io_uring-async",
                         *[cut(p, "nocache") for p in SHAPES],
                         *[cut(p, "fua") for p in (*SHAPES, "nocow")], OSYNC_TWIN], "lost-sync")
@@ -76,8 +83,16 @@ def claims(line: str) -> dict[tuple[str, str], tuple[str, str | None]]:
     # every variant but the fix loses the async O_DSYNC writes that change
     # metadata on a disk the line writes through to
     for v in variants:
-        if v != "fix-writethrough":
+        if v not in ("fix-writethrough", "fix-both"):
             fail(v, through, "writethrough-lost-sync")
+    # the double sync: iomap's completion syncs, then btrfs again; where the
+    # line writes a COW write through, iomap does not sync and btrfs syncs
+    # once, unless the write-through fix makes iomap sync it
+    synced = [COST[d] for d in COST if d not in WRITES_THROUGH[line]]
+    for v in ("shipped", "revert-race", "revert-unlock"):
+        fail(v, synced, "double-sync")
+    fail("fix-writethrough", list(COST.values()), "double-sync")
+    fail("rebreak", synced, "seed-deadlock")
     not_through = [cut(p, d) for d in ("nocache", "fua") if d not in WRITES_THROUGH[line]
                    for p in (*SHAPES, "nocow")]
     # rebreak: the seed deadlock on every O_DSYNC shape that completes in the

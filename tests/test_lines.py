@@ -224,6 +224,10 @@ def test_a_bug_without_a_kernel_report_is_one_the_harness_finds_itself():
            for modes in (["libaio"], ["uring"], ["libaio", "uring"])]
     own += ["O_DSYNC direct write completed without its sync (async completion)",
             "O_DSYNC direct write completed without its sync (inline completion)"]
+    from harness import cost
+    own.append(cost.judge("@@harness cost mode=dsync writes=16 syncs=32 log_commits=32 flushes=64 "
+                          "fua=0 write_ios=200\n@@harness cost mode=fdatasync writes=16 syncs=16 "
+                          "log_commits=16 flushes=32 fua=0 write_ios=100\n").title)
     for name in lines.all_lines():
         for bug in lines.get(name).bugs.values():
             harness_only = all(any(re.search(rx, t) for t in own) for rx in bug.titles)
