@@ -35,18 +35,20 @@ for mode in dsync fdatasync; do
     f=/mnt/cost-$mode
     xfs_io -f -d -c "pwrite -q -b 1m 0 1m" -c fsync $f
     sync -f $f
-    cmds=""
-    i=0
-    while [ $i -lt $n ]; do
-        cmds="$cmds -c \"pwrite -q $((i * 4096)) 4096\""
-        [ $mode = fdatasync ] && cmds="$cmds -c fdatasync"
-        i=$((i + 1))
-    done
-    flags="-d"
-    [ $mode = dsync ] && flags="-d -D"
     echo > $I/trace
     echo 1 > $I/tracing_on
-    eval xfs_io $flags $cmds $f
+    if [ $mode = dsync ]; then
+        # one write(2) a block, the file opened O_DIRECT|O_DSYNC
+        dd if=/dev/zero of=$f bs=4096 count=$n oflag=direct,dsync conv=notrunc status=none
+    else
+        cmds=""
+        i=0
+        while [ $i -lt $n ]; do
+            cmds="$cmds -c \"pwrite -q $((i * 4096)) 4096\" -c fdatasync"
+            i=$((i + 1))
+        done
+        eval xfs_io -d $cmds $f
+    fi
     echo 0 > $I/tracing_on
     awk -v mode=$mode -v n=$n '
         / sync_file: / { s++ }
