@@ -196,4 +196,14 @@ def readme(finding: dict, alphabet) -> str:
              "hold after the cut.", ""]
     if finding.get("verified"):
         lines += ["Verified in the harness's guests: " + finding["verified"], ""]
+    lines += ["## Run it again in the harness", "", "```", rerun_command(finding), "```", ""]
     return "\n".join(lines)
+
+
+def rerun_command(finding: dict) -> str:
+    """The `harness explore` line that runs exactly this case on its kernel."""
+    line, _, variant = finding["kernel"].partition("-")
+    case = dict(p.split("=", 1) for p in finding["case"].split(","))
+    only = " ".join(f"--only {d}={v}" for d, v in case.items() if d not in ("fs", "disk"))
+    return (f".venv/bin/python -m harness explore --line {line} --variant {variant} "
+            f"--fs {case['fs']} --disk {case['disk']} {only} --no-shrink --budget 0")

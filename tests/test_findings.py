@@ -86,3 +86,12 @@ def test_merge_regroups_shards(tmp_path):
     assert s["findings"][0]["failed"] == 2
     assert "prior=new" in s["findings"][0]["case"]       # the simpler of the two
     assert (tmp_path / "out" / "summary.json").is_file()
+
+
+def test_a_finding_says_how_to_run_it_again():
+    from harness import cli
+    f = {"kernel": "7.2-fix-writethrough", "case": Case.of(A, BASE).key}
+    cmd = findings.rerun_command(f)
+    args = cli.parser().parse_args(cmd.split()[3:])
+    assert args.line == ["7.2"] and args.variant == ["fix-writethrough"]
+    assert "prior=committed" in args.only and args.budget == 0
