@@ -144,28 +144,49 @@ def shard(cases: list[Case] | tuple[Case, ...], index: int, count: int) -> list[
 
 
 def feasible(alphabet: Alphabet, partial: dict[str, str]) -> bool:
-    """Some whole case the constraints allow contains `partial`."""
+    """Some whole case the constraints allow contains `partial` (a search
+    with forward checking: every open dimension keeps a value allowed with
+    what is chosen, the tightest is chosen next)."""
     if not alphabet.allowed(partial):
         return False
-    rest = [d for d in alphabet.dims if d.name not in partial]
-    if not rest:
+    domains = {}
+    for d in alphabet.dims:
+        if d.name in partial:
+            continue
+        ok = [v for v in d.names if alphabet.allowed({**partial, d.name: v})]
+        if not ok:
+            return False
+        domains[d.name] = ok
+    if not domains:
         return True
-    d = min(rest, key=lambda d: len(d.values))
-    return any(feasible(alphabet, {**partial, d.name: v}) for v in d.names
-               if alphabet.allowed({**partial, d.name: v}))
+    name = min(domains, key=lambda n: len(domains[n]))
+    return any(feasible(alphabet, {**partial, name: v}) for v in domains[name])
+
+
+_FEASIBLE_PAIRS: dict[str, frozenset] = {}
+
+
+def feasible_pairs(alphabet: Alphabet) -> frozenset:
+    """Every pair of values of two dimensions some allowed case holds
+    (worked out once per alphabet)."""
+    key = alphabet.fingerprint()
+    if key not in _FEASIBLE_PAIRS:
+        dims, out = alphabet.dims, set()
+        for i, a in enumerate(dims):
+            for b in dims[i + 1:]:
+                for va in a.names:
+                    for vb in b.names:
+                        if feasible(alphabet, {a.name: va, b.name: vb}):
+                            out.add((a.name, va, b.name, vb))
+        _FEASIBLE_PAIRS[key] = frozenset(out)
+    return _FEASIBLE_PAIRS[key]
 
 
 def coverage(alphabet: Alphabet, cases: list[Case]) -> dict:
     """How much of the alphabet `cases` cover: values seen per dimension,
     pairs of values seen, out of those some allowed case holds."""
     dims = alphabet.dims
-    seen_pairs, allowed_pairs = set(), set()
-    for i, a in enumerate(dims):
-        for b in dims[i + 1:]:
-            for va in a.names:
-                for vb in b.names:
-                    if feasible(alphabet, {a.name: va, b.name: vb}):
-                        allowed_pairs.add((a.name, va, b.name, vb))
+    seen_pairs, allowed_pairs = set(), feasible_pairs(alphabet)
     values = {d.name: set() for d in dims}
     for c in cases:
         row = c.as_dict()
