@@ -93,7 +93,13 @@ def _make(name: str, t: dict, path: Path) -> Dimension:
         if t["from"] == name or not source.is_file() or "from" in tomllib.loads(source.read_text()):
             raise HarnessError(f"alphabet {path.name}: from = {t['from']!r}: not disks or "
                                "another dimension's file with values of its own")
-        values = _make(t["from"], tomllib.loads(source.read_text()), source).values
+        # a constraint between the two dimensions reads the other way round here
+        swap = {name: t["from"], t["from"]: name}
+        values = tuple(
+            Value(v.name, v.what, v.fields,
+                  tuple((swap.get(d, d), n) for d, n in v.requires),
+                  tuple((swap.get(d, d), n) for d, n in v.forbids))
+            for v in _make(t["from"], tomllib.loads(source.read_text()), source).values)
     else:
         values = tuple(
             Value(v["name"], v["what"], {k: x for k, x in v.items() if k not in VALUE_KEYS},

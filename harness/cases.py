@@ -239,6 +239,38 @@ def compile_case(alphabet: Alphabet, case: Case, case_id: int, salt: str = "") -
                    case["disk"], tuple(steps), measure, tuple(dict.fromkeys(seen_names)))
 
 
+def step_problems(program: Program) -> list[str]:
+    """Steps that cannot work in the order given (a file created twice,
+    unlinked when gone, ...): the alphabet's rows must not combine into one,
+    or the case is INFRA in the guest."""
+    files: set[str] = set()
+    out = []
+    for s in program.steps:
+        a = s.args
+        if s.kind == "create":
+            if a[0] in files:
+                out.append(f"step {s.seq}: create {a[0]}: it exists")
+            files.add(a[0])
+        elif s.kind in ("unlink", "fsync", "fdatasync", "truncate", "falloc", "punch", "chmod",
+                        "setxattr", "chattr") and a[0] not in files:
+            out.append(f"step {s.seq}: {s.kind} {a[0]}: no such file")
+        elif s.kind in ("rename", "link"):
+            if a[0] not in files or a[1] in files:
+                out.append(f"step {s.seq}: {s.kind} {a[0]} {a[1]}")
+            files.add(a[1])
+            if s.kind == "rename":
+                files.discard(a[0])
+        elif s.kind == "reflink":
+            if a[0] not in files:
+                out.append(f"step {s.seq}: reflink from {a[0]}: no such file")
+            files.add(a[1])
+        elif s.kind == "write":
+            files.add(a[0])
+        if s.kind == "unlink":
+            files.discard(a[0])
+    return out
+
+
 # ------------------------------------------------------------- the model
 
 @dataclass(frozen=True)

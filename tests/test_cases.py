@@ -163,3 +163,22 @@ def test_a_case_key_round_trips():
 def test_meta2_reaches_the_prior_states_helper_file():
     p = program(prior="reflinked-uncommitted-nocow", meta="none", meta2="unlink-source")
     assert [s.args for s in p.steps if s.kind == "unlink"] == [("B",)]
+
+
+def test_no_case_of_the_plan_has_steps_that_cannot_work():
+    """Two rows that create the same helper file, or unlink one twice, make
+    an INFRA case in the guest: caught here, for every pair the plan covers."""
+    got = generate.covering(A, seed=0, path_strength=2)
+    bad = {}
+    for i, c in enumerate(got):
+        problems = cases.step_problems(cases.compile_case(A, c, i))
+        if problems:
+            bad[c.key] = problems
+    assert not bad, list(bad.items())[:3]
+
+
+def test_step_problems_sees_a_file_created_twice():
+    p = program(meta="create", meta2="create")
+    assert not cases.step_problems(p)
+    bad = cases.Program(**{**p.__dict__, "steps": p.steps + p.steps[:1]})
+    assert cases.step_problems(bad)
