@@ -8,26 +8,31 @@ a power cut.
    virtio disk completes a write before the submitting task has returned,
    and the submitter then syncs by itself.  Each
    completion is acknowledged on the console (mode, index, offset, length,
-   hash) and then marked with a raw write to an unused spot of the disk.
-   QEMU's blklogwrites driver records every write and flush to the disk.
-2. Cut points: for every acknowledged write, the last flush before its marker
-   is where a power cut right after the ack would leave the disk (the cache
-   holds nothing the kernel did not flush).  Everything acknowledged by then
-   must be on the disk at that point.
-3. Check phase: the disk is rebuilt at each cut point (every one) from the fresh image plus the logged writes.  All
-   the rebuilt images are mounted in one fresh VM (btrfs replays its log tree
-   as after a real power cut), every required write is read back, and
-   `btrfs check` runs on each image on the host.
+   hash) and marked in a trace instance beside the block layer's issue and
+   completion of every request on the disk (durability.sh prints the trace
+   on the console at the end).  QEMU's blklogwrites driver records the data
+   of every write.
+2. Cut points: right after every ack, the disk as the block layer's
+   contract leaves it (harness.powercut): with a volatile cache, what a
+   flush issued after a write's completion covered, and FUA writes once
+   complete; without one, every completed write.  Everything acknowledged by
+   then must be on the disk at that point.  (The log alone cannot say this:
+   QEMU logs a flush when it completes, so a write still in flight when the
+   flush was issued can sit before it in the log.)
+3. Check phase: the disk is rebuilt at every cut point from the fresh image
+   plus the durable writes.  The rebuilt images are mounted in fresh VMs,
+   24 a VM (btrfs replays its log tree as after a real power cut), every
+   required write is read back, and `btrfs check` runs on each image on the
+   host.
 """
 from __future__ import annotations
 
 import mmap
 import re
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import disks as disksmod, guestbin, guestroot, proc, vm
+from harness import disks as disksmod, guestbin, guestroot, powercut, proc, vm
 from harness.afterrun import AfterContext, AfterResult
 from harness.cell import PlanLine
 from harness.errors import InfraError
@@ -37,7 +42,6 @@ from harness.paths import GUEST_CONFIG
 
 HELPER_SRC = GUEST_CONFIG / "workloads" / "dsync_ack.c"
 BLOCK = 65536
-MARK_OFFSET = 32768            # where dsync_ack drops its markers (btrfs never writes there)
 ASYNC_MODES = ("libaio", "uring")
 MAX_DISKS = 24                 # rebuilt images in one check VM (vdb..vdy)
 # every acknowledgement's own cut point is checked, MAX_DISKS to a check VM:
@@ -52,10 +56,7 @@ MAX_CHECK_VMS = 4
 CHECK_CPUS = 1
 LIST_SIZE = 1 << 20
 
-# dm-log-writes format (what QEMU's blklogwrites writes): a super block in
-# sector 0, then for every write/flush one header sector followed by the data
-LOG_MAGIC = 0x6a736677736872
-LOG_FLUSH, LOG_FUA, LOG_DISCARD, LOG_MARK = 1, 2, 4, 8
+LOG_FLUSH = powercut.LOG_FLUSH
 ACK_RE = re.compile(r"@@harness ack (\w+) (\d+) (\d+) (\d+) ([0-9a-f]+)")
 CUT_RE = re.compile(r"@@harness cut (\d+) (ok|lost|mount-failed)")  # from dsync_ack cuts
 # "lost MODE INDEX" or "lost MODE all (why)"; the index ends where the
@@ -63,15 +64,11 @@ CUT_RE = re.compile(r"@@harness cut (\d+) (ok|lost|mount-failed)")  # from dsync
 # libaio 1[   13.48][   T66] BTRFS info ...", seen on 6.12)
 LOST_RE = re.compile(r"@@harness lost (\w+) (\d+|all)")
 DISK_RE = re.compile(r"@@harness disk dev=(\S+) write_cache=(\S+) fua=(\S+)")
-MARK_RE = re.compile(rb"^KDSYNC-ACK (\w+) (\d+)\n")
+TRACE_PREFIX = "@@harness cuttrace "
+TRACE_LOST_RE = re.compile(r"@@harness cuttrace-lost (\d+)")
 
 
-@dataclass(frozen=True)
-class Entry:
-    sector: int          # in log sectors
-    nr: int
-    flags: int
-    data: int            # byte offset of the data in the log file
+Entry = powercut.Entry
 
 
 @dataclass(frozen=True)
@@ -85,23 +82,7 @@ class Ack:
 
 # ------------------------------------------------------------ pure helpers
 
-def parse_log(data: bytes) -> tuple[int, list[Entry]]:
-    """(sector size, entries) of a dm-log-writes log; stops at the first
-    entry that does not fit (a log cut short by a killed VM)."""
-    if len(data) < 32:
-        raise ValueError("log too short")
-    magic, version, count, ss = struct.unpack_from("<QQQI", data, 0)
-    if magic != LOG_MAGIC or version != 1 or ss not in (512, 1024, 2048, 4096):
-        raise ValueError("not a dm-log-writes log")
-    entries, pos = [], ss
-    while len(entries) < count and pos + ss <= len(data):
-        sector, nr, flags, _ = struct.unpack_from("<QQQQ", data, pos)
-        size = 0 if flags & LOG_DISCARD else nr * ss
-        if pos + ss + size > len(data):
-            break
-        entries.append(Entry(sector, nr, flags, pos + ss))
-        pos += ss + size
-    return ss, entries
+parse_log = powercut.parse_log
 
 
 def parse_acks(console: str) -> list[Ack]:
@@ -109,64 +90,59 @@ def parse_acks(console: str) -> list[Ack]:
             for m in ACK_RE.finditer(console)]
 
 
-def markers(data: bytes, ss: int, entries: list[Entry]) -> dict[tuple[str, int], int]:
-    """(mode, index) -> position in `entries` of that ack's marker write."""
-    out: dict[tuple[str, int], int] = {}
-    for i, e in enumerate(entries):
-        if e.nr and not e.flags & LOG_DISCARD and e.sector * ss == MARK_OFFSET:
-            m = MARK_RE.match(data[e.data:e.data + 64])
-            if m:
-                out.setdefault((m.group(1).decode(), int(m.group(2))), i)
-    return out
+def cut_trace(console: str) -> tuple[str, int | None]:
+    """The power-cut trace durability.sh printed (its lines without their
+    prefix), and what its instance lost (None: it never said)."""
+    lines = [ln[len(TRACE_PREFIX):] for ln in console.splitlines()
+             if ln.startswith(TRACE_PREFIX)]
+    m = TRACE_LOST_RE.search(console)
+    return "\n".join(lines), (int(m.group(1)) if m else None)
 
 
 @dataclass(frozen=True)
 class Cut:
-    """What a power cut leaves on the disk: the log's entries up to `upto`,
-    plus the FUA writes `fua` after it (a volatile cache's model)."""
-    upto: int
-    fua: tuple[int, ...] = ()
-
-    def entries(self) -> list[int]:
-        return [*range(self.upto + 1), *self.fua]
+    """What a power cut right after an ack leaves on the disk (the steps
+    that rebuild it from the fresh image), and the acks it must hold."""
+    steps: tuple[powercut.Step, ...]
+    acks: tuple[Ack, ...]
 
 
-def durable_at(entries: list[Entry], marker: int, model: str) -> Cut:
-    """The disk as a power cut right after the write at `marker` leaves it.
-    flushed (a volatile cache): what the last flush before it covered, and
-    every FUA write before it (durable when it completed); completed (no
-    volatile cache): every write before it."""
-    if model == disksmod.COMPLETED:
-        return Cut(marker - 1)
-    if model != disksmod.FLUSHED:
-        raise ValueError(f"unknown power-cut model {model!r}")
-    last = max((i for i in range(marker) if entries[i].flags & LOG_FLUSH), default=-1)
-    return Cut(last, tuple(i for i in range(last + 1, marker)
-                           if entries[i].flags & LOG_FUA and entries[i].nr))
+def cuts_from_trace(trace: powercut.Trace, entries: list[Entry], ss: int,
+                    acks: list[Ack], size: int, model: str) -> list[Cut]:
+    """One cut right after every ack (its marker in the trace), as the
+    block layer's contract leaves the disk (harness.powercut); cuts that
+    leave the same image merge, holding every ack made by the last of
+    them.  ModelError when an ack has no marker or the records do not fit."""
+    at = {}
+    for m in trace.markers:
+        parts = m.text.split()
+        if len(parts) == 4 and parts[:2] == ["kdx", "ack"]:
+            at.setdefault((parts[2], int(parts[3])), m.ts)
+    missing = [f"{a.mode}#{a.index}" for a in acks if (a.mode, a.index) not in at]
+    if missing:
+        raise powercut.ModelError(f"{len(missing)} acks without their mark in the trace "
+                                  f"({', '.join(missing[:4])})")
+    placed = powercut.match(entries, ss, trace)
+    flushes = powercut.Flushes.of(trace)
+    discards = [r for r in trace.requests if r.op == "D"]
+    by_image: dict[tuple, int] = {}
+    for a in sorted(acks, key=lambda a: at[(a.mode, a.index)]):
+        t = at[(a.mode, a.index)] + 1
+        steps = tuple(powercut.image_steps(powercut.durable(placed, flushes, t, model),
+                                           discards, ss, 0, size, t))
+        by_image[steps] = max(by_image.get(steps, 0), t)
+    return [Cut(steps, tuple(a for a in acks if at[(a.mode, a.index)] < t))
+            for steps, t in sorted(by_image.items(), key=lambda kv: kv[1])]
 
 
-def cut_points(entries: list[Entry], marks: dict[tuple[str, int], int],
-               acks: list[Ack], model: str = disksmod.FLUSHED) -> dict[Cut, list[Ack]]:
-    """Every distinct power-cut point right after an ack (in log order) ->
-    every ack that must be durable there: all acknowledged by then."""
-    at = {a: durable_at(entries, marks[(a.mode, a.index)], model) for a in acks}
-    last: dict[Cut, int] = {}
-    for a, c in at.items():
-        last[c] = max(last.get(c, -1), marks[(a.mode, a.index)])
-    order = sorted(last, key=lambda c: (last[c], c.upto))
-    return {c: [a for a in acks if marks[(a.mode, a.index)] <= last[c]] for c in order}
-
-
-def rebuild(base: Path, log: bytes, ss: int, entries: list[Entry], cut: "Cut | int",
-            out: Path) -> None:
-    """The disk as the power cut `cut` leaves it (an int: after that entry)."""
-    cut = Cut(cut) if isinstance(cut, int) else cut
+def rebuild(base: Path, log: bytes, steps: tuple[powercut.Step, ...], out: Path) -> None:
+    """The disk as a cut leaves it: the fresh image, then its steps."""
     proc.run(["cp", "--sparse=always", base, out], timeout=300)
     with open(out, "r+b") as fh:
-        for e in (entries[i] for i in cut.entries()):
-            if e.nr and not e.flags & LOG_DISCARD:
-                fh.seek(e.sector * ss)
-                fh.write(log[e.data:e.data + e.nr * ss])
+        for st in steps:
+            fh.seek(st.offset)
+            fh.write(log[st.data:st.data + st.length] if st.data is not None
+                     else bytes(st.length))
 
 
 # ------------------------------------------------------------------- running
@@ -198,7 +174,7 @@ def after_run(cell, r, ctx: AfterContext) -> AfterResult:
                            f"for the {wrote} writes the workload says it made", figures=info)
     # the log file is 1 GiB and sparse: map it rather than read it
     with open(log_path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        info = _check(cell.id, ctx, outdir, data, acks, info, kind.durable)
+        info = _check(cell.id, ctx, outdir, data, acks, info, kind.durable, text)
     verdict, title, detail = judge(info)
     return AfterResult(verdict, title=title, detail=detail,
                        kind="durability" if verdict != "PASS" else None, figures=info)
@@ -218,19 +194,29 @@ def disk_facts(text: str) -> dict[str, dict]:
             for m in DISK_RE.finditer(text)}
 
 
-def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED) -> dict:
-    """Cut points from the write log `data`, rebuilt images, the check VM."""
+def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED,
+           console: str = "") -> dict:
+    """Cut points from the guest's block trace and the write log `data`
+    (harness.powercut), rebuilt images, the check VMs."""
     base = ctx.fresh
     try:
         ss, entries = parse_log(data)
     except ValueError as e:
         raise InfraError(f"{name}: write log: {e}")
-    marks = markers(data, ss, entries)
-    missing = [a for a in acks if (a.mode, a.index) not in marks]
-    if not acks or missing:
-        raise InfraError(f"durability: {len(acks)} acks, {len(missing)} without a marker "
-                         "in the write log")
-    cuts = cut_points(entries, marks, acks, model)
+    if not acks:
+        raise InfraError(f"{name}: no acknowledged write on the console")
+    trace_text, lost = cut_trace(console)
+    if lost is None or not trace_text:
+        raise InfraError(f"{name}: the guest printed no power-cut trace")
+    if lost:
+        raise InfraError(f"{name}: the power-cut trace lost {lost} events: no cut can be "
+                         "claimed from it")
+    try:
+        cuts = {c: list(c.acks) for c in cuts_from_trace(powercut.parse_trace(trace_text),
+                                                         entries, ss, acks,
+                                                         Path(base).stat().st_size, model)}
+    except powercut.ModelError as e:
+        raise InfraError(f"{name}: the power-cut records do not fit: {e}")
     # every cut point, MAX_DISKS images to a check VM (/dev/vdb ... /dev/vdy,
     # the listing on the next)
     chosen = list(cuts)
@@ -249,7 +235,7 @@ def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED) -> dict:
         for j, c in enumerate(chunk):
             k = part + j
             img = outdir / f"cut{k}.img"
-            rebuild(base, data, ss, entries, c, img)
+            rebuild(base, data, c.steps, img)
             mine.append(str(img))
             required: dict[str, list[int]] = {}
             for a in cuts[c]:

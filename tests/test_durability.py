@@ -1,118 +1,98 @@
 """The power-cut machinery's pure parts: the dm-log-writes log QEMU writes,
-the ack markers, cut points and image rebuilds.  (The real thing, with
+the guest's power-cut trace, cut points by the block layer's contract and
+image rebuilds.  (The real thing, with
 VMs, runs in test_matrix: fixed and workaround pass, nosync fails.)"""
 import struct
 
-from harness import durability as d
+from harness import durability as d, powercut
 
 SS = 512
 
 
 def log_bytes(entries):
     """A dm-log-writes log: entries are (sector, flags, data bytes)."""
-    out = bytearray(struct.pack("<QQQI", d.LOG_MAGIC, 1, len(entries), SS).ljust(SS, b"\0"))
+    out = bytearray(struct.pack("<QQQI", powercut.LOG_MAGIC, 1, len(entries), SS).ljust(SS, b"\0"))
     for sector, flags, data in entries:
         out += struct.pack("<QQQQ", sector, len(data) // SS, flags, 0).ljust(SS, b"\0")
         out += data
     return bytes(out)
 
 
-def mark(mode, i):
-    return f"KDSYNC-ACK {mode} {i}\n".encode().ljust(4096, b"\0")
+def ev(ts, what, rwbs, sector, n):
+    ev_ = "block_rq_issue" if what == "issue" else "block_rq_complete"
+    size = f"{n * 512} " if what == "issue" else ""
+    return (f"@@harness cuttrace  kworker/0:1-42  [000] ..... {ts}: {ev_}: "
+            f"254,16 {rwbs} {size}() {sector} + {n} [kworker/0:1]")
 
 
-MARK_SECTOR = d.MARK_OFFSET // SS
+def ack(ts, mode, i):
+    return f"@@harness cuttrace  dsync_ack-9  [000] ..... {ts}: tracing_mark_write: kdx ack {mode} {i}"
+
+
+# psync#0's write completes, then its sync's flush is issued and completes,
+# then the ack; libaio#0's write is issued before a flush and completes
+# after it was issued: that flush does not cover it (QEMU's log puts it
+# before the flush all the same)
 DATA = [
-    (100, 0, b"A" * 4096),                  # 0 write of ack psync#0
-    (0, d.LOG_FLUSH, b""),                  # 1 flush (its sync)
-    (MARK_SECTOR, 0, mark("psync", 0)),     # 2 marker: acked after flush 1
-    (200, 0, b"B" * 4096),                  # 3 write of ack libaio#0, never flushed
-    (MARK_SECTOR, 0, mark("libaio", 0)),    # 4 marker: last flush before it is 1
-    (300, 0, b"C" * 1024),                  # 5 unrelated write
-    (0, d.LOG_FLUSH, b""),                  # 6 flush
+    (8, 0, b"A" * 4096),                    # 0 psync#0's write
+    (0, powercut.LOG_FLUSH, b""),           # 1 its flush
+    (16, 0, b"B" * 4096),                   # 2 libaio#0's write
+    (0, powercut.LOG_FLUSH, b""),           # 3 a flush issued while it was in flight
 ]
+CONSOLE = "\n".join([
+    ev(1, "issue", "WS", 8, 8), ev(2, "complete", "WS", 8, 8),
+    ev(3, "issue", "FF", 0, 0), ev(4, "complete", "FF", 0, 0), ack(5, "psync", 0),
+    ev(6, "issue", "WS", 16, 8), ev(7, "issue", "FF", 0, 0), ev(8, "complete", "WS", 16, 8),
+    ev(9, "complete", "FF", 0, 0), ack(10, "libaio", 0),
+    "@@harness cuttrace-lost 0"])
 ACKS = [d.Ack("psync", 0, 0, 4096, "x"), d.Ack("libaio", 0, 0, 4096, "y")]
 
 
-def test_parse_log_and_markers():
+def cuts(model="flushed"):
+    text, lost = d.cut_trace(CONSOLE)
+    assert lost == 0
+    ss, entries = d.parse_log(log_bytes(DATA))
+    return d.cuts_from_trace(powercut.parse_trace(text), entries, ss, ACKS, 1 << 20, model)
+
+
+def test_a_write_in_flight_when_the_flush_was_issued_is_not_durable_at_its_ack():
+    """The block layer's contract: the flush issued at 7 covers writes that
+    completed before 7; libaio#0's completed at 8.  So at libaio#0's ack the
+    disk holds psync#0's write only, and the check must find libaio#0
+    missing (the old log-order model kept it)."""
+    (only,) = cuts()      # both acks leave the same disk: one cut, holding both
+    assert len(only.acks) == 2
+    assert [(st.offset, st.length) for st in only.steps] == [(8 * SS, 4096)]
+
+
+def test_without_a_volatile_cache_every_completed_write_is_durable():
+    got = cuts("completed")
+    assert [(st.offset, st.length) for st in got[-1].steps] == [(8 * SS, 4096), (16 * SS, 4096)]
+
+
+def test_an_ack_without_its_mark_in_the_trace_is_a_model_error():
+    text, _ = d.cut_trace(CONSOLE)
+    ss, entries = d.parse_log(log_bytes(DATA))
+    import pytest
+    with pytest.raises(powercut.ModelError):
+        d.cuts_from_trace(powercut.parse_trace(text), entries, ss,
+                          ACKS + [d.Ack("uring", 0, 0, 4096, "z")], 1 << 20, "flushed")
+
+
+def test_rebuild_applies_the_steps_to_the_fresh_image(tmp_path):
     data = log_bytes(DATA)
-    ss, entries = d.parse_log(data)
-    assert ss == SS and len(entries) == 7
-    assert entries[1].flags & d.LOG_FLUSH and entries[1].nr == 0
-    assert data[entries[3].data:entries[3].data + 4] == b"BBBB"
-    assert d.markers(data, ss, entries) == {("psync", 0): 2, ("libaio", 0): 4}
+    base = tmp_path / "fresh.img"
+    base.write_bytes(b"\0" * (64 * SS))
+    out = tmp_path / "cut.img"
+    d.rebuild(base, data, cuts()[-1].steps, out)
+    img = out.read_bytes()
+    assert img[8 * SS:8 * SS + 4096] == b"A" * 4096 and img[16 * SS:16 * SS + 8] == b"\0" * 8
 
 
 def test_log_cut_short_by_a_killed_vm_is_read_up_to_the_cut():
     data = log_bytes(DATA)
-    ss, entries = d.parse_log(data[:-SS - 1024 - 1])     # last entries torn off
-    assert len(entries) == 5
-
-
-def test_cut_points_require_what_was_acknowledged_before():
-    data = log_bytes(DATA)
-    ss, entries = d.parse_log(data)
-    cuts = d.cut_points(entries, d.markers(data, ss, entries), ACKS)
-    # both acks' markers come after flush 1 and before flush 6
-    assert list(cuts) == [d.Cut(1)] and cuts[d.Cut(1)] == ACKS
-
-
-def test_without_a_volatile_cache_every_ack_is_its_own_cut_point():
-    # the same log on a disk that writes through: every write is durable as
-    # it completes, so libaio#0's never-flushed write must be there at its ack
-    data = log_bytes(DATA)
-    ss, entries = d.parse_log(data)
-    cuts = d.cut_points(entries, d.markers(data, ss, entries), ACKS, "completed")
-    assert list(cuts) == [d.Cut(1), d.Cut(3)]
-    assert cuts[d.Cut(1)] == ACKS[:1] and cuts[d.Cut(3)] == ACKS
-    assert d.Cut(3).entries() == [0, 1, 2, 3]
-
-
-def test_a_fua_write_is_durable_when_it_completes_on_a_volatile_cache():
-    log = [(100, 0, b"A" * 4096),                   # 0 psync#0's data
-           (0, d.LOG_FLUSH, b""),                   # 1 flush
-           (MARK_SECTOR, 0, mark("psync", 0)),      # 2 marker
-           (200, d.LOG_FUA, b"B" * 4096),           # 3 libaio#0 written FUA
-           (300, 0, b"C" * 4096),                   # 4 a plain write, not flushed
-           (MARK_SECTOR, 0, mark("libaio", 0))]     # 5 marker
-    data = log_bytes(log)
-    ss, entries = d.parse_log(data)
-    cuts = d.cut_points(entries, d.markers(data, ss, entries), ACKS, "flushed")
-    assert list(cuts) == [d.Cut(1), d.Cut(1, (3,))]
-    assert cuts[d.Cut(1, (3,))] == ACKS
-
-
-def test_rebuild_at_a_fua_cut_has_the_fua_write_and_not_the_unflushed_one(tmp_path):
-    log = [(100, 0, b"A" * 4096), (0, d.LOG_FLUSH, b""), (200, d.LOG_FUA, b"B" * 4096),
-           (300, 0, b"C" * 4096)]
-    data = log_bytes(log)
-    ss, entries = d.parse_log(data)
-    base = tmp_path / "base.img"
-    base.write_bytes(b"\0" * 400 * SS)
-    out = tmp_path / "cut.img"
-    d.rebuild(base, data, ss, entries, d.durable_at(entries, 4, "flushed"), out)
-    img = out.read_bytes()
-    assert img[100 * SS:100 * SS + 4] == b"AAAA" and img[200 * SS:200 * SS + 4] == b"BBBB"
-    assert img[300 * SS:300 * SS + 4] == b"\0" * 4
-
-
-def test_an_unknown_power_cut_model_is_refused():
-    import pytest
-    with pytest.raises(ValueError):
-        d.durable_at([], 0, "maybe")
-
-
-def test_rebuild_applies_writes_up_to_the_cut(tmp_path):
-    data = log_bytes(DATA)
-    ss, entries = d.parse_log(data)
-    base = tmp_path / "base.img"
-    base.write_bytes(b"\0" * 400 * SS)
-    out = tmp_path / "cut.img"
-    d.rebuild(base, data, ss, entries, 1, out)
-    img = out.read_bytes()
-    assert img[100 * SS:100 * SS + 4096] == b"A" * 4096        # flushed: there
-    assert img[200 * SS:200 * SS + 4096] == b"\0" * 4096       # acked but never flushed: lost
-    assert base.read_bytes() == b"\0" * 400 * SS               # the fresh image is untouched
+    ss, entries = d.parse_log(data[:-SS - 1])     # the last flush and a byte torn off
+    assert len(entries) == 2
 
 
 def test_parse_acks_from_console():

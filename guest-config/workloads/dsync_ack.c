@@ -98,10 +98,34 @@ static uint64_t fnv1a(const void *buf, size_t len)
 	return h;
 }
 
+static int cutfd = -2;
+
+/* the ack in the power-cut trace (durability.sh's KDCUT_MARKER), in the
+ * kernel's own order with the disk's requests */
+static void ack_trace(int index)
+{
+	char text[64];
+	int n;
+
+	if (cutfd == -2) {
+		const char *path = getenv("KDCUT_MARKER");
+
+		cutfd = path ? open(path, O_WRONLY) : -1;
+		if (path && cutfd < 0)
+			die("open KDCUT_MARKER", errno);
+	}
+	if (cutfd < 0)
+		return;
+	n = snprintf(text, sizeof(text), "kdx ack %s %d\n", mode, index);
+	if (write(cutfd, text, (size_t)n) != n)
+		die("power-cut trace marker", errno);
+}
+
 static void ack(int index, void *buf)
 {
 	static char mark[4096] __attribute__((aligned(4096)));
 
+	ack_trace(index);
 	printf("@@harness ack %s %d %lld %zu %016" PRIx64 "\n", mode, index,
 	       (long long)index * block, block, fnv1a(buf, block));
 	fflush(stdout);

@@ -21,8 +21,33 @@
 # "@@harness disk" says what the guest sees of the disk and of the dm device
 # btrfs is on (queue/write_cache, queue/fua): the host holds it against the
 # disk kind the cell claims.
+#
+# The power-cut model follows the block layer's contract from the guest's
+# own order (harness/powercut.py): a trace instance records every request's
+# issue and completion on the disk, flushes and FUA writes included, and
+# dsync_ack marks each ack there (KDCUT_MARKER), all on the tracer's
+# counter clock; at the end the trace goes to the console as
+# "@@harness cuttrace LINE", and what the instance lost as
+# "@@harness cuttrace-lost N" (anything lost: nothing may be claimed).
 set -e
 dev=$2 prep=${3:-cow} count=${4:-16}
+T=/sys/kernel/tracing
+[ -e $T/trace_marker ] || mount -t tracefs nodev $T
+I=$T/instances/kdcut
+mkdir -p $I
+echo 0 > $I/tracing_on
+echo counter > $I/trace_clock
+echo 8192 > $I/buffer_size_kb
+real=$(readlink -f $dev)
+read -r mm < /sys/block/${real#/dev/}/dev
+filter="dev == $(( (${mm%:*} << 20) | ${mm#*:} ))"
+for e in block_rq_issue block_rq_complete block_rq_requeue; do
+    echo "$filter" > $I/events/block/$e/filter
+    echo 1 > $I/events/block/$e/enable
+done
+echo > $I/trace
+echo 1 > $I/tracing_on
+export KDCUT_MARKER=$I/trace_marker
 sectors=$(blockdev --getsz $dev)
 dmsetup create --noudevsync durability \
     --table "0 $sectors delay $dev 0 0 $dev 0 5 $dev 0 5"
@@ -40,3 +65,18 @@ for mode in psync libaio uring; do
 done
 umount /mnt
 dmsetup remove --noudevsync durability
+echo 0 > $I/tracing_on
+sed 's/^/@@harness cuttrace /' $I/trace
+lost=0
+for s in $I/per_cpu/cpu*/stats; do
+    while read -r k v rest; do
+        case "$k $v" in
+            "overrun: "*) lost=$((lost + v)) ;;
+            "dropped events:"|"commit overrun:") lost=$((lost + rest)) ;;
+        esac
+    done < $s
+done
+echo "@@harness cuttrace-lost $lost"
+for e in block_rq_issue block_rq_complete block_rq_requeue; do
+    echo 0 > $I/events/block/$e/enable
+done
