@@ -122,6 +122,7 @@ LINE_RE = re.compile(r"^\s*(?P<task>.*?)-(?P<pid>\d+)\s+\[(?P<cpu>\d+)\]\s+(?:\S
                      r"(?P<ts>\d+(?:\.\d+)?):\s+(?P<event>[\w/]+):\s?(?P<rest>.*)$")
 RQ_RE = re.compile(r"^(\d+),(\d+)\s+(\S+)\s+(?:\d+\s+)?\((.*?)\)\s+(\d+)\s+\+\s+(\d+)")
 COMM_RE = re.compile(r'comm="([^"]*)"')
+ERROR_RE = re.compile(r"\[(-?\d+)\]\s*$")        # a completion's error, last on its line
 
 
 def _ts(text: str) -> int:
@@ -197,12 +198,18 @@ def parse_trace(text: str) -> Trace:
                     # one that completes unissued means the trace lost events
                     raise ModelError(f"completion with no issue in the trace: {line.strip()}")
                 rq = pending[key].popleft()
-                rq["done"] = ts
+                err = ERROR_RE.search(rest)
+                if err and int(err.group(1)):
+                    # failed: nothing of it reached the disk (QEMU logs
+                    # only what its file took), and the issuer saw an error
+                    rq["failed"] = int(err.group(1))
+                else:
+                    rq["done"] = ts
         elif event.startswith("kdx/") or event in ("sync", "dio_complete", "sync_log",
                                                      "btrfs_sync"):
             c = COMM_RE.search(rest)
             probes.append(Probe(ts, event.split("/")[-1], c.group(1) if c else m.group("task")))
-    return Trace(tuple(Request(**{k: v for k, v in r.items() if k != "requeued"})
+    return Trace(tuple(Request(**{k: v for k, v in r.items() if k not in ("requeued", "failed")})
                        for r in reqs if not r.get("requeued")), tuple(markers), tuple(probes))
 
 

@@ -146,3 +146,13 @@ def test_a_flush_completion_pairs_with_its_issue_whatever_sector_it_prints():
                              (2, "block_rq_complete", "8,0 FF () 18446744073709551615 + 0 none,0,0 [0]"),
                              (3, "block_rq_complete", "8,0 WS () 0 + 0 be,0,4 [0]")))
     assert [(r.op, r.issue, r.done) for r in t.requests] == [("F", 1, 2)]
+
+
+def test_a_request_that_failed_is_not_expected_in_the_log():
+    """A write the device failed (the guest's "I/O error") completes with an
+    error: QEMU's log has nothing of it, so it must not be looked for there."""
+    t = pc.parse_trace(trace(rq(1, "issue", "WS", 8, 8),
+                             (2, "block_rq_complete", "254,16 WS () 8 + 8 be,0,4 [-5]"),
+                             rq(3, "issue", "WS", 16, 8), rq(4, "complete", "WS", 16, 8)))
+    ss, ents = pc.parse_log(log([(16, 8, 0)]))
+    assert [p.index for p in pc.match(ents, ss, t)] == [0]
