@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.tables import Table
 from harness.paths import GUEST_CONFIG
 
 ARCHES_DIR = Path(__file__).resolve().parent / "arches"
@@ -51,21 +52,25 @@ class Arch:
 def parse(text: str, where: str = "arch") -> Arch:
     try:
         d = tomllib.loads(text)
-        q = d["qemu"]
-        return Arch(d["name"], d["kcidb"], d["make_target"], d["image"], d["config_dir"],
-                    GUEST_CONFIG / "kconfig" / d["fragment"], q["binary"],
-                    tuple(q.get("machine", ())), q["console"], tuple(q["kvm"]),
-                    tuple(q["tcg"]), q["smp"], tuple(d.get("kernel_args", ())))
     except tomllib.TOMLDecodeError as e:
         raise HarnessError(f"{where}: {e}") from None
+    try:
+        return _make(d.get("name", where), d, Path(where))
     except KeyError as e:
         raise HarnessError(f"{where}: missing key {e}") from None
 
 
+def _make(name: str, d: dict, path: Path) -> Arch:
+    q = d["qemu"]
+    return Arch(d["name"], d["kcidb"], d["make_target"], d["image"], d["config_dir"],
+                GUEST_CONFIG / "kconfig" / d["fragment"], q["binary"],
+                tuple(q.get("machine", ())), q["console"], tuple(q["kvm"]),
+                tuple(q["tcg"]), q["smp"], tuple(d.get("kernel_args", ())))
+
+
+TABLE = Table(ARCHES_DIR, "architecture", _make)
+
+
 @lru_cache(maxsize=None)
 def get(name: str = DEFAULT) -> Arch:
-    f = ARCHES_DIR / f"{name}.toml"
-    if not f.exists():
-        known = ", ".join(sorted(p.stem for p in ARCHES_DIR.glob("*.toml")))
-        raise HarnessError(f"unknown architecture {name!r}; known: {known}")
-    return parse(f.read_text(), str(f))
+    return TABLE.get(name)

@@ -5,11 +5,11 @@ logged writes is on the disk when power fails right after an
 acknowledgement (harness.durability)."""
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.tables import Table
 
 DIR = Path(__file__).resolve().parent / "disks"
 # power-cut models
@@ -66,14 +66,10 @@ class DiskKind:
         return None
 
 
-def _load(path: Path) -> DiskKind:
-    try:
-        t = tomllib.loads(path.read_text())
-        kind = DiskKind(path.stem, t["what"], t["device"], t.get("device_options", ""),
-                        t["write_cache"], int(t["fua"]), t["durable"],
-                        t.get("bus", VIRTIO), t.get("controller", ""), int(t.get("order", 0)))
-    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as e:
-        raise HarnessError(f"disk kind {path.name}: {type(e).__name__}: {e}") from None
+def _make(name: str, t: dict, path: Path) -> DiskKind:
+    kind = DiskKind(name, t["what"], t["device"], t.get("device_options", ""),
+                    t["write_cache"], int(t["fua"]), t["durable"],
+                    t.get("bus", VIRTIO), t.get("controller", ""), int(t.get("order", 0)))
     if kind.durable not in MODELS:
         raise HarnessError(f"disk kind {path.name}: durable = {kind.durable!r}, "
                            f"not one of {', '.join(MODELS)}")
@@ -87,8 +83,7 @@ def _load(path: Path) -> DiskKind:
 
 def kinds(directory: Path = DIR) -> dict[str, DiskKind]:
     """Every kind, in their `order` (the default first)."""
-    table = [_load(p) for p in sorted(directory.glob("*.toml"))]
-    return {k.name: k for k in sorted(table, key=lambda k: (k.order, k.name))}
+    return Table(directory, "disk kind", _make, sort=lambda k: (k.order, k.name)).load()
 
 
 def guest_names(kinds_: list[str]) -> list[str]:
@@ -104,7 +99,4 @@ def guest_names(kinds_: list[str]) -> list[str]:
 
 
 def get(name: str) -> DiskKind:
-    table = kinds()
-    if name not in table:
-        raise HarnessError(f"unknown disk kind {name!r}; choose from {', '.join(table)}")
-    return table[name]
+    return Table(DIR, "disk kind", _make, sort=lambda k: (k.order, k.name)).get(name)

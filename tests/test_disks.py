@@ -48,7 +48,7 @@ def test_a_bad_kind_file_is_one_clear_error(tmp_path):
     with pytest.raises(HarnessError, match="odd.toml: durable = 'sometimes'"):
         disks.kinds(tmp_path)
     (tmp_path / "odd.toml").write_text('what = "x"\n')
-    with pytest.raises(HarnessError, match="odd.toml: KeyError"):
+    with pytest.raises(HarnessError, match="odd.toml: missing 'device'"):
         disks.kinds(tmp_path)
     (tmp_path / "odd.toml").write_text('what = "x"\ndevice = "d"\nwrite_cache = "write back"\n'
                                        'fua = 1\ndurable = "flushed"\nbus = "scsi"\n')
