@@ -66,11 +66,17 @@ def parse_log(data: bytes) -> tuple[int, list[Entry]]:
         raise ValueError("not a dm-log-writes log")
     entries, pos = [], ss
     # QEMU updates the super block's count only at a flush: read on while
-    # headers follow (a disk without a cache never sends one)
+    # headers follow (a disk without a cache never sends one).  A request
+    # QEMU failed leaves its reserved place in the log zero: no entry is all
+    # zeros (a write has sectors, a flush its flag), so zero sectors are
+    # skipped until the next header.
     while pos + ss <= len(data):
         sector, nr, flags, _ = struct.unpack_from("<QQQQ", data, pos)
-        if len(entries) >= count and not (nr or flags):
-            break
+        if not (sector or nr or flags):
+            if not any(data[pos + ss:pos + ss + (1 << 20)]) and len(entries) >= count:
+                break                       # zeros to the end: the log's end
+            pos += ss
+            continue
         size = 0 if flags & LOG_DISCARD else nr * ss
         if pos + ss + size > len(data):
             break

@@ -156,3 +156,15 @@ def test_a_request_that_failed_is_not_expected_in_the_log():
                              rq(3, "issue", "WS", 16, 8), rq(4, "complete", "WS", 16, 8)))
     ss, ents = pc.parse_log(log([(16, 8, 0)]))
     assert [p.index for p in pc.match(ents, ss, t)] == [0]
+
+
+def test_a_hole_qemu_left_for_a_failed_request_is_skipped():
+    """QEMU reserves a request's place in the log before it writes it; one
+    that failed leaves zeros there, and the entries after it must still be
+    read (they were: as a run of empty entries, and everything after lost)."""
+    good = log([(8, 8, 0), (16, 8, 0)])
+    hole = bytes(SS + 8 * SS)                      # a header and its data, zero
+    first = SS + SS + 8 * SS                       # super + entry 0
+    data = good[:first] + hole + good[first:]
+    ss, ents = pc.parse_log(data)
+    assert [(e.sector, e.nr) for e in ents] == [(8, 8), (16, 8)]
