@@ -227,7 +227,7 @@ def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED,
                 log_entries=len(entries),
                 flushes=sum(1 for e in entries if e.flags & LOG_FLUSH))
     images: list[str] = []
-    texts, boots, booted, reasons, found = [], 0, True, [], []
+    texts, consoles, boots, booted, reasons, found = [], [], 0, True, [], []
     helper = guestbin.compiled(HELPER_SRC)
     for part in range(0, len(chosen), MAX_DISKS):
         chunk = chosen[part:part + MAX_DISKS]
@@ -265,6 +265,7 @@ def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED,
         booted &= rc.booted
         reasons.append(rc.reason)
         texts.append(rc.text)
+        consoles.append(f"{name}/{rc.console_log.name}")
         found += [f.title for f in bugs(rc.findings)]
         if not ctx.keep:
             listing.unlink(missing_ok=True)
@@ -278,7 +279,7 @@ def _check(name, ctx, outdir, data, acks, info, model=disksmod.FLUSHED,
         complaint = LOCAL.fsck(img)     # the images are here: the write log is
         if complaint:
             fsck[k] = complaint
-    info.update(check_console=f"{name}/{rc.console_log.name}", check_vm=",".join(reasons),
+    info.update(check_consoles=consoles, check_vm=",".join(reasons),
                 check_vm_booted=booted, lost=lost,
                 cuts_lost=sorted(k for k, v in results.items() if v == "lost"),
                 mount_failed=sorted(k for k, v in results.items() if v == "mount-failed"),
