@@ -84,11 +84,13 @@ evidence_setup() {
         return
     fi
     echo 8192 > $T/buffer_size_kb
-    # one clock for every CPU: the reader leaves out what lies between a
-    # workload's "prepare" and "measured" marks, and with the default per-CPU
-    # clock a worker's event just after the mark, on the other CPU, can sort
-    # before it (5.10 cut-extend: 23 of 24 io_uring ordered extents)
-    echo global > $T/trace_clock
+    # events in the order they happened, on every CPU: the reader leaves out
+    # what lies before a workload's "measured" mark, and a timestamp clock
+    # can sort an event on the other CPU just after the mark before it (the
+    # per-CPU clock: 5.10 cut-extend saw 23 of 24 io_uring ordered extents;
+    # "global" clamps a lagging CPU to the last stamp, a tie: overwrite-race
+    # saw 50 of 51).  "counter" is one atomic count: a strict order
+    echo counter > $T/trace_clock
     # the task names of the trace lines ("<...>" once this table overflows)
     echo 1024 > $T/saved_cmdlines_size 2>/dev/null
     # where each direct IO completion, and each O_DSYNC sync, runs: the
