@@ -393,3 +393,20 @@ def test_overwrites_that_go_buffered_after_a_direct_prefill_are_unproven(
     assert got.verdict == "UNPROVEN", (got.verdict, got.title, got.detail)
     assert "0 B of 1 MiB went down the direct IO path, 1 MiB buffered" in got.detail, got.detail
     assert got.evidence["direct_bytes"] == 0 and got.evidence["stats"]["direct_bytes"] == 1 << 20
+
+
+def test_a_synchronous_o_dsync_write_left_unsynced_is_lost_at_its_own_cut(
+        fixed_build, default_source, tmp_path):
+    """The durability row checks every acknowledged write at its own cut
+    point, the synchronous (psync) ones too.  A kernel that does not sync an
+    O_DSYNC direct write completed in the submitter (a test-only patch on
+    `fixed`) leaves its data in the disk's volatile cache: the cut right
+    after that ack must find it missing."""
+    from harness import patches as patchmod, source
+    patch = patchmod.user_patch(REPO / "tests" / "fixtures" / "patches" /
+                                "5.10-TEST-ONLY-no-sync-for-synchronous-dio.patch")
+    (v,) = source.variants_for(default_source, ["fixed"], (patch,))
+    s = matrix.Settings(tmp_path, accel="tcg", progress=lambda m: None)
+    (got,) = matrix.run([v], [workload.by_name()["durability"]], s).verdicts
+    assert got.verdict == "FAIL", (got.verdict, got.title, got.detail)
+    assert "lost O_DSYNC" in (got.title or "") and "psync" in got.title, got.title
