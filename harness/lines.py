@@ -47,6 +47,7 @@ from pathlib import Path
 from harness import guestroot
 from harness.errors import HarnessError
 from harness.paths import GUEST_CONFIG, PATCHES
+from harness.tables import Table
 
 LINES_DIR = Path(__file__).resolve().parent / "lines"
 LINE_FRAGMENTS = GUEST_CONFIG / "kconfig" / "lines"
@@ -227,6 +228,10 @@ def parse(text: str, file: Path | None = None) -> Line:
         d = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise HarnessError(f"{where}: not valid TOML: {e}") from None
+    return _build(d, where, file)
+
+
+def _build(d: dict, where: str, file: Path | None) -> Line:
     try:
         name = d["name"]
         bugs = {bid: Bug(bid, b["what"], _strs(where, f"bugs.{bid}.titles", b["titles"]),
@@ -298,11 +303,10 @@ def parse(text: str, file: Path | None = None) -> Line:
 
 @lru_cache(maxsize=None)
 def all_lines() -> dict[str, Line]:
-    out = {}
-    for f in sorted(LINES_DIR.glob("*.toml"), key=lambda p: _version_key(p.stem)):
-        line = parse(f.read_text(), f)
-        out[line.name] = line
-    return out
+    """Every line of harness/lines/, read by the one table loader, oldest
+    first."""
+    return Table(LINES_DIR, "kernel line", lambda stem, d, path: _build(d, path.name, path),
+                 sort=lambda line: _version_key(line.name)).load()
 
 
 def _version_key(name: str) -> tuple:
