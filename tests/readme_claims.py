@@ -36,7 +36,10 @@ MAY_UNLOCK_RACE = ("6.1", "7.2", "7.3-rc")
 # hidden by skipping its shape, turns the test red)
 CURRENT = ("shipped", "rebreak", "revert-race", "revert-unlock", "fix-writethrough")
 FIXES = ("fix-double-sync", "fix-both")
-VARIANTS = {"5.10": ("base", "workaround", "fixed", "nosync"), "6.1": CURRENT + FIXES,
+# 6.1 also carries the double sync's origin: 8184620ae212's sync ownership
+# put back (docs/findings/double-sync.md, "Where it began")
+VARIANTS = {"5.10": ("base", "workaround", "fixed", "nosync"),
+            "6.1": CURRENT + ("revert-dsync",) + FIXES,
             "6.12": CURRENT + FIXES, "7.2": CURRENT + FIXES, "7.3-rc": CURRENT + FIXES}
 # the cost rows ("A second finding: every synchronous O_DSYNC direct write
 # is synced twice", docs/findings/double-sync.md): O_DSYNC against fdatasync
@@ -83,8 +86,16 @@ def claims(line: str) -> dict[tuple[str, str], tuple[str, str | None]]:
     # every variant but the fix loses the async O_DSYNC writes that change
     # metadata on a disk the line writes through to
     for v in variants:
-        if v not in ("fix-writethrough", "fix-both"):
+        if v not in ("fix-writethrough", "fix-both", "revert-dsync"):
             fail(v, through, "writethrough-lost-sync")
+    # revert-dsync: btrfs clears IOCB_DSYNC for iomap again and syncs once
+    # itself: no double sync, nothing written through, and the asynchronous
+    # completions lose their sync (the bug 8184620ae212 fixed), as 5.10 nosync
+    if "revert-dsync" in variants:
+        fail("revert-dsync", ["durability", "libaio-async", "io_uring-async",
+                              *[cut(p, "nocache") for p in SHAPES],
+                              *[cut(p, "fua") for p in (*SHAPES, "nocow")], OSYNC_TWIN],
+             "async-dsync-lost")
     # the double sync: iomap's completion syncs, then btrfs again; where the
     # line writes a COW write through, iomap does not sync and btrfs syncs
     # once, unless the write-through fix makes iomap sync it
