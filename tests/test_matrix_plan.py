@@ -140,7 +140,12 @@ def test_a_fail_the_harness_finds_itself_shares_its_vm():
     assert len(lost) >= 10 and not any(claims[n].bug.kernel_report for n in lost)
     chains = plan.plan_chains(cells, True)
     assert sorted(c.id for ch in chains for c in ch) == sorted(c.id for c in cells)
-    assert len(chains) == 2 and all(len(ch) > 1 for ch in chains)
+    # the lost-sync cells share VMs; a VM of its own only for a kernel report
+    # (unaligned's stub leak, once the passing cells fill their VMs)
+    assert all(len(ch) > 1 for ch in chains if any(c.workload.name in lost for c in ch))
+    singles = [ch[0].workload.name for ch in chains if len(ch) == 1]
+    assert all(claims[n].bug and claims[n].bug.kernel_report for n in singles), singles
+    assert len(chains) <= 3
     # only the stub leak's assertion (a kernel report) ends a VM: the last cell of one
     assert [c.workload.name for c in cells if plan._ends_vm(c, True)] == ["unaligned"]
     assert [ch[-1].workload.name for ch in chains].count("unaligned") == 1
